@@ -1,0 +1,41 @@
+# The two commands of the README: `make demo` and `make test`.
+# Everything they need is installed into .venv from PyPI on first use.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+DEMO_PORT ?= 8000
+FAKE_PORT ?= 8765
+
+.PHONY: demo test lint check clean
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed (set PYTHON=...)") if sys.version_info < (3, 11) else None'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+## make test: the whole suite on SQLite; again on PostgreSQL when DATABASE_URL is set.
+test: $(VENV)/.installed
+ifdef DATABASE_URL
+	env -u DATABASE_URL $(PY) -m pytest -m "not postgres"
+	$(PY) -m pytest
+else
+	$(PY) -m pytest
+endif
+
+## make demo: the demo site and the fake LiveLike service, until Ctrl-C.
+demo: $(VENV)/.installed
+	$(PY) -m demo_site.run --port $(DEMO_PORT) --fake-port $(FAKE_PORT)
+
+lint: $(VENV)/.installed
+	$(PY) -m ruff check .
+
+## make check: what CI runs besides the tests.
+check: lint
+	$(PY) manage.py check --fail-level WARNING
+	$(PY) manage.py makemigrations --check --dry-run
+
+clean:
+	rm -rf $(VENV) demo.sqlite3 tests/*.sqlite3 .pytest_cache .ruff_cache

@@ -1,0 +1,89 @@
+"""``make demo``: migrate, create the demo users, start the fake LiveLike and the site.
+
+Both servers stop on Ctrl-C. Run as ``python -m demo_site.run`` from the
+repository root (the Makefile does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_USERS = [("alice", "alice-demo-pw"), ("bob", "bob-demo-pw")]
+ADMIN = ("admin", "admin-demo-pw")
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def _prepare_database(env: dict[str, str]) -> None:
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    subprocess.run([*manage, "migrate", "--verbosity", "0"], check=True, env=env, cwd=ROOT)
+    subprocess.run([*manage, "demo_users"], check=True, env=env, cwd=ROOT)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the demo until Ctrl-C; returns the exit status."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=8000, help="port of the demo site")
+    parser.add_argument("--fake-port", type=int, default=8765, help="port of the fake LiveLike")
+    args = parser.parse_args(argv)
+
+    for port in (args.port, args.fake_port):
+        if not _port_free(port):
+            print(f"Port {port} is in use: free it or pass DEMO_PORT=/FAKE_PORT= to make.")
+            return 1
+
+    env = dict(os.environ)
+    env["DJANGO_SETTINGS_MODULE"] = "demo_site.settings"
+    env["DEMO_LIVELIKE_URL"] = f"http://127.0.0.1:{args.fake_port}/api/v1/"
+    _prepare_database(env)
+
+    fake = subprocess.Popen(
+        [sys.executable, "-m", "livelike_profiles.fake", "--port", str(args.fake_port)]
+        + ["--client-id", "demo", "--admin-token", "demo-admin-token"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    # The fake prints one line once it is listening: wait for it, not a timer.
+    print(fake.stdout.readline().rstrip())
+    site = subprocess.Popen(
+        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{args.port}", "--noreload"],
+        cwd=ROOT,
+        env=env,
+    )
+    print()
+    print(f"  Demo site:  http://127.0.0.1:{args.port}/")
+    print(f"  Admin:      http://127.0.0.1:{args.port}/admin/  ({ADMIN[0]} / {ADMIN[1]})")
+    for username, password in DEMO_USERS:
+        print(f"  Demo user:  {username} / {password}")
+    print("  Ctrl-C stops both servers.")
+    print(flush=True)
+    try:
+        site.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for process in (site, fake):
+            if process.poll() is None:
+                process.terminate()
+        for process in (site, fake):
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    print("Stopped.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,360 @@
+"""The LiveLike HTTP client: the only module that imports ``requests``.
+
+One :class:`LiveLikeClient` owns one pooled ``requests.Session``. Like the
+official SDK it does not build profile URLs itself: it reads ``profile_url``
+from the application resource (``GET {API_URL}applications/{CLIENT_ID}/``),
+cached per client for ``APPLICATION_CACHE_SECONDS``.
+
+Every failure is raised as a :mod:`livelike_profiles.exceptions` class; none of
+them, and no log line here, ever contains an access token. Nothing is retried
+here: whether a call is safe to repeat is the caller's decision (a create is
+only repeatable with a custom id, see :mod:`livelike_profiles.provisioning`).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from . import __version__
+from .conf import conf
+from .exceptions import (
+    LiveLikeBadResponse,
+    LiveLikeConfigurationError,
+    LiveLikeConflict,
+    LiveLikeError,
+    LiveLikeRateLimited,
+    LiveLikeRejected,
+    LiveLikeTokenRejected,
+    LiveLikeUnavailable,
+)
+
+USER_AGENT = f"django-livelike-profiles/{__version__} python-requests/{requests.__version__}"
+
+# Enough pooled connections for a backfill running 16-32 threads on one client.
+POOL_SIZE = 32
+_DETAIL_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class RemoteProfile:
+    """A profile as LiveLike describes it.
+
+    ``access_token`` is ``""`` when the answer did not carry one (reads and
+    updates of one's own profile do not). It is left out of ``repr``.
+    """
+
+    id: str
+    nickname: str = ""
+    access_token: str = field(default="", repr=False)
+    custom_id: str | None = None
+    custom_data: str = ""
+    # The rest of LiveLike's answer, minus the token.
+    data: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+class LiveLikeClient:
+    """Talks to one LiveLike application. Thread-safe; share one per process."""
+
+    def __init__(
+        self,
+        *,
+        api_url: str | None = None,
+        client_id: str | None = None,
+        api_token: str | None = None,
+        timeout: float | None = None,
+        custom_id_path: str | None = None,
+        application_cache_seconds: float | None = None,
+    ) -> None:
+        self.api_url = api_url if api_url is not None else conf.API_URL
+        if not self.api_url.endswith("/"):
+            self.api_url += "/"
+        self.client_id = client_id if client_id is not None else conf.CLIENT_ID
+        self._api_token = api_token if api_token is not None else conf.API_TOKEN
+        self.timeout = timeout if timeout is not None else conf.TIMEOUT
+        self.custom_id_path = custom_id_path or conf.CUSTOM_ID_PATH
+        self.application_cache_seconds = (
+            application_cache_seconds
+            if application_cache_seconds is not None
+            else conf.APPLICATION_CACHE_SECONDS
+        )
+        self.session = self.create_session()
+        self._application: dict[str, Any] | None = None
+        self._application_expires = 0.0
+        self._application_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"<LiveLikeClient {self.api_url} client_id={self.client_id!r}>"
+
+    def create_session(self) -> requests.Session:
+        """Build the pooled session; override to add proxies, certificates or retries."""
+        session = requests.Session()
+        session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE, max_retries=0)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        return session
+
+    # -- discovery ---------------------------------------------------------
+
+    def get_application(self, *, refresh: bool = False) -> dict[str, Any]:
+        """The application resource, from the per-client cache unless stale or ``refresh``."""
+        with self._application_lock:
+            if not refresh and self._application and time.monotonic() < self._application_expires:
+                return self._application
+        url = f"{self.api_url}applications/{quote(self.client_id, safe='')}/"
+        application = self._request("GET", url)
+        if not isinstance(application.get("profile_url"), str):
+            raise LiveLikeBadResponse("the application resource has no profile_url", url=url)
+        with self._application_lock:
+            self._application = application
+            self._application_expires = time.monotonic() + self.application_cache_seconds
+        return application
+
+    def forget_application(self) -> None:
+        """Drop the cached application resource so the next call discovers it again."""
+        with self._application_lock:
+            self._application = None
+
+    def profile_url(self) -> str:
+        """The URL the application resource gives for creating and reading own profiles."""
+        return self.get_application()["profile_url"]
+
+    # -- profiles ----------------------------------------------------------
+
+    def create_profile(self, *, nickname: str | None = None) -> RemoteProfile:
+        """Create a new profile (never idempotent: a retry makes a second one)."""
+        url = self.profile_url()
+        return _profile(
+            self._discovered("POST", url, json=_body(nickname)), require_token=True, url=url
+        )
+
+    def create_profile_by_custom_id(
+        self, custom_id: str, *, nickname: str | None = None
+    ) -> RemoteProfile:
+        """Create the profile with ``custom_id``; raises :class:`LiveLikeConflict` if taken."""
+        url = self._custom_id_url(custom_id)
+        return _profile(
+            self._request("POST", url, json=_body(nickname)), require_token=True, url=url
+        )
+
+    def get_profile_by_custom_id(self, custom_id: str) -> RemoteProfile:
+        """Look up a profile by custom id with the admin ``API_TOKEN``.
+
+        Whether LiveLike includes the access token in this answer is not
+        documented; the result's ``access_token`` is ``""`` when it does not.
+        """
+        if not self._api_token:
+            raise LiveLikeConfigurationError(
+                'LIVELIKE["API_TOKEN"] (an admin token) is needed to look profiles up by custom id.'
+            )
+        url = self._custom_id_url(custom_id)
+        data = self._request("GET", url, token=self._api_token)
+        return _profile(data, require_token=False, url=url)
+
+    def get_own_profile(self, access_token: str) -> RemoteProfile:
+        """Read the profile that ``access_token`` belongs to."""
+        url = self.profile_url()
+        data = self._discovered("GET", url, token=access_token)
+        return _profile(data, require_token=False, url=url)
+
+    def update_own_profile(
+        self,
+        access_token: str,
+        *,
+        nickname: str | None = None,
+        custom_data: str | None = None,
+    ) -> RemoteProfile:
+        """Change the nickname and/or custom data of the profile ``access_token`` belongs to."""
+        body = _body(nickname, custom_data=custom_data)
+        if not body:
+            raise ValueError("update_own_profile() needs a nickname or custom_data")
+        url = self.profile_url()
+        data = self._discovered("PATCH", url, token=access_token, json=body)
+        return _profile(data, require_token=False, url=url)
+
+    # -- plumbing ----------------------------------------------------------
+
+    def _custom_id_url(self, custom_id: str) -> str:
+        if not custom_id or len(custom_id) > 255:
+            raise ValueError("a custom id is 1 to 255 characters")
+        path = self.custom_id_path.format(
+            client_id=quote(self.client_id, safe=""), custom_id=quote(custom_id, safe="")
+        )
+        return self.api_url + path
+
+    def _discovered(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
+        """A request to a URL read from the application resource.
+
+        A 404 there means the resource we cached is out of date, so forget it:
+        the next call discovers the URLs afresh.
+        """
+        try:
+            return self._request(method, url, **kwargs)
+        except LiveLikeRejected as err:
+            if err.status_code == 404:
+                self.forget_application()
+            raise
+
+    def _request(
+        self, method: str, url: str, *, token: str | None = None, json: Any = None
+    ) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        try:
+            response = self.session.request(
+                method,
+                url,
+                headers=headers,
+                json=json if json else None,
+                timeout=self.timeout,
+                allow_redirects=method == "GET",
+            )
+        except requests.Timeout as err:
+            raise LiveLikeUnavailable(
+                f"no answer within {self.timeout:g}s", method=method, url=url
+            ) from err
+        except requests.RequestException as err:
+            raise LiveLikeUnavailable(type(err).__name__, method=method, url=url) from err
+        return _parse(response, method, url)
+
+
+def _body(nickname: str | None, *, custom_data: str | None = None) -> dict[str, str]:
+    body = {}
+    if nickname is not None:
+        body["nickname"] = nickname
+    if custom_data is not None:
+        body["custom_data"] = custom_data
+    return body
+
+
+def _parse(response: requests.Response, method: str, url: str) -> dict[str, Any]:
+    """Turn an HTTP answer into a JSON dict, or raise the matching exception."""
+    status = response.status_code
+    context = {"method": method, "url": url, "status_code": status, "response": response}
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if status >= 400 or status < 200:
+        detail, errors = _error_detail(data, response)
+        if status == 429:
+            retry_after = _retry_after(response.headers.get("Retry-After"))
+            raise LiveLikeRateLimited(detail, retry_after=retry_after, **context)
+        if status >= 500 or status < 200:
+            raise LiveLikeUnavailable(detail, **context)
+        if status in (401, 403):
+            raise LiveLikeTokenRejected(detail, errors=errors, **context)
+        if status == 409:
+            raise LiveLikeConflict(detail, errors=errors, **context)
+        raise LiveLikeRejected(detail, errors=errors, **context)
+    if status >= 300:
+        raise LiveLikeBadResponse("unexpected redirect", **context)
+    if not isinstance(data, dict):
+        raise LiveLikeBadResponse(_describe_body(response), **context)
+    return data
+
+
+def _error_detail(data: Any, response: requests.Response) -> tuple[str, dict[str, Any]]:
+    """LiveLike's error text and field errors, with anything token-like removed."""
+    if not isinstance(data, dict):
+        return _describe_body(response), {}
+    errors = _redact(data)
+    detail = errors.get("detail")
+    if not isinstance(detail, str):
+        detail = "; ".join(f"{key}: {value}" for key, value in errors.items())
+    return detail[:_DETAIL_LIMIT], errors
+
+
+def _redact(data: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in data.items() if "token" not in str(key).lower()}
+
+
+def _describe_body(response: requests.Response) -> str:
+    # Never echo a body we could not parse: it may be anything, a token included.
+    content_type = response.headers.get("Content-Type", "no content type")
+    return f"answer is not a JSON object ({content_type}, {len(response.content)} bytes)"
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _profile(data: dict[str, Any], *, require_token: bool, url: str) -> RemoteProfile:
+    profile_id = data.get("id")
+    token = data.get("access_token") or ""
+    if not isinstance(profile_id, str) or not profile_id:
+        raise LiveLikeBadResponse("the profile in the answer has no id", url=url)
+    if not isinstance(token, str) or (require_token and not token):
+        raise LiveLikeBadResponse("the created profile in the answer has no access token", url=url)
+    nickname = data.get("nickname")
+    custom_id = data.get("custom_id")
+    custom_data = data.get("custom_data")
+    return RemoteProfile(
+        id=profile_id,
+        nickname=nickname if isinstance(nickname, str) else "",
+        access_token=token,
+        custom_id=custom_id if isinstance(custom_id, str) else None,
+        custom_data=custom_data if isinstance(custom_data, str) else "",
+        data=_redact(data),
+    )
+
+
+# -- one shared client per process and configuration ------------------------
+
+_clients: dict[tuple[Any, ...], LiveLikeClient] = {}
+_clients_lock = threading.Lock()
+
+
+def get_client() -> LiveLikeClient:
+    """The process-wide client for the current ``LIVELIKE`` settings.
+
+    Sharing it shares the connection pool and the discovered application
+    resource; a change of settings (``override_settings``) gets its own client.
+    """
+    key = (
+        conf.API_URL,
+        conf.CLIENT_ID,
+        conf.API_TOKEN,
+        conf.TIMEOUT,
+        conf.CUSTOM_ID_PATH,
+        conf.APPLICATION_CACHE_SECONDS,
+    )
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            if len(_clients) >= 8:  # settings churn (tests): don't grow without bound
+                _clients.pop(next(iter(_clients)))
+            client = _clients[key] = LiveLikeClient()
+        return client
+
+
+def _forget_clients_after_fork() -> None:
+    # A forked worker must not share the parent's pooled sockets, nor inherit
+    # a lock some other thread of the parent held at the fork.
+    global _clients_lock
+    _clients.clear()
+    _clients_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_clients_after_fork)
+
+__all__ = ["LiveLikeClient", "LiveLikeError", "RemoteProfile", "get_client"]

@@ -1,0 +1,110 @@
+"""The app's settings: one ``LIVELIKE`` dict, read on every access.
+
+Reading lazily (never at import time, never bound into default arguments) is
+what lets ``override_settings(LIVELIKE=...)`` work in tests and lets
+``manage.py check`` report a bad value instead of crashing at import.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+DEFAULTS: dict[str, Any] = {
+    "CLIENT_ID": "",
+    "API_URL": "https://cf-blast.livelikecdn.com/api/v1/",
+    "API_TOKEN": "",
+    "TIMEOUT": 5.0,
+    "PROVISION_ON_LOGIN": True,
+    "NICKNAME": None,
+    "CUSTOM_IDS": True,
+    "CUSTOM_ID_SECRET": None,
+    "CUSTOM_ID_PATH": "profile-by-custom-id/{client_id}/{custom_id}/",
+    "ENCRYPTION_KEYS": None,
+    "APPLICATION_CACHE_SECONDS": 600,
+    "LEASE_SECONDS": 30,
+    "WAIT_SECONDS": 2.0,
+    "RETRY_BASE_SECONDS": 5,
+    "RETRY_MAX_SECONDS": 3600,
+}
+
+
+class LiveLikeSettings:
+    """Typed, lazily read view of ``settings.LIVELIKE`` with the documented defaults."""
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        """The ``LIVELIKE`` dict as configured (empty when unset)."""
+        value = getattr(settings, "LIVELIKE", None)
+        return value if isinstance(value, dict) else {}
+
+    def _get(self, key: str) -> Any:
+        return self.raw.get(key, DEFAULTS[key])
+
+    @property
+    def CLIENT_ID(self) -> str:
+        return self._get("CLIENT_ID") or ""
+
+    @property
+    def API_URL(self) -> str:
+        """Base URL of LiveLike's REST API, always with a trailing slash."""
+        url = self._get("API_URL") or DEFAULTS["API_URL"]
+        return url if url.endswith("/") else url + "/"
+
+    @property
+    def API_TOKEN(self) -> str:
+        return self._get("API_TOKEN") or ""
+
+    @property
+    def TIMEOUT(self) -> float:
+        return float(self._get("TIMEOUT"))
+
+    @property
+    def PROVISION_ON_LOGIN(self) -> bool:
+        return bool(self._get("PROVISION_ON_LOGIN"))
+
+    @property
+    def NICKNAME(self) -> str | None:
+        return self._get("NICKNAME") or None
+
+    @property
+    def CUSTOM_IDS(self) -> bool:
+        return bool(self._get("CUSTOM_IDS"))
+
+    @property
+    def CUSTOM_ID_SECRET(self) -> str:
+        """Secret keying the custom-id HMAC; ``SECRET_KEY`` unless set."""
+        return self._get("CUSTOM_ID_SECRET") or settings.SECRET_KEY
+
+    @property
+    def CUSTOM_ID_PATH(self) -> str:
+        return self._get("CUSTOM_ID_PATH")
+
+    @property
+    def ENCRYPTION_KEYS(self) -> list[str] | None:
+        keys = self._get("ENCRYPTION_KEYS")
+        return list(keys) if keys else None
+
+    @property
+    def APPLICATION_CACHE_SECONDS(self) -> float:
+        return float(self._get("APPLICATION_CACHE_SECONDS"))
+
+    @property
+    def LEASE_SECONDS(self) -> float:
+        return float(self._get("LEASE_SECONDS"))
+
+    @property
+    def WAIT_SECONDS(self) -> float:
+        return float(self._get("WAIT_SECONDS"))
+
+    @property
+    def RETRY_BASE_SECONDS(self) -> float:
+        return float(self._get("RETRY_BASE_SECONDS"))
+
+    @property
+    def RETRY_MAX_SECONDS(self) -> float:
+        return float(self._get("RETRY_MAX_SECONDS"))
+
+
+conf = LiveLikeSettings()

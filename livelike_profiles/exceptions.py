@@ -1,0 +1,116 @@
+"""The exceptions this app raises.
+
+Every error that comes from talking to LiveLike is a :class:`LiveLikeError`, so
+callers can act on the family and its subclasses:
+
+* :class:`LiveLikeUnavailable`: try again later (connection error, timeout, 5xx);
+  :class:`LiveLikeRateLimited` is a kind of it and carries ``retry_after``.
+* :class:`LiveLikeRejected`: LiveLike refused the request (4xx) with ``errors``;
+  :class:`LiveLikeConflict` (409) and :class:`LiveLikeTokenRejected` (401/403)
+  are kinds of it.
+* :class:`LiveLikeBadResponse`: the answer was not JSON or lacked a field.
+
+No message, ``str`` or ``repr`` of these exceptions ever contains an access
+token: they are built only from the method, the URL (which never carries a
+token) and LiveLike's error text with anything token-like removed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+
+
+class LiveLikeConfigurationError(ImproperlyConfigured):
+    """The ``LIVELIKE`` setting lacks something a call needs (e.g. ``API_TOKEN``)."""
+
+
+class UnreadableTokenError(Exception):
+    """A stored access token could not be decrypted with any configured key.
+
+    Raised instead of returning the ciphertext or an empty string: the usual
+    cause is a rotated ``SECRET_KEY`` whose old value is not in
+    ``SECRET_KEY_FALLBACKS`` (or a key removed from ``LIVELIKE["ENCRYPTION_KEYS"]``).
+    """
+
+
+class LiveLikeError(Exception):
+    """Base class of every error met while talking to LiveLike."""
+
+    description = "LiveLike request failed"
+
+    def __init__(
+        self,
+        detail: str = "",
+        *,
+        method: str = "",
+        url: str = "",
+        status_code: int | None = None,
+        response: Any = None,
+    ) -> None:
+        self.detail = detail
+        self.method = method
+        self.url = url
+        self.status_code = status_code
+        # The ``requests.Response``, for callers that need more; its request
+        # headers hold the bearer token, which is why nothing here prints it.
+        self.response = response
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        parts = [self.description]
+        if self.method or self.url:
+            parts.append(f"{self.method} {self.url}".strip())
+        if self.status_code is not None:
+            parts.append(f"HTTP {self.status_code}")
+        if self.detail:
+            parts.append(self.detail)
+        return ": ".join(parts)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self)!r})"
+
+
+class LiveLikeUnavailable(LiveLikeError):
+    """LiveLike could not be reached or failed (connection error, timeout, 5xx): retry later."""
+
+    description = "LiveLike is unavailable"
+
+
+class LiveLikeRateLimited(LiveLikeUnavailable):
+    """LiveLike answered 429; ``retry_after`` is the number of seconds it asked us to wait."""
+
+    description = "LiveLike rate limit reached"
+
+    def __init__(self, detail: str = "", *, retry_after: float | None = None, **kwargs: Any):
+        self.retry_after = retry_after
+        super().__init__(detail, **kwargs)
+
+
+class LiveLikeRejected(LiveLikeError):
+    """LiveLike refused the request (4xx); ``errors`` holds its (redacted) field errors."""
+
+    description = "LiveLike rejected the request"
+
+    def __init__(self, detail: str = "", *, errors: dict[str, Any] | None = None, **kwargs: Any):
+        self.errors = errors or {}
+        super().__init__(detail, **kwargs)
+
+
+class LiveLikeTokenRejected(LiveLikeRejected):
+    """LiveLike no longer accepts the access token used (401 or 403)."""
+
+    description = "LiveLike rejected the access token"
+
+
+class LiveLikeConflict(LiveLikeRejected):
+    """LiveLike answered 409: for a create by custom id, that custom id is taken."""
+
+    description = "LiveLike reported a conflict"
+
+
+class LiveLikeBadResponse(LiveLikeError):
+    """LiveLike answered something we cannot use: not JSON, or a field missing."""
+
+    description = "LiveLike sent an unusable answer"

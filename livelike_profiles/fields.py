@@ -1,0 +1,172 @@
+"""Encryption at rest for access tokens.
+
+Tokens are encrypted with Fernet (AES-128-CBC + HMAC-SHA256). A ``MultiFernet``
+holds every configured key: the first encrypts, all of them decrypt. By
+default the keys are derived with HKDF from ``SECRET_KEY`` followed by each of
+``SECRET_KEY_FALLBACKS``, so rotating Django's secret the documented way keeps
+old tokens readable, and re-saving a row moves it to the new key.
+``LIVELIKE["ENCRYPTION_KEYS"]`` (Fernet keys) replaces the derived keys.
+
+The model attribute reads as the plain token, but the instance only ever holds
+the ciphertext: decryption happens on each read, so a pickled instance (a
+cache entry, a session) or a serialized fixture never carries the plain token,
+and an unreadable value fails only the code that reads it.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from django.conf import settings
+from django.db import models
+from django.db.models.query_utils import DeferredAttribute
+
+from .conf import conf
+from .exceptions import UnreadableTokenError
+
+_HKDF_SALT = b"django-livelike-profiles"
+_HKDF_INFO = b"livelike_profiles access token encryption v1"
+
+
+def derive_key(secret: str | bytes) -> bytes:
+    """The Fernet key derived from a Django secret (``SECRET_KEY`` or a fallback)."""
+    material = secret.encode() if isinstance(secret, str) else secret
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=_HKDF_SALT, info=_HKDF_INFO)
+    return base64.urlsafe_b64encode(hkdf.derive(material))
+
+
+def configured_keys() -> tuple[bytes, ...]:
+    """Every key in force, the encrypting one first."""
+    if conf.ENCRYPTION_KEYS:
+        return tuple(k.encode() if isinstance(k, str) else bytes(k) for k in conf.ENCRYPTION_KEYS)
+    secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+    return tuple(derive_key(secret) for secret in secrets)
+
+
+@functools.lru_cache(maxsize=8)
+def _fernet_for(keys: tuple[bytes, ...]) -> MultiFernet:
+    return MultiFernet([Fernet(key) for key in keys])
+
+
+def get_fernet() -> MultiFernet:
+    """The ``MultiFernet`` for the current settings (cached per set of keys)."""
+    return _fernet_for(configured_keys())
+
+
+def encrypt(plaintext: str) -> str:
+    """Encrypt with the first key."""
+    return get_fernet().encrypt(plaintext.encode()).decode()
+
+
+def decrypt(ciphertext: str) -> str:
+    """Decrypt with whichever configured key fits, or raise :class:`UnreadableTokenError`."""
+    try:
+        return get_fernet().decrypt(ciphertext.encode()).decode()
+    except (InvalidToken, ValueError):
+        raise UnreadableTokenError(
+            "A stored LiveLike access token cannot be decrypted with any configured key. "
+            "If SECRET_KEY was changed, put the old value in SECRET_KEY_FALLBACKS "
+            '(or the old key in LIVELIKE["ENCRYPTION_KEYS"]).'
+        ) from None
+
+
+def is_readable(ciphertext: str) -> bool:
+    """Whether some configured key decrypts ``ciphertext``."""
+    try:
+        get_fernet().decrypt(ciphertext.encode())
+    except (InvalidToken, ValueError):
+        return False
+    return True
+
+
+def uses_current_key(ciphertext: str) -> bool:
+    """Whether ``ciphertext`` is encrypted with the first (encrypting) key."""
+    try:
+        Fernet(configured_keys()[0]).decrypt(ciphertext.encode())
+    except (InvalidToken, ValueError):
+        return False
+    return True
+
+
+def reencrypt(ciphertext: str) -> str:
+    """``ciphertext`` encrypted with the first key; unchanged if no key can read it.
+
+    Keeping an unreadable value as it is loses nothing: restoring the missing
+    key later makes it readable again.
+    """
+    try:
+        return get_fernet().rotate(ciphertext.encode()).decode()
+    except (InvalidToken, ValueError):
+        return ciphertext
+
+
+class Ciphertext(str):
+    """A token as stored: encrypted. Marks values that must not be encrypted again."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "Ciphertext(<encrypted>)"
+
+
+class EncryptedTokenDescriptor(DeferredAttribute):
+    """Holds the ciphertext on the instance and decrypts on every read."""
+
+    def __get__(self, instance: Any, cls: Any = None) -> Any:
+        if instance is None:
+            return self
+        value = super().__get__(instance, cls)
+        if isinstance(value, Ciphertext):
+            return decrypt(value)
+        return value
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        instance.__dict__[self.field.attname] = self.field.to_stored(value)
+
+
+class EncryptedTokenField(models.TextField):
+    """A text column whose value is encrypted before it reaches the database.
+
+    An empty value stays empty (no token yet). Lookups other than on the empty
+    string are meaningless: each encryption of the same token differs.
+    """
+
+    descriptor_class = EncryptedTokenDescriptor
+
+    def to_stored(self, value: Any) -> str:
+        """The form an instance holds: ``""`` or a :class:`Ciphertext`."""
+        if value is None or value == "":
+            return ""
+        if isinstance(value, Ciphertext):
+            return value
+        return Ciphertext(encrypt(str(value)))
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
+        return Ciphertext(value) if value else value
+
+    def to_python(self, value: Any) -> Any:
+        # Deserializing a fixture hands us what value_from_object() wrote: the
+        # ciphertext. Recognise it so it is not encrypted a second time.
+        if isinstance(value, str) and not isinstance(value, Ciphertext) and is_readable(value):
+            return Ciphertext(value)
+        return value
+
+    def pre_save(self, model_instance: Any, add: bool) -> Any:
+        return model_instance.__dict__.get(self.attname, "")
+
+    def get_prep_value(self, value: Any) -> Any:
+        if value is None or value == "":
+            return value
+        if isinstance(value, Ciphertext):
+            # Saving moves the token to the current key (key rotation).
+            return reencrypt(value)
+        return encrypt(str(value))
+
+    def value_from_object(self, obj: Any) -> Any:
+        # Serializers and model_to_dict() see the ciphertext, never the token.
+        return obj.__dict__.get(self.attname, "")

@@ -1,0 +1,93 @@
+"""The one table of this app: a user's LiveLike profile and its provisioning state."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from .fields import EncryptedTokenField
+
+
+class LiveLikeProfile(models.Model):
+    """Exactly one per user: the LiveLike profile id, its access token (encrypted), and state.
+
+    The row is claimed (``pending``) before LiveLike is asked to create the
+    profile, so the database, not a process, decides who makes that call.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        ACTIVE = "active", _("Active")
+        FAILED = "failed", _("Failed")
+        CONFLICT = "conflict", _("Conflict")
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="livelike_profile",
+        verbose_name=_("user"),
+    )
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    profile_id = models.CharField(
+        _("LiveLike profile id"), max_length=64, blank=True, default="", editable=False
+    )
+    access_token = EncryptedTokenField(
+        _("access token"),
+        blank=True,
+        default="",
+        editable=False,
+        help_text=_("Stored encrypted; reads as the plain token in Python."),
+    )
+    nickname = models.CharField(_("nickname"), max_length=255, blank=True, default="")
+    custom_id = models.CharField(
+        _("custom id"),
+        max_length=255,
+        blank=True,
+        default="",
+        editable=False,
+        help_text=_("Keyed hash of the user's primary key, sent to LiveLike as the custom id."),
+    )
+    attempts = models.PositiveIntegerField(_("attempts"), default=0, editable=False)
+    last_error = models.CharField(_("last error"), max_length=255, blank=True, default="")
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
+    lease_expires_at = models.DateTimeField(
+        _("lease expires at"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("While pending: when another process may take the claim over."),
+    )
+    claim = models.UUIDField(_("claim"), null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("LiveLike profile")
+        verbose_name_plural = _("LiveLike profiles")
+        constraints = [
+            # One local row per remote profile, and per custom id: a second
+            # row pointing at the same profile would be a bug worth failing on.
+            models.UniqueConstraint(
+                fields=["profile_id"],
+                condition=~Q(profile_id=""),
+                name="livelike_profiles_unique_profile_id",
+            ),
+            models.UniqueConstraint(
+                fields=["custom_id"],
+                condition=~Q(custom_id=""),
+                name="livelike_profiles_unique_custom_id",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        # Never the token; and user_id rather than user, to cost no query.
+        return f"LiveLike profile {self.profile_id or '(none yet)'} of user {self.user_id}"
+
+    @property
+    def is_active(self) -> bool:
+        """Whether the profile is usable: created at LiveLike and its token stored."""
+        return self.status == self.Status.ACTIVE

@@ -1,0 +1,387 @@
+"""Exactly one LiveLike profile per user: the provisioning state machine.
+
+:func:`ensure_profile` is the only code that may create a remote profile. The
+database decides who makes that call, never a process-local lock, so the
+guarantee holds across threads, worker processes and hosts sharing one
+database:
+
+1. A row per user (``user`` is one-to-one) is *claimed* and committed before
+   LiveLike is called: inserted as ``pending``, or taken over by one
+   conditional ``UPDATE`` when it is ``failed`` and due, or ``pending`` with an
+   expired lease (its process died). Exactly one caller wins a claim; the
+   others wait for its outcome, boundedly, then return the row as it is.
+2. The winner asks LiveLike, outside any transaction, then records the outcome
+   with an ``UPDATE`` that only applies while it still holds the claim.
+3. With custom ids (the default) the create is idempotent: the custom id is a
+   keyed hash of the user's primary key, stored at the first claim; a retry
+   after a lost answer or a crash gets 409 and recovers the same profile with
+   the admin token, instead of creating a second one.
+
+States: ``pending`` (claimed, call in flight) -> ``active``, or ``failed``
+(retried after a capped exponential backoff with jitter), or ``conflict``
+(LiveLike has a profile for the custom id that could not be recovered: left
+for an operator, never "solved" by creating another).
+
+Inside a transaction (``ATOMIC_REQUESTS``, ``TestCase``) nothing is claimed or
+called: a claim that could still roll back decides nothing, and a user created
+in that same transaction is invisible to everyone else. Provisioning is then
+scheduled with ``transaction.on_commit`` and the row is returned as it is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import random
+import time
+import uuid
+from datetime import timedelta
+from functools import partial
+from typing import Any
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import IntegrityError, router, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from .client import RemoteProfile, get_client
+from .conf import conf
+from .exceptions import (
+    LiveLikeConfigurationError,
+    LiveLikeConflict,
+    LiveLikeError,
+    LiveLikeRateLimited,
+    LiveLikeUnavailable,
+)
+from .models import LiveLikeProfile
+from .signals import profile_provisioned, provisioning_failed
+
+logger = logging.getLogger(__name__)
+
+Status = LiveLikeProfile.Status
+
+# How often a caller waiting for another's claim looks at the row again.
+_POLL_FIRST, _POLL_MAX = 0.02, 0.2
+
+
+def custom_id_for(user: AbstractBaseUser) -> str:
+    """The user's LiveLike custom id: HMAC-SHA256 of the primary key, keyed by a server secret.
+
+    Deterministic, so every retry asks for the same profile; unguessable, so
+    nobody can create a future user's profile first and keep its token.
+    """
+    key = conf.CUSTOM_ID_SECRET.encode()
+    message = f"livelike_profiles.custom_id:{user.pk}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def cached_profile(user: AbstractBaseUser) -> LiveLikeProfile | None:
+    """The user's row without a query, if ``user.livelike_profile`` was already loaded."""
+    cache = user._state.fields_cache
+    return cache.get("livelike_profile")
+
+
+def ensure_profile(user: AbstractBaseUser) -> LiveLikeProfile:
+    """Return the user's LiveLike profile row, creating the remote profile if there is none.
+
+    Never raises for LiveLike trouble. When no usable profile can be had now
+    (LiveLike failing, backoff not over, another request still creating it
+    after ``WAIT_SECONDS``, or called inside a transaction) the row is
+    returned as it is, and ``profile.is_active`` is ``False``: callers test
+    ``is_active`` before using ``profile_id`` or ``access_token``.
+
+    Costs one query when the profile is active (none if ``user.livelike_profile``
+    is already cached on the instance).
+    """
+    if not user.pk:
+        raise ValueError("ensure_profile() needs a saved user")
+    row = cached_profile(user) or _load(user)
+    if row is not None and not _due(row):
+        return _remember(user, row)
+
+    using = router.db_for_write(LiveLikeProfile)
+    if transaction.get_connection(using).in_atomic_block:
+        transaction.on_commit(partial(_provision_by_pk, user.pk), using=using, robust=True)
+        return _remember(user, row or LiveLikeProfile(user=user, status=Status.PENDING))
+    return _remember(user, _provision(user, row))
+
+
+def provision_on_login(user: AbstractBaseUser) -> None:
+    """The ``user_logged_in`` receiver's work: ensure the profile when ``PROVISION_ON_LOGIN``."""
+    if conf.PROVISION_ON_LOGIN:
+        ensure_profile(user)
+
+
+# -- reading -------------------------------------------------------------------
+
+
+def _load(user: AbstractBaseUser) -> LiveLikeProfile | None:
+    return LiveLikeProfile.objects.filter(user_id=user.pk).first()
+
+
+def _remember(user: AbstractBaseUser, row: LiveLikeProfile) -> LiveLikeProfile:
+    # Later reads of user.livelike_profile then cost nothing.
+    if row.pk is not None:
+        user._state.fields_cache["livelike_profile"] = row
+    return row
+
+
+def _claimable(row: LiveLikeProfile, now: Any) -> bool:
+    """Whether a caller may take this row's claim: failed and due, or pending with a dead lease."""
+    if row.status == Status.FAILED:
+        return row.next_attempt_at is None or row.next_attempt_at <= now
+    if row.status == Status.PENDING:
+        return row.lease_expires_at is None or row.lease_expires_at <= now
+    return False
+
+
+def _due(row: LiveLikeProfile) -> bool:
+    """Whether the row needs work: claimable, or pending (a fresh claim is waited for)."""
+    return row.status == Status.PENDING or _claimable(row, timezone.now())
+
+
+def _provision_by_pk(user_pk: Any) -> None:
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model()._default_manager.filter(pk=user_pk).first()
+    if user is not None:
+        ensure_profile(user)
+
+
+# -- the state machine -----------------------------------------------------------
+
+
+def _provision(user: AbstractBaseUser, row: LiveLikeProfile | None) -> LiveLikeProfile:
+    """Claim and provision, or wait (boundedly) for whoever holds the claim."""
+    deadline = time.monotonic() + conf.WAIT_SECONDS
+    pause = _POLL_FIRST
+    while True:
+        if row is None or _claimable(row, timezone.now()):
+            row, claim = _claim(user, row)
+            if claim is not None:
+                return _call_livelike(user, row, claim)
+        if row.status != Status.PENDING or time.monotonic() >= deadline:
+            return row
+        # Another request holds a fresh claim: its outcome is a few hundred
+        # milliseconds away, so look again shortly rather than call LiveLike.
+        time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+        pause = min(pause * 2, _POLL_MAX)
+        row = _load(user)
+
+
+def _claim(
+    user: AbstractBaseUser, row: LiveLikeProfile | None
+) -> tuple[LiveLikeProfile, uuid.UUID | None]:
+    """Claim the user's row; returns it with our claim id, or as it now is with ``None``."""
+    now = timezone.now()
+    claim = uuid.uuid4()
+    claimed = {
+        "status": Status.PENDING,
+        "claim": claim,
+        "lease_expires_at": now + timedelta(seconds=conf.LEASE_SECONDS),
+        "updated_at": now,
+    }
+    if row is None:
+        try:
+            with transaction.atomic(using=router.db_for_write(LiveLikeProfile)):
+                row = LiveLikeProfile.objects.create(
+                    user_id=user.pk,
+                    custom_id=custom_id_for(user) if conf.CUSTOM_IDS else "",
+                    attempts=1,
+                    **claimed,
+                )
+            return row, claim
+        except IntegrityError:
+            pass  # another caller inserted it first: take it over only if due
+
+    # One conditional UPDATE: the database lets exactly one caller match it.
+    claimable = Q(status=Status.FAILED) & (
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    ) | Q(status=Status.PENDING) & (Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now))
+    taken = LiveLikeProfile.objects.filter(claimable, user_id=user.pk).update(
+        attempts=F("attempts") + 1, **claimed
+    )
+    row = LiveLikeProfile.objects.get(user_id=user.pk)
+    if not taken:
+        return row, None
+    if conf.CUSTOM_IDS and not row.custom_id:
+        # First claimed while CUSTOM_IDS was off: from now on keep one id.
+        row.custom_id = custom_id_for(user)
+        LiveLikeProfile.objects.filter(pk=row.pk, claim=claim).update(custom_id=row.custom_id)
+    return row, claim
+
+
+def _call_livelike(
+    user: AbstractBaseUser, row: LiveLikeProfile, claim: uuid.UUID
+) -> LiveLikeProfile:
+    """Ask LiveLike for the profile, then record the outcome while we hold the claim."""
+    started = time.monotonic()
+    client = get_client()
+    recovered = False
+    try:
+        nickname = _nickname(user)
+        if row.custom_id:
+            try:
+                remote = client.create_profile_by_custom_id(row.custom_id, nickname=nickname)
+            except LiveLikeConflict:
+                # An earlier attempt created it and its answer was lost.
+                remote, reason = _recover(client, row.custom_id)
+                if remote is None:
+                    return _record_conflict(user, row, claim, reason, started)
+                recovered = True
+        else:
+            remote = client.create_profile(nickname=nickname)
+    except LiveLikeError as error:
+        return _record_failure(user, row, claim, error, started)
+    return _record_success(user, row, claim, remote, recovered, started)
+
+
+def _recover(client: Any, custom_id: str) -> tuple[RemoteProfile | None, str]:
+    """Find the profile an earlier attempt created; ``(None, reason)`` if it cannot be used."""
+    try:
+        remote = client.get_profile_by_custom_id(custom_id)
+    except LiveLikeConfigurationError:
+        return None, "409 for the custom id, and no API_TOKEN to look the profile up"
+    except LiveLikeUnavailable:
+        raise  # a passing outage: fail and retry later, the 409 will come again
+    except LiveLikeError as error:
+        return None, f"409 for the custom id, and the lookup failed: {error}"
+    if not remote.access_token:
+        return None, "409 for the custom id, and LiveLike's lookup answer has no access token"
+    return remote, ""
+
+
+def _nickname(user: AbstractBaseUser) -> str | None:
+    path = conf.NICKNAME
+    if not path:
+        return None
+    try:
+        nickname = import_string(path)(user)
+    except Exception:
+        # A bug in the site's callable must not cost the user a profile.
+        logger.exception("LIVELIKE['NICKNAME'] callable failed for user=%s", user.pk)
+        return None
+    return nickname or None
+
+
+def _release(row: LiveLikeProfile, claim: uuid.UUID, **fields: Any) -> LiveLikeProfile:
+    """Write the outcome if we still hold the claim; return the row as it now is."""
+    fields.update(claim=None, lease_expires_at=None, updated_at=timezone.now())
+    held = LiveLikeProfile.objects.filter(pk=row.pk, claim=claim).update(**fields)
+    fresh = LiveLikeProfile.objects.get(pk=row.pk)
+    if not held:
+        # Our lease ran out and another caller took over; its outcome stands.
+        logger.warning(
+            "LiveLike provisioning outcome dropped: user=%s attempt=%s (lease expired, "
+            "claim taken over; with custom ids both attempts reach the same profile)",
+            row.user_id,
+            row.attempts,
+        )
+    return fresh
+
+
+def _record_success(
+    user: AbstractBaseUser,
+    row: LiveLikeProfile,
+    claim: uuid.UUID,
+    remote: RemoteProfile,
+    recovered: bool,
+    started: float,
+) -> LiveLikeProfile:
+    fresh = _release(
+        row,
+        claim,
+        status=Status.ACTIVE,
+        profile_id=remote.id,
+        access_token=remote.access_token,
+        nickname=remote.nickname[:255],
+        last_error="",
+        next_attempt_at=None,
+    )
+    logger.info(
+        "LiveLike profile %s: user=%s profile=%s attempt=%s duration_ms=%.0f",
+        "recovered" if recovered else "created",
+        row.user_id,
+        remote.id,
+        row.attempts,
+        (time.monotonic() - started) * 1000,
+    )
+    if fresh.profile_id == remote.id and fresh.is_active:
+        _send(profile_provisioned, profile=fresh, user=user, recovered=recovered)
+    return fresh
+
+
+def _record_failure(
+    user: AbstractBaseUser,
+    row: LiveLikeProfile,
+    claim: uuid.UUID,
+    error: LiveLikeError,
+    started: float,
+) -> LiveLikeProfile:
+    delay = backoff_seconds(row.attempts)
+    if isinstance(error, LiveLikeRateLimited) and error.retry_after:
+        delay = max(delay, error.retry_after)
+    fresh = _release(
+        row,
+        claim,
+        status=Status.FAILED,
+        last_error=_short(error),
+        next_attempt_at=timezone.now() + timedelta(seconds=delay),
+    )
+    logger.warning(
+        "LiveLike profile not provisioned: user=%s attempt=%s duration_ms=%.0f error=%s "
+        "retry_in_s=%.0f",
+        row.user_id,
+        row.attempts,
+        (time.monotonic() - started) * 1000,
+        type(error).__name__,
+        delay,
+    )
+    _send(provisioning_failed, profile=fresh, user=user, error=error)
+    return fresh
+
+
+def _record_conflict(
+    user: AbstractBaseUser,
+    row: LiveLikeProfile,
+    claim: uuid.UUID,
+    reason: str,
+    started: float,
+) -> LiveLikeProfile:
+    fresh = _release(row, claim, status=Status.CONFLICT, last_error=reason[:255])
+    logger.error(
+        "LiveLike profile in conflict, left for an operator: user=%s attempt=%s "
+        "duration_ms=%.0f error=LiveLikeConflict reason=%s",
+        row.user_id,
+        row.attempts,
+        (time.monotonic() - started) * 1000,
+        reason,
+    )
+    _send(provisioning_failed, profile=fresh, user=user, error=None)
+    return fresh
+
+
+def backoff_seconds(attempts: int) -> float:
+    """Delay before retry number ``attempts + 1``: capped exponential, with jitter.
+
+    The jitter (a random half to all of the step) keeps many users who failed
+    in the same outage from all retrying in the same second.
+    """
+    step = min(conf.RETRY_MAX_SECONDS, conf.RETRY_BASE_SECONDS * 2 ** max(0, attempts - 1))
+    return step * random.uniform(0.5, 1.0)  # noqa: S311 - not for security
+
+
+def _short(error: LiveLikeError) -> str:
+    return f"{type(error).__name__}: {error}"[:255]
+
+
+def _send(signal: Any, **kwargs: Any) -> None:
+    for receiver, result in signal.send_robust(sender=LiveLikeProfile, **kwargs):
+        if isinstance(result, Exception):
+            logger.error(
+                "A receiver of a livelike_profiles signal raised: %r",
+                receiver,
+                exc_info=result,
+            )

@@ -1,0 +1,11 @@
+"""NICKNAME callables used by the tests."""
+
+NOT_CALLABLE = "a string"
+
+
+def from_username(user) -> str:
+    return f"fan {user.get_username()}"[:50]
+
+
+def none_for_everyone(user) -> None:
+    return None

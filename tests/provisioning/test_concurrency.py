@@ -1,0 +1,170 @@
+"""Exactly one profile per user under concurrent logins, several processes, and crashes.
+
+Every login goes through Django's real login view; every thread has its own
+database connection; LiveLike is the fake service over real sockets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from livelike_profiles.models import LiveLikeProfile
+from livelike_profiles.provisioning import custom_id_for, ensure_profile
+from tests.factories import log_in, make_user, make_users
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ROOT = Path(__file__).resolve().parents[2]
+USERS, LOGINS = 50, 20
+
+
+@pytest.fixture
+def atomic_requests(request):
+    """Run the login view inside a transaction (ATOMIC_REQUESTS) when the test asks for it.
+
+    Every thread's connection shares this settings dict, so it applies to all.
+    """
+    connection.settings_dict["ATOMIC_REQUESTS"] = request.param
+    yield request.param
+    connection.settings_dict["ATOMIC_REQUESTS"] = False
+
+
+def assert_exactly_one_profile_each(fake, users) -> None:
+    """The guarantee, checked at LiveLike and in the database."""
+    assert fake.create_count == len(users), "LiveLike created more profiles than users"
+    rows = list(LiveLikeProfile.objects.filter(user_id__in=[u.pk for u in users]))
+    assert len(rows) == len(users)
+    assert Counter(row.status for row in rows) == {LiveLikeProfile.Status.ACTIVE: len(users)}
+    for row in rows:
+        issued = fake.profile(row.profile_id)
+        assert row.access_token == issued.access_token
+        assert issued.custom_id == row.custom_id
+
+
+def run_in_threads(users, logins: int, threads: int) -> None:
+    tasks = [user for _ in range(logins) for user in users]
+    start = threading.Barrier(threads)
+    errors = []
+
+    def run(share) -> None:
+        from django.db import connection as thread_connection  # this thread's own
+
+        try:
+            start.wait()
+            for user in share:
+                log_in(user)
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            thread_connection.close()
+
+    workers = [threading.Thread(target=run, args=(tasks[i::threads],)) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert not errors, errors[:3]
+
+
+@pytest.mark.parametrize(
+    "atomic_requests", [False, True], indirect=True, ids=["autocommit", "atomic_requests"]
+)
+def test_concurrent_logins_in_threads_create_one_profile_per_user(
+    fake_livelike, settings, atomic_requests
+):
+    # A little latency keeps each remote create in flight while other logins arrive.
+    fake_livelike.latency = 0.02
+    settings.LIVELIKE = {**settings.LIVELIKE, "WAIT_SECONDS": 10}
+    users = make_users(USERS)
+    run_in_threads(users, LOGINS, threads=40)
+    assert_exactly_one_profile_each(fake_livelike, users)
+
+
+def worker_env(fake, **livelike) -> dict[str, str]:
+    env = dict(os.environ)
+    env["DJANGO_SETTINGS_MODULE"] = os.environ.get("DJANGO_SETTINGS_MODULE", "tests.settings")
+    env["WORKER_DB_NAME"] = str(connection.settings_dict["NAME"])
+    env["WORKER_LIVELIKE"] = json.dumps(fake.settings(**livelike))
+    return env
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("atomic", [False, True], ids=["autocommit", "atomic_requests"])
+def test_concurrent_logins_in_four_processes_create_one_profile_per_user(fake_livelike, atomic):
+    fake_livelike.latency = 0.02
+    users = make_users(USERS)
+    env = worker_env(fake_livelike, WAIT_SECONDS=10)
+    env["WORKER_ATOMIC"] = "1" if atomic else "0"
+    pks = ",".join(str(user.pk) for user in users)
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.workers", "login", "--users", pks]
+            + ["--times", str(LOGINS // 4), "--threads", "8"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    for process in processes:
+        out, err = process.communicate(timeout=300)
+        assert process.returncode == 0 and out.strip() == "ok", err[-2000:]
+    assert_exactly_one_profile_each(fake_livelike, users)
+
+
+def test_process_killed_between_remote_create_and_local_save(fake_livelike, settings):
+    """A worker dies while LiveLike has created the profile but before the row is saved."""
+    user = make_user()
+    fake_livelike.lose_next_create_answers(1, delay=60)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tests.workers", "ensure", str(user.pk)],
+        cwd=ROOT,
+        env=worker_env(fake_livelike, TIMEOUT=60, LEASE_SECONDS=60),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        # The profile exists at LiveLike and its answer is in flight: kill now.
+        assert fake_livelike.wait_for_held(1, timeout=30), "the worker never reached LiveLike"
+        assert fake_livelike.create_count == 1
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.communicate(timeout=30)
+    row = LiveLikeProfile.objects.get(user_id=user.pk)
+    assert row.status == LiveLikeProfile.Status.PENDING and row.profile_id == ""
+    fake_livelike.release_held()
+
+    # Within the lease nobody takes over (the dead worker might still be alive).
+    settings.LIVELIKE = {**settings.LIVELIKE, "WAIT_SECONDS": 0}
+    assert ensure_profile(user).status == LiveLikeProfile.Status.PENDING
+    assert fake_livelike.count_calls("POST") == 1
+
+    # After the lease, the next attempt recovers the very profile LiveLike made.
+    from tests.provisioning.test_ensure_profile import make_due
+
+    make_due(user)
+    row = ensure_profile(type(user)._default_manager.get(pk=user.pk))
+    created = fake_livelike.profile_by_custom_id(custom_id_for(user))
+    assert row.is_active and row.profile_id == created.id
+    assert row.access_token == created.access_token
+    assert fake_livelike.create_count == 1
+
+
+def test_repeat_logins_from_many_threads_after_provisioning(fake_livelike):
+    user = make_user()
+    log_in(user)
+    calls = len(fake_livelike.calls)
+    run_in_threads([user], 20, threads=10)
+    assert len(fake_livelike.calls) == calls

@@ -1,0 +1,475 @@
+"""ensure_profile and the login receiver, against the fake LiveLike over real sockets."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from livelike_profiles import provisioning
+from livelike_profiles.exceptions import LiveLikeRateLimited, LiveLikeUnavailable
+from livelike_profiles.models import LiveLikeProfile
+from livelike_profiles.provisioning import backoff_seconds, custom_id_for, ensure_profile
+from livelike_profiles.signals import profile_provisioned, provisioning_failed
+from tests.factories import log_in, make_user
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+Status = LiveLikeProfile.Status
+
+
+def fresh(user):
+    """The user re-read from the database, with nothing cached on it."""
+    return get_user_model()._default_manager.get(pk=user.pk)
+
+
+def row_of(user) -> LiveLikeProfile:
+    return LiveLikeProfile.objects.get(user_id=user.pk)
+
+
+def make_due(user) -> None:
+    """Let the backoff (or the lease) run out, as if time had passed."""
+    past = timezone.now() - timedelta(seconds=1)
+    LiveLikeProfile.objects.filter(user_id=user.pk).update(
+        next_attempt_at=past, lease_expires_at=past
+    )
+
+
+def assert_active_with_fakes_token(fake, user) -> LiveLikeProfile:
+    row = row_of(user)
+    assert row.status == Status.ACTIVE
+    assert row.access_token == fake.profile(row.profile_id).access_token
+    return row
+
+
+# -- the happy path ------------------------------------------------------------------
+
+
+def test_first_login_provisions_one_profile_by_custom_id(fake_livelike):
+    user = make_user()
+    log_in(user)
+    row = assert_active_with_fakes_token(fake_livelike, user)
+    assert row.custom_id == custom_id_for(user)
+    assert fake_livelike.profile(row.profile_id).custom_id == row.custom_id
+    assert fake_livelike.create_count == 1
+    assert fake_livelike.count_calls("POST", "profile-by-custom-id") == 1
+    assert (row.attempts, row.last_error, row.claim, row.lease_expires_at) == (1, "", None, None)
+
+
+def test_later_logins_make_no_remote_call(fake_livelike):
+    user = make_user()
+    log_in(user)
+    calls = len(fake_livelike.calls)
+    for _ in range(3):
+        log_in(user)
+    assert len(fake_livelike.calls) == calls
+    assert fake_livelike.create_count == 1
+
+
+def test_active_profile_costs_one_query_then_none(fake_livelike, django_assert_num_queries):
+    user = make_user()
+    ensure_profile(fresh(user))
+    again = fresh(user)
+    with django_assert_num_queries(1):
+        first = ensure_profile(again)
+    with django_assert_num_queries(0):
+        assert ensure_profile(again) is first
+        assert again.livelike_profile is first
+
+
+def test_provision_on_login_can_be_turned_off(fake_livelike, settings):
+    settings.LIVELIKE = {**settings.LIVELIKE, "PROVISION_ON_LOGIN": False}
+    user = make_user()
+    log_in(user)
+    assert not LiveLikeProfile.objects.exists()
+    assert fake_livelike.calls == []
+    assert ensure_profile(fresh(user)).is_active  # on first use instead
+
+
+def test_nickname_from_the_configured_callable(fake_livelike, settings):
+    settings.LIVELIKE = {**settings.LIVELIKE, "NICKNAME": "tests.nicknames.from_username"}
+    user = make_user(7)
+    row = ensure_profile(user)
+    expected = f"fan {user.get_username()}"[:50]
+    assert row.nickname == expected
+    assert fake_livelike.profile(row.profile_id).nickname == expected
+
+
+def test_no_nickname_lets_livelike_choose(fake_livelike):
+    row = ensure_profile(make_user())
+    assert row.nickname == fake_livelike.profile(row.profile_id).nickname != ""
+
+
+def test_failing_nickname_callable_still_provisions(fake_livelike, settings, monkeypatch):
+    settings.LIVELIKE = {**settings.LIVELIKE, "NICKNAME": "tests.nicknames.from_username"}
+
+    def broken(user):
+        raise RuntimeError("site bug")
+
+    monkeypatch.setattr("tests.nicknames.from_username", broken)
+    assert ensure_profile(make_user()).is_active
+
+
+def test_custom_id_is_stable_keyed_and_not_the_pk(settings):
+    user = make_user()
+    first = custom_id_for(user)
+    assert custom_id_for(fresh(user)) == first
+    assert len(first) == 64 and int(first, 16) >= 0  # hex HMAC-SHA256, fits 255 chars
+    assert custom_id_for(make_user(1)) != first
+    settings.LIVELIKE = {**settings.LIVELIKE, "CUSTOM_ID_SECRET": "another secret"}
+    assert custom_id_for(user) != first
+
+
+def test_custom_id_secret_defaults_to_secret_key(settings):
+    user = make_user()
+    before = custom_id_for(user)
+    settings.SECRET_KEY = "a different secret key"
+    assert custom_id_for(user) != before
+
+
+def test_without_custom_ids_plain_create_is_used(fake_livelike, settings):
+    settings.LIVELIKE = {**settings.LIVELIKE, "CUSTOM_IDS": False}
+    user = make_user()
+    row = ensure_profile(user)
+    assert row.is_active and row.custom_id == ""
+    assert fake_livelike.profile(row.profile_id).custom_id is None
+    assert fake_livelike.count_calls("POST", "/profile/") == 1
+
+
+def test_signal_and_log_line_on_success(fake_livelike, caplog):
+    seen = []
+
+    def receiver(sender, profile, user, recovered, **kwargs):
+        seen.append((profile.profile_id, user.pk, recovered))
+
+    profile_provisioned.connect(receiver)
+    try:
+        with caplog.at_level(logging.INFO, logger="livelike_profiles"):
+            user = make_user()
+            row = ensure_profile(user)
+    finally:
+        profile_provisioned.disconnect(receiver)
+    assert seen == [(row.profile_id, user.pk, False)]
+    (record,) = [r for r in caplog.records if r.name == "livelike_profiles.provisioning"]
+    message = record.getMessage()
+    for part in (f"user={user.pk}", f"profile={row.profile_id}", "attempt=1", "duration_ms="):
+        assert part in message
+    assert row.access_token not in caplog.text
+
+
+def test_a_raising_receiver_does_not_break_login(fake_livelike):
+    def receiver(**kwargs):
+        raise RuntimeError("receiver bug")
+
+    profile_provisioned.connect(receiver)
+    try:
+        user = make_user()
+        log_in(user)
+    finally:
+        profile_provisioned.disconnect(receiver)
+    assert row_of(user).is_active
+
+
+def test_unsaved_user_is_refused():
+    with pytest.raises(ValueError, match="saved user"):
+        ensure_profile(get_user_model()())
+
+
+# -- outages never break login ---------------------------------------------------------
+
+OUTAGES = {
+    "5xx": lambda fake: fake.fail_next_creates(1, status=503),
+    "html 502": lambda fake: fake.fail_next_creates(1, status=502, body="<html>proxy</html>"),
+    "429": lambda fake: fake.rate_limit_next(1, retry_after=120),
+    "malformed": lambda fake: fake.malformed_next(1),
+    "timeout": lambda fake: setattr(fake, "latency", 1.0),
+}
+
+
+@pytest.mark.parametrize("kind", OUTAGES)
+def test_outage_login_succeeds_then_one_profile_after_recovery(fake_livelike, settings, kind):
+    settings.LIVELIKE = {**settings.LIVELIKE, "TIMEOUT": 0.3}
+    user = make_user()
+    OUTAGES[kind](fake_livelike)
+    failures = []
+    provisioning_failed.connect(lambda **kw: failures.append(kw["error"]), weak=False)
+    try:
+        log_in(user)  # asserts the login itself succeeded
+    finally:
+        provisioning_failed.receivers.clear()
+    row = row_of(user)
+    assert row.status == Status.FAILED
+    assert row.attempts == 1 and row.last_error and row.next_attempt_at > timezone.now()
+    assert len(failures) == 1 and failures[0] is not None
+    fake_livelike.latency = 0
+
+    # Before the backoff is over nobody calls LiveLike again.
+    calls = len(fake_livelike.calls)
+    log_in(user)
+    assert ensure_profile(fresh(user)).status == Status.FAILED
+    assert len(fake_livelike.calls) == calls
+
+    make_due(user)
+    log_in(user)
+    row = assert_active_with_fakes_token(fake_livelike, user)
+    assert row.attempts == 2 and row.last_error == "" and row.next_attempt_at is None
+    # The timeout case created a profile whose answer was lost: recovered, not doubled.
+    assert fake_livelike.create_count == 1
+    assert len(fake_livelike.profiles) == 1
+
+
+def test_connection_refused_never_breaks_login(settings):
+    settings.LIVELIKE = {**settings.LIVELIKE, "API_URL": "http://127.0.0.1:9/api/v1/"}
+    user = make_user()
+    log_in(user)
+    row = row_of(user)
+    assert row.status == Status.FAILED
+    assert row.last_error.startswith("LiveLikeUnavailable")
+
+
+def test_connection_refused_then_recovery(fake_livelike, settings):
+    working = settings.LIVELIKE
+    settings.LIVELIKE = {**working, "API_URL": "http://127.0.0.1:9/api/v1/"}
+    user = make_user()
+    log_in(user)
+    assert row_of(user).status == Status.FAILED
+    settings.LIVELIKE = working
+    make_due(user)
+    log_in(user)
+    assert_active_with_fakes_token(fake_livelike, user)
+    assert fake_livelike.create_count == 1
+
+
+def test_rate_limit_honours_retry_after(fake_livelike, settings):
+    settings.LIVELIKE = {**settings.LIVELIKE, "RETRY_BASE_SECONDS": 1}
+    fake_livelike.rate_limit_next(1, retry_after=600)
+    before = timezone.now()
+    row = ensure_profile(make_user())
+    assert row.status == Status.FAILED
+    assert row.next_attempt_at >= before + timedelta(seconds=600)
+    assert row.last_error.startswith(LiveLikeRateLimited.__name__)
+
+
+def test_backoff_is_capped_exponential_with_jitter(settings):
+    settings.LIVELIKE = {**settings.LIVELIKE, "RETRY_BASE_SECONDS": 10, "RETRY_MAX_SECONDS": 100}
+    for attempts, step in [(1, 10), (2, 20), (3, 40), (4, 80), (5, 100), (30, 100)]:
+        delays = {backoff_seconds(attempts) for _ in range(50)}
+        assert all(step / 2 <= d <= step for d in delays)
+        assert len(delays) > 1  # jittered
+
+
+def test_backoff_grows_across_failed_attempts(fake_livelike, settings):
+    settings.LIVELIKE = {**settings.LIVELIKE, "RETRY_BASE_SECONDS": 100, "RETRY_MAX_SECONDS": 10**6}
+    user = make_user()
+    fake_livelike.fail_next_creates(3)
+    waits = []
+    for _ in range(3):
+        make_due(user)
+        start = timezone.now()
+        row = ensure_profile(fresh(user))
+        waits.append((row.next_attempt_at - start).total_seconds())
+    assert row.attempts == 3
+    assert 50 <= waits[0] <= 100 and 100 <= waits[1] <= 200 and 200 <= waits[2] <= 400
+
+
+# -- lost answers and conflicts ------------------------------------------------------------
+
+
+def test_lost_answer_retry_recovers_the_same_profile(fake_livelike, settings):
+    settings.LIVELIKE = {**settings.LIVELIKE, "TIMEOUT": 0.3}
+    fake_livelike.lose_next_create_answers(1, delay=5.0)
+    recovered = []
+    profile_provisioned.connect(lambda **kw: recovered.append(kw["recovered"]), weak=False)
+    try:
+        user = make_user()
+        row = ensure_profile(user)
+        assert row.status == Status.FAILED
+        assert row.last_error.startswith(LiveLikeUnavailable.__name__)
+        assert fake_livelike.create_count == 1  # LiveLike did create it
+
+        make_due(user)
+        row = ensure_profile(fresh(user))
+    finally:
+        profile_provisioned.receivers.clear()
+    created = fake_livelike.profile_by_custom_id(custom_id_for(user))
+    assert row.is_active and row.profile_id == created.id
+    assert row.access_token == created.access_token
+    assert fake_livelike.create_count == 1
+    assert recovered == [True]
+
+
+def test_lost_answer_without_admin_token_goes_to_conflict(fake_livelike, settings):
+    settings.LIVELIKE = {**settings.LIVELIKE, "TIMEOUT": 0.3, "API_TOKEN": ""}
+    fake_livelike.lose_next_create_answers(1, delay=5.0)
+    user = make_user()
+    ensure_profile(user)
+    make_due(user)
+    row = ensure_profile(fresh(user))
+    assert row.status == Status.CONFLICT
+    assert "API_TOKEN" in row.last_error
+    # Conflict is for an operator: later calls never create a second profile.
+    for _ in range(3):
+        make_due(user)
+        assert ensure_profile(fresh(user)).status == Status.CONFLICT
+    assert fake_livelike.create_count == 1
+
+
+def test_lookup_answer_without_token_goes_to_conflict(fake_livelike, settings):
+    settings.LIVELIKE = {**settings.LIVELIKE, "TIMEOUT": 0.3}
+    fake_livelike.lookup_includes_token = False
+    fake_livelike.lose_next_create_answers(1, delay=5.0)
+    user = make_user()
+    ensure_profile(user)
+    make_due(user)
+    row = ensure_profile(fresh(user))
+    assert row.status == Status.CONFLICT
+    assert "no access token" in row.last_error
+    assert fake_livelike.create_count == 1
+
+
+def test_lookup_outage_is_retried_not_a_conflict(fake_livelike, settings):
+    settings.LIVELIKE = {**settings.LIVELIKE, "TIMEOUT": 0.3}
+    fake_livelike.lose_next_create_answers(1, delay=5.0)
+    user = make_user()
+    ensure_profile(user)
+    make_due(user)
+    fake_livelike.fail_next_lookups(1, status=503)
+    assert ensure_profile(fresh(user)).status == Status.FAILED
+    assert row_of(user).last_error.startswith("LiveLikeUnavailable")
+    make_due(user)
+    assert ensure_profile(fresh(user)).is_active
+    assert_active_with_fakes_token(fake_livelike, user)
+    assert fake_livelike.create_count == 1
+
+
+def test_without_custom_ids_a_lost_answer_costs_a_second_profile(fake_livelike, settings):
+    """The window the README admits to: with CUSTOM_IDS off a lost answer cannot be recovered."""
+    settings.LIVELIKE = {**settings.LIVELIKE, "TIMEOUT": 0.3, "CUSTOM_IDS": False}
+    fake_livelike.lose_next_create_answers(1, delay=5.0)
+    user = make_user()
+    ensure_profile(user)
+    make_due(user)
+    assert ensure_profile(fresh(user)).is_active
+    assert fake_livelike.create_count == 2
+
+
+# -- claims, leases and bounded waiting ------------------------------------------------
+
+
+def claim_held_elsewhere(user, lease_seconds: float = 60) -> None:
+    """A row claimed by another process that is still talking to LiveLike."""
+    import uuid
+
+    LiveLikeProfile.objects.create(
+        user_id=user.pk,
+        status=Status.PENDING,
+        custom_id=custom_id_for(user),
+        attempts=1,
+        claim=uuid.uuid4(),
+        lease_expires_at=timezone.now() + timedelta(seconds=lease_seconds),
+    )
+
+
+def test_fresh_claim_elsewhere_is_waited_for_boundedly(fake_livelike, settings):
+    settings.LIVELIKE = {**settings.LIVELIKE, "WAIT_SECONDS": 0.3}
+    user = make_user()
+    claim_held_elsewhere(user)
+    started = time.monotonic()
+    row = ensure_profile(user)
+    elapsed = time.monotonic() - started
+    assert row.status == Status.PENDING and not row.is_active
+    assert 0.3 <= elapsed < 3
+    assert fake_livelike.calls == []
+
+
+def test_waiting_ends_as_soon_as_the_other_claim_finishes(fake_livelike, settings):
+    settings.LIVELIKE = {**settings.LIVELIKE, "WAIT_SECONDS": 30}
+    user = make_user()
+    claim_held_elsewhere(user)
+    polls = []
+
+    def finish_on_second_poll(row_user):
+        polls.append(1)
+        if len(polls) == 2:  # the other process records its outcome
+            LiveLikeProfile.objects.filter(user_id=user.pk).update(
+                status=Status.ACTIVE, profile_id="p-elsewhere", access_token="tok-elsewhere"
+            )
+        return LiveLikeProfile.objects.filter(user_id=row_user.pk).first()
+
+    original = provisioning._load
+    provisioning._load = finish_on_second_poll
+    try:
+        started = time.monotonic()
+        row = ensure_profile(user)
+    finally:
+        provisioning._load = original
+    assert row.is_active and row.profile_id == "p-elsewhere"
+    assert time.monotonic() - started < 5
+    assert fake_livelike.calls == []
+
+
+def test_expired_lease_is_taken_over(fake_livelike):
+    user = make_user()
+    claim_held_elsewhere(user)
+    make_due(user)
+    row = ensure_profile(fresh(user))
+    assert row.is_active and row.attempts == 2
+    assert fake_livelike.create_count == 1
+
+
+def test_a_late_outcome_after_takeover_is_dropped(fake_livelike):
+    """The holder whose lease ran out must not overwrite the row someone else now holds."""
+    user = make_user()
+    row, claim = provisioning._claim(user, None)
+    make_due(user)
+    taken_over, new_claim = provisioning._claim(user, row_of(user))
+    assert new_claim is not None and new_claim != claim
+    stale = provisioning._release(row, claim, status=Status.FAILED, last_error="late")
+    assert stale.status == Status.PENDING and stale.claim == new_claim
+
+
+# -- inside a transaction -----------------------------------------------------------------
+
+
+def test_inside_a_transaction_provisioning_waits_for_commit(fake_livelike):
+    user = make_user()
+    with transaction.atomic():
+        row = ensure_profile(user)
+        assert not row.is_active
+        assert fake_livelike.calls == []
+        assert not LiveLikeProfile.objects.exists()
+    assert_active_with_fakes_token(fake_livelike, user)
+
+
+def test_rolled_back_transaction_provisions_nothing(fake_livelike):
+    user = make_user()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        ensure_profile(user)
+        raise RuntimeError("view failed")
+    assert fake_livelike.calls == []
+    assert not LiveLikeProfile.objects.exists()
+
+
+def test_user_created_and_provisioned_in_one_transaction(fake_livelike):
+    with transaction.atomic():
+        user = make_user()
+        ensure_profile(user)
+    assert_active_with_fakes_token(fake_livelike, user)
+
+
+def test_login_under_atomic_requests(fake_livelike, settings):
+    from django.db import connection
+
+    connection.settings_dict["ATOMIC_REQUESTS"] = True
+    try:
+        user = make_user()
+        log_in(user)
+    finally:
+        connection.settings_dict["ATOMIC_REQUESTS"] = False
+    assert_active_with_fakes_token(fake_livelike, user)
+    assert fake_livelike.create_count == 1

@@ -1,0 +1,154 @@
+"""Every system check message, through the check function and through ``manage.py check``."""
+
+from __future__ import annotations
+
+import pytest
+from cryptography.fernet import Fernet
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+
+from livelike_profiles.checks import check_settings
+
+GOOD = {"CLIENT_ID": "abc", "API_TOKEN": "admin"}
+
+
+def ids(settings, livelike) -> list[str]:
+    settings.LIVELIKE = livelike
+    return [message.id for message in check_settings()]
+
+
+def messages(settings, livelike) -> list[str]:
+    settings.LIVELIKE = livelike
+    return [message.msg for message in check_settings()]
+
+
+def test_valid_settings_pass(settings):
+    assert ids(settings, GOOD) == []
+    assert ids(settings, {**GOOD, "ENCRYPTION_KEYS": [Fernet.generate_key().decode()]}) == []
+    assert ids(settings, {**GOOD, "NICKNAME": "tests.nicknames.from_username"}) == []
+
+
+@pytest.mark.parametrize("livelike", [{}, {"CLIENT_ID": ""}, {"CLIENT_ID": "  "}, {"CLIENT_ID": 3}])
+def test_client_id_missing_or_empty(settings, livelike):
+    assert ids(settings, livelike) == ["livelike_profiles.E001"]
+    assert 'LIVELIKE["CLIENT_ID"]' in messages(settings, livelike)[0]
+
+
+def test_livelike_setting_absent_names_client_id(settings):
+    del settings.LIVELIKE
+    assert [m.id for m in check_settings()] == ["livelike_profiles.E001"]
+
+
+def test_livelike_not_a_dict(settings):
+    assert ids(settings, ["CLIENT_ID"]) == ["livelike_profiles.E006"]
+
+
+@pytest.mark.parametrize("url", ["ftp://example.com/", "example.com/api", "http://", "", 42])
+def test_api_url_must_be_http(settings, url):
+    assert ids(settings, {**GOOD, "API_URL": url}) == ["livelike_profiles.E002"]
+    assert 'LIVELIKE["API_URL"]' in messages(settings, {**GOOD, "API_URL": url})[0]
+
+
+@pytest.mark.parametrize("timeout", [0, -1, "5", None, True])
+def test_timeout_must_be_positive_number(settings, timeout):
+    assert ids(settings, {**GOOD, "TIMEOUT": timeout}) == ["livelike_profiles.E003"]
+    assert 'LIVELIKE["TIMEOUT"]' in messages(settings, {**GOOD, "TIMEOUT": timeout})[0]
+
+
+def test_timeout_float_is_fine(settings):
+    assert ids(settings, {**GOOD, "TIMEOUT": 0.5}) == []
+
+
+@pytest.mark.parametrize("key", ["LEASE_SECONDS", "WAIT_SECONDS", "APPLICATION_CACHE_SECONDS"])
+def test_durations_must_not_be_negative(settings, key):
+    assert ids(settings, {**GOOD, key: -1}) == ["livelike_profiles.E003"]
+    assert ids(settings, {**GOOD, key: 0}) == []
+
+
+@pytest.mark.parametrize("key", ["PROVISION_ON_LOGIN", "CUSTOM_IDS"])
+def test_flags_must_be_booleans(settings, key):
+    assert ids(settings, {**GOOD, key: "yes"}) == ["livelike_profiles.E007"]
+    assert f'LIVELIKE["{key}"]' in messages(settings, {**GOOD, key: "yes"})[0]
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["no.such.module.func", "tests.nicknames.missing", "tests.nicknames.NOT_CALLABLE", 7, ""],
+)
+def test_nickname_must_import_to_callable(settings, path):
+    assert ids(settings, {**GOOD, "NICKNAME": path}) == ["livelike_profiles.E004"]
+    assert 'LIVELIKE["NICKNAME"]' in messages(settings, {**GOOD, "NICKNAME": path})[0]
+
+
+@pytest.mark.parametrize(
+    "keys", [[], "not-a-list", ["short"], [Fernet.generate_key().decode(), "x"]]
+)
+def test_encryption_keys_must_be_fernet_keys(settings, keys):
+    assert ids(settings, {**GOOD, "ENCRYPTION_KEYS": keys}) == ["livelike_profiles.E005"]
+    assert 'LIVELIKE["ENCRYPTION_KEYS"]' in messages(settings, {**GOOD, "ENCRYPTION_KEYS": keys})[0]
+
+
+def test_invalid_encryption_key_is_not_echoed(settings):
+    secret = "this-is-a-secret-but-not-a-fernet-key"
+    settings.LIVELIKE = {**GOOD, "ENCRYPTION_KEYS": [secret]}
+    (message,) = check_settings()
+    assert secret not in message.msg and secret not in (message.hint or "")
+    assert "[0]" in message.msg
+
+
+@pytest.mark.parametrize(
+    "path", ["profiles/{client_id}/", "/abs/{custom_id}/", "x/{nope}/{custom_id}/"]
+)
+def test_custom_id_path(settings, path):
+    assert ids(settings, {**GOOD, "CUSTOM_ID_PATH": path}) == ["livelike_profiles.E008"]
+
+
+def test_unknown_key_warns(settings):
+    assert ids(settings, {**GOOD, "CLIENTID": "typo"}) == ["livelike_profiles.W001"]
+    assert 'LIVELIKE["CLIENTID"]' in messages(settings, {**GOOD, "CLIENTID": "typo"})[0]
+
+
+def test_custom_ids_without_admin_token_warns(settings):
+    assert ids(settings, {"CLIENT_ID": "abc"}) == ["livelike_profiles.W002"]
+    assert ids(settings, {"CLIENT_ID": "abc", "CUSTOM_IDS": False}) == []
+
+
+def test_several_problems_reported_together(settings):
+    found = ids(settings, {"API_URL": "nope", "TIMEOUT": 0, "NICKNAME": "x.y"})
+    assert set(found) == {
+        "livelike_profiles.E001",
+        "livelike_profiles.E002",
+        "livelike_profiles.E003",
+        "livelike_profiles.E004",
+    }
+
+
+@pytest.mark.parametrize(
+    ("livelike", "key"),
+    [
+        ({}, 'LIVELIKE["CLIENT_ID"]'),
+        ({**GOOD, "API_URL": "ftp://x/"}, 'LIVELIKE["API_URL"]'),
+        ({**GOOD, "TIMEOUT": -2}, 'LIVELIKE["TIMEOUT"]'),
+        ({**GOOD, "NICKNAME": "no.such.callable"}, 'LIVELIKE["NICKNAME"]'),
+        ({**GOOD, "ENCRYPTION_KEYS": ["bad"]}, 'LIVELIKE["ENCRYPTION_KEYS"]'),
+        ({**GOOD, "CUSTOM_IDS": 1}, 'LIVELIKE["CUSTOM_IDS"]'),
+        ({**GOOD, "CUSTOM_ID_PATH": "x/"}, 'LIVELIKE["CUSTOM_ID_PATH"]'),
+        ("nope", "LIVELIKE must be a dict"),
+    ],
+)
+def test_manage_py_check_fails_naming_the_key(settings, livelike, key):
+    settings.LIVELIKE = livelike
+    with pytest.raises(SystemCheckError, match=key.replace("[", r"\[").replace("]", r"\]")):
+        call_command("check")
+
+
+def test_manage_py_check_passes_with_valid_settings(settings, capsys):
+    settings.LIVELIKE = GOOD
+    call_command("check")
+    assert "no issues" in capsys.readouterr().out
+
+
+def test_manage_py_check_reports_warning(settings, capsys):
+    settings.LIVELIKE = {**GOOD, "TYPO": 1}
+    call_command("check")
+    assert "livelike_profiles.W001" in capsys.readouterr().err

@@ -1,0 +1,336 @@
+"""Unit tests of the LiveLike client, with HTTP answered by ``responses``."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+import responses
+from responses import matchers
+
+from livelike_profiles import __version__
+from livelike_profiles.client import LiveLikeClient, RemoteProfile, get_client
+from livelike_profiles.exceptions import (
+    LiveLikeBadResponse,
+    LiveLikeConfigurationError,
+    LiveLikeConflict,
+    LiveLikeError,
+    LiveLikeRateLimited,
+    LiveLikeRejected,
+    LiveLikeTokenRejected,
+    LiveLikeUnavailable,
+)
+
+BASE = "https://livelike.example/api/v1/"
+APP_URL = f"{BASE}applications/cid/"
+PROFILE_URL = f"{BASE}applications/cid/profile/"
+CUSTOM_URL = f"{BASE}profile-by-custom-id/cid/abc123/"
+TOKEN = "tok-secret-profile-token-value"
+ADMIN = "admin-secret-token-value"
+PROFILE = {"id": "p-1", "nickname": "Otter", "access_token": TOKEN, "custom_id": None}
+
+
+@pytest.fixture
+def client() -> LiveLikeClient:
+    return LiveLikeClient(api_url=BASE, client_id="cid", api_token=ADMIN, timeout=3)
+
+
+@pytest.fixture
+def mocked():
+    with responses.RequestsMock() as rsps:
+        rsps.get(APP_URL, json={"profile_url": PROFILE_URL, "client_id": "cid"})
+        yield rsps
+
+
+def assert_no_secret(error: LiveLikeError) -> None:
+    for text in (str(error), repr(error), str(error.args)):
+        assert TOKEN not in text
+        assert ADMIN not in text
+
+
+def test_create_profile_discovers_profile_url_and_returns_typed_result(client, mocked):
+    mocked.post(
+        PROFILE_URL,
+        json=PROFILE,
+        status=201,
+        match=[matchers.json_params_matcher({"nickname": "Otter"})],
+    )
+    profile = client.create_profile(nickname="Otter")
+    assert profile == RemoteProfile(id="p-1", nickname="Otter", access_token=TOKEN)
+    assert TOKEN not in repr(profile)
+    assert "access_token" not in profile.data
+
+
+def test_create_without_nickname_sends_no_body(client, mocked):
+    call = mocked.post(PROFILE_URL, json=PROFILE, status=201)
+    client.create_profile()
+    assert call.calls[0].request.body is None
+
+
+def test_user_agent_and_timeout_on_every_call(client, mocked):
+    seen = []
+    original = client.session.request
+
+    def spy(method, url, **kwargs):
+        seen.append(kwargs["timeout"])
+        return original(method, url, **kwargs)
+
+    client.session.request = spy
+    mocked.post(PROFILE_URL, json=PROFILE, status=201)
+    client.create_profile()
+    assert seen == [3, 3]
+    agent = mocked.calls[0].request.headers["User-Agent"]
+    assert agent.startswith(f"django-livelike-profiles/{__version__} ")
+
+
+def test_application_resource_is_cached(client, mocked):
+    mocked.post(PROFILE_URL, json=PROFILE, status=201)
+    client.create_profile()
+    client.create_profile()
+    assert len([c for c in mocked.calls if c.request.url == APP_URL]) == 1
+
+
+def test_application_resource_refreshed_when_stale(mocked):
+    client = LiveLikeClient(api_url=BASE, client_id="cid", application_cache_seconds=0)
+    mocked.post(PROFILE_URL, json=PROFILE, status=201)
+    client.create_profile()
+    client.create_profile()
+    assert len([c for c in mocked.calls if c.request.url == APP_URL]) == 2
+
+
+def test_404_on_discovered_url_forgets_the_application(client, mocked):
+    mocked.get(PROFILE_URL, json={"detail": "Not found."}, status=404)
+    with pytest.raises(LiveLikeRejected):
+        client.get_own_profile(TOKEN)
+    mocked.get(PROFILE_URL, json={"id": "p-1", "nickname": "Otter"})
+    assert client.get_own_profile(TOKEN).id == "p-1"
+    assert len([c for c in mocked.calls if c.request.url == APP_URL]) == 2
+
+
+def test_application_without_profile_url_is_a_bad_response(client):
+    with responses.RequestsMock() as rsps:
+        rsps.get(APP_URL, json={"client_id": "cid"})
+        with pytest.raises(LiveLikeBadResponse, match="profile_url"):
+            client.profile_url()
+
+
+def test_unknown_client_id(client):
+    with responses.RequestsMock() as rsps:
+        rsps.get(APP_URL, json={"detail": "Not found."}, status=404)
+        with pytest.raises(LiveLikeRejected) as caught:
+            client.profile_url()
+    assert caught.value.status_code == 404
+    assert "Not found." in str(caught.value)
+
+
+def test_read_and_update_own_profile_send_the_bearer_token(client, mocked):
+    auth = matchers.header_matcher({"Authorization": f"Bearer {TOKEN}"})
+    mocked.get(PROFILE_URL, json={"id": "p-1", "nickname": "Otter"}, match=[auth])
+    mocked.patch(
+        PROFILE_URL,
+        json={"id": "p-1", "nickname": "Badger"},
+        match=[auth, matchers.json_params_matcher({"nickname": "Badger"})],
+    )
+    own = client.get_own_profile(TOKEN)
+    assert (own.id, own.nickname, own.access_token) == ("p-1", "Otter", "")
+    assert client.update_own_profile(TOKEN, nickname="Badger").nickname == "Badger"
+
+
+def test_update_needs_something_to_change(client):
+    with pytest.raises(ValueError, match="nickname"):
+        client.update_own_profile(TOKEN)
+
+
+def test_create_by_custom_id(client):
+    with responses.RequestsMock() as rsps:
+        rsps.post(CUSTOM_URL, json={**PROFILE, "custom_id": "abc123"}, status=201)
+        profile = client.create_profile_by_custom_id("abc123")
+    assert (profile.id, profile.custom_id, profile.access_token) == ("p-1", "abc123", TOKEN)
+
+
+def test_create_by_custom_id_conflict(client):
+    with responses.RequestsMock() as rsps:
+        rsps.post(
+            CUSTOM_URL,
+            json={"detail": "profile with custom_id 'abc123' already exists."},
+            status=409,
+        )
+        with pytest.raises(LiveLikeConflict) as caught:
+            client.create_profile_by_custom_id("abc123")
+    assert caught.value.status_code == 409
+    assert "already exists" in str(caught.value)
+    assert isinstance(caught.value, LiveLikeRejected)
+
+
+def test_custom_id_is_url_quoted_and_bounded(client):
+    with pytest.raises(ValueError):
+        client.create_profile_by_custom_id("x" * 256)
+    with pytest.raises(ValueError):
+        client.create_profile_by_custom_id("")
+    with responses.RequestsMock() as rsps:
+        rsps.post(f"{BASE}profile-by-custom-id/cid/a%2Fb/", json=PROFILE, status=201)
+        client.create_profile_by_custom_id("a/b")
+
+
+def test_get_by_custom_id_uses_admin_token(client):
+    with responses.RequestsMock() as rsps:
+        rsps.get(
+            CUSTOM_URL,
+            json={**PROFILE, "custom_id": "abc123"},
+            match=[matchers.header_matcher({"Authorization": f"Bearer {ADMIN}"})],
+        )
+        assert client.get_profile_by_custom_id("abc123").access_token == TOKEN
+
+
+def test_get_by_custom_id_without_token_in_answer(client):
+    with responses.RequestsMock() as rsps:
+        rsps.get(CUSTOM_URL, json={"id": "p-1", "custom_id": "abc123"})
+        assert client.get_profile_by_custom_id("abc123").access_token == ""
+
+
+def test_get_by_custom_id_needs_admin_token():
+    client = LiveLikeClient(api_url=BASE, client_id="cid", api_token="")
+    with pytest.raises(LiveLikeConfigurationError, match="API_TOKEN"):
+        client.get_profile_by_custom_id("abc123")
+
+
+def test_custom_id_path_is_configurable():
+    client = LiveLikeClient(
+        api_url=BASE, client_id="cid", custom_id_path="custom/{custom_id}/of/{client_id}/"
+    )
+    with responses.RequestsMock() as rsps:
+        rsps.post(f"{BASE}custom/abc123/of/cid/", json=PROFILE, status=201)
+        client.create_profile_by_custom_id("abc123")
+
+
+# -- every error class ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "error",
+    [requests.ConnectionError("refused"), requests.ConnectTimeout(), requests.ReadTimeout()],
+)
+def test_network_errors_are_unavailable(client, mocked, error):
+    mocked.post(PROFILE_URL, body=error)
+    with pytest.raises(LiveLikeUnavailable) as caught:
+        client.create_profile()
+    assert caught.value.status_code is None
+    assert isinstance(caught.value.__cause__, requests.RequestException)
+    assert_no_secret(caught.value)
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_5xx_is_unavailable(client, mocked, status):
+    mocked.post(PROFILE_URL, body="<html>Bad gateway</html>", status=status)
+    with pytest.raises(LiveLikeUnavailable) as caught:
+        client.create_profile()
+    assert caught.value.status_code == status
+    assert "<html>" not in str(caught.value)
+    assert not isinstance(caught.value, LiveLikeRateLimited)
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"), [("30", 30.0), ("0", 0.0), (None, None), ("garbage", None)]
+)
+def test_429_is_rate_limited_with_retry_after(client, mocked, header, expected):
+    headers = {"Retry-After": header} if header is not None else {}
+    mocked.post(PROFILE_URL, json={"detail": "throttled"}, status=429, headers=headers)
+    with pytest.raises(LiveLikeRateLimited) as caught:
+        client.create_profile()
+    assert caught.value.retry_after == expected
+    assert caught.value.status_code == 429
+    assert isinstance(caught.value, LiveLikeUnavailable)
+
+
+def test_429_retry_after_as_http_date(client, mocked):
+    mocked.post(
+        PROFILE_URL, json={}, status=429, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}
+    )
+    with pytest.raises(LiveLikeRateLimited) as caught:
+        client.create_profile()
+    assert caught.value.retry_after == 0.0  # a date in the past: no wait
+
+
+def test_400_is_rejected_with_field_errors(client, mocked):
+    mocked.patch(PROFILE_URL, json={"nickname": ["Too long."]}, status=400)
+    with pytest.raises(LiveLikeRejected) as caught:
+        client.update_own_profile(TOKEN, nickname="x" * 500)
+    assert caught.value.errors == {"nickname": ["Too long."]}
+    assert "Too long." in str(caught.value)
+    assert type(caught.value) is LiveLikeRejected
+    assert_no_secret(caught.value)
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_401_403_is_token_rejected(client, mocked, status):
+    mocked.get(PROFILE_URL, json={"detail": "Invalid token."}, status=status)
+    with pytest.raises(LiveLikeTokenRejected) as caught:
+        client.get_own_profile(TOKEN)
+    assert caught.value.status_code == status
+    assert_no_secret(caught.value)
+
+
+def test_error_bodies_with_tokens_are_redacted(client, mocked):
+    mocked.post(PROFILE_URL, json={"detail": "nope", "access_token": TOKEN}, status=400)
+    with pytest.raises(LiveLikeRejected) as caught:
+        client.create_profile()
+    assert "access_token" not in caught.value.errors
+    assert_no_secret(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("body", "kwargs"),
+    [
+        ("<html>not json</html>", {"content_type": "text/html"}),
+        ('["a", "list"]', {"content_type": "application/json"}),
+    ],
+)
+def test_non_json_success_is_bad_response(client, mocked, body, kwargs):
+    mocked.post(PROFILE_URL, body=body, status=201, **kwargs)
+    with pytest.raises(LiveLikeBadResponse) as caught:
+        client.create_profile()
+    assert body not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"nickname": "x", "access_token": TOKEN},  # no id
+        {"id": "", "access_token": TOKEN},
+        {"id": "p-1", "nickname": "x"},  # no token
+        {"id": "p-1", "access_token": 123},
+    ],
+)
+def test_created_profile_missing_fields_is_bad_response(client, mocked, data):
+    mocked.post(PROFILE_URL, json=data, status=201)
+    with pytest.raises(LiveLikeBadResponse) as caught:
+        client.create_profile()
+    assert_no_secret(caught.value)
+
+
+def test_redirect_on_post_is_bad_response(client, mocked):
+    mocked.post(PROFILE_URL, status=302, headers={"Location": "https://elsewhere/"})
+    with pytest.raises(LiveLikeBadResponse):
+        client.create_profile()
+
+
+def test_every_error_is_a_livelike_error():
+    for cls in (
+        LiveLikeUnavailable,
+        LiveLikeRateLimited,
+        LiveLikeRejected,
+        LiveLikeTokenRejected,
+        LiveLikeConflict,
+        LiveLikeBadResponse,
+    ):
+        assert issubclass(cls, LiveLikeError)
+
+
+def test_get_client_is_shared_per_configuration(settings):
+    settings.LIVELIKE = {"CLIENT_ID": "one", "API_URL": BASE}
+    first = get_client()
+    assert get_client() is first
+    settings.LIVELIKE = {"CLIENT_ID": "two", "API_URL": BASE}
+    second = get_client()
+    assert second is not first
+    assert second.client_id == "two"
+    assert ADMIN not in repr(second)

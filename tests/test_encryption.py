@@ -1,0 +1,162 @@
+"""Access tokens are encrypted at rest, survive key rotation, and never leak in plain text."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import pytest
+from cryptography.fernet import Fernet
+from django.contrib.auth import get_user_model
+from django.core import serializers
+from django.core.management import call_command
+from django.db import connection
+
+from livelike_profiles.exceptions import UnreadableTokenError
+from livelike_profiles.fields import derive_key
+from livelike_profiles.models import LiveLikeProfile
+
+pytestmark = pytest.mark.django_db
+
+TOKEN = "tok-ExampleAccessToken-0123456789abcdef"
+
+
+@pytest.fixture
+def user():
+    return get_user_model().objects.create_user(username="ann", password="pw")
+
+
+@pytest.fixture
+def profile(user):
+    return LiveLikeProfile.objects.create(
+        user=user, profile_id="p-1", access_token=TOKEN, status=LiveLikeProfile.Status.ACTIVE
+    )
+
+
+def column(profile) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT access_token FROM {LiveLikeProfile._meta.db_table} WHERE id = %s", [profile.pk]
+        )
+        return cursor.fetchone()[0]
+
+
+def test_column_holds_ciphertext_and_model_reads_token(profile):
+    stored = column(profile)
+    assert TOKEN not in stored
+    assert (
+        Fernet(derive_key("tests-only-secret-key-not-for-production"))
+        .decrypt(stored.encode())
+        .decode()
+        == TOKEN
+    )
+    assert LiveLikeProfile.objects.get(pk=profile.pk).access_token == TOKEN
+    assert profile.access_token == TOKEN
+
+
+def test_each_save_encrypts_differently_but_reads_the_same(profile):
+    first = column(profile)
+    profile.save()
+    assert column(profile) != first
+    assert LiveLikeProfile.objects.get(pk=profile.pk).access_token == TOKEN
+
+
+def test_queryset_update_encrypts(profile):
+    LiveLikeProfile.objects.filter(pk=profile.pk).update(access_token="tok-new-value-xyz")
+    assert "tok-new-value-xyz" not in column(profile)
+    assert LiveLikeProfile.objects.get(pk=profile.pk).access_token == "tok-new-value-xyz"
+
+
+def test_empty_token_stays_empty(user):
+    row = LiveLikeProfile.objects.create(user=user)
+    assert column(row) == ""
+    assert LiveLikeProfile.objects.get(pk=row.pk).access_token == ""
+    assert LiveLikeProfile.objects.filter(access_token="").count() == 1
+
+
+def test_rotation_through_secret_key_fallbacks(settings, profile):
+    old_secret = settings.SECRET_KEY
+    settings.SECRET_KEY = "a-brand-new-secret-key"
+    settings.SECRET_KEY_FALLBACKS = [old_secret]
+    row = LiveLikeProfile.objects.get(pk=profile.pk)
+    assert row.access_token == TOKEN
+
+    # Re-saving moves the token to the new key: readable once the fallback goes.
+    row.save()
+    assert (
+        Fernet(derive_key("a-brand-new-secret-key")).decrypt(column(row).encode()).decode() == TOKEN
+    )
+    settings.SECRET_KEY_FALLBACKS = []
+    assert LiveLikeProfile.objects.get(pk=profile.pk).access_token == TOKEN
+
+
+def test_saving_other_fields_also_moves_token_to_new_key(settings, profile):
+    old_secret = settings.SECRET_KEY
+    settings.SECRET_KEY = "another-new-secret"
+    settings.SECRET_KEY_FALLBACKS = [old_secret]
+    row = LiveLikeProfile.objects.get(pk=profile.pk)
+    row.nickname = "changed"
+    row.save()
+    settings.SECRET_KEY_FALLBACKS = []
+    assert LiveLikeProfile.objects.get(pk=profile.pk).access_token == TOKEN
+
+
+def test_unreadable_token_raises_a_clear_error(settings, profile):
+    settings.SECRET_KEY = "rotated-without-a-fallback"
+    row = LiveLikeProfile.objects.get(pk=profile.pk)  # loading the row still works
+    assert row.profile_id == "p-1"
+    with pytest.raises(UnreadableTokenError, match="SECRET_KEY_FALLBACKS") as caught:
+        _ = row.access_token
+    assert TOKEN not in str(caught.value)
+    assert column(profile) not in str(caught.value)
+
+
+def test_unreadable_token_is_kept_not_destroyed_by_a_save(settings, profile):
+    old_secret = settings.SECRET_KEY
+    before = column(profile)
+    settings.SECRET_KEY = "rotated-without-a-fallback"
+    row = LiveLikeProfile.objects.get(pk=profile.pk)
+    row.nickname = "still saves"
+    row.save()
+    assert column(profile) == before
+    settings.SECRET_KEY = old_secret
+    assert LiveLikeProfile.objects.get(pk=profile.pk).access_token == TOKEN
+
+
+def test_explicit_encryption_keys_override_secret_key(settings, profile):
+    new_key, old_key = Fernet.generate_key(), Fernet.generate_key()
+    settings.LIVELIKE = {**settings.LIVELIKE, "ENCRYPTION_KEYS": [new_key.decode()]}
+    profile.access_token = TOKEN
+    profile.save()
+    assert Fernet(new_key).decrypt(column(profile).encode()).decode() == TOKEN
+
+    # Rotation: the new key first, the old one kept for reading.
+    settings.LIVELIKE = {
+        **settings.LIVELIKE,
+        "ENCRYPTION_KEYS": [old_key.decode(), new_key.decode()],
+    }
+    row = LiveLikeProfile.objects.get(pk=profile.pk)
+    assert row.access_token == TOKEN
+    row.save()
+    assert Fernet(old_key).decrypt(column(profile).encode()).decode() == TOKEN
+
+
+def test_str_repr_pickle_and_serialization_never_show_the_token(profile):
+    assert TOKEN not in str(profile)
+    assert TOKEN not in repr(profile)
+    assert TOKEN.encode() not in pickle.dumps(profile)
+    assert pickle.loads(pickle.dumps(profile)).access_token == TOKEN
+    for fmt in ("json", "xml", "python"):
+        assert TOKEN not in str(serializers.serialize(fmt, [profile]))
+
+
+def test_fixture_roundtrip_keeps_the_token(profile, tmp_path):
+    fixture = tmp_path / "profiles.json"
+    call_command("dumpdata", "livelike_profiles", output=str(fixture), verbosity=0)
+    text = fixture.read_text()
+    assert TOKEN not in text
+    assert json.loads(text)[0]["fields"]["profile_id"] == "p-1"
+
+    LiveLikeProfile.objects.all().delete()
+    call_command("loaddata", str(fixture), verbosity=0)
+    assert LiveLikeProfile.objects.get(profile_id="p-1").access_token == TOKEN

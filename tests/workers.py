@@ -1,0 +1,98 @@
+"""Separate OS processes for the concurrency and crash tests.
+
+``python -m tests.workers login --users PK,PK --times N --threads T``
+    logs each user in N times through the real login view, from T threads
+    (each with its own database connection), and prints ``ok``.
+``python -m tests.workers ensure PK``
+    calls ensure_profile once for that user and prints the row's status.
+
+The parent passes the test database's name and the ``LIVELIKE`` setting in
+the environment (``WORKER_DB_NAME``, ``WORKER_LIVELIKE``), since pytest-django
+created the test database under a name the settings module does not know.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+
+
+def _setup() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+    from django.conf import settings
+
+    settings.DATABASES["default"]["NAME"] = os.environ["WORKER_DB_NAME"]
+    settings.DATABASES["default"]["ATOMIC_REQUESTS"] = os.environ.get("WORKER_ATOMIC") == "1"
+    settings.LIVELIKE = json.loads(os.environ["WORKER_LIVELIKE"])
+    import django
+
+    django.setup()
+
+
+def login(user_pks: list[str], times: int, threads: int) -> None:
+    """Log every user in ``times`` times, spread over ``threads`` threads started together."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+
+    from tests.factories import log_in
+
+    users = list(get_user_model()._default_manager.filter(pk__in=user_pks))
+    assert len(users) == len(user_pks)
+    # Interleave users so that each user's logins really run side by side.
+    tasks = [user for _ in range(times) for user in users]
+    start = threading.Barrier(threads)
+    errors: list[BaseException] = []
+
+    def run(share: list) -> None:
+        try:
+            start.wait()
+            for user in share:
+                log_in(user)
+        except BaseException as error:  # reported by the parent
+            errors.append(error)
+        finally:
+            connection.close()
+
+    workers = [threading.Thread(target=run, args=(tasks[i::threads],)) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    if errors:
+        raise errors[0]
+
+
+def ensure(user_pk: str) -> str:
+    """Run ensure_profile once and return the row's status."""
+    from django.contrib.auth import get_user_model
+
+    from livelike_profiles.provisioning import ensure_profile
+
+    user = get_user_model()._default_manager.get(pk=user_pk)
+    return ensure_profile(user).status
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_login = sub.add_parser("login")
+    p_login.add_argument("--users", required=True)
+    p_login.add_argument("--times", type=int, required=True)
+    p_login.add_argument("--threads", type=int, required=True)
+    p_ensure = sub.add_parser("ensure")
+    p_ensure.add_argument("user")
+    args = parser.parse_args(argv)
+    _setup()
+    if args.command == "login":
+        login(args.users.split(","), args.times, args.threads)
+        print("ok", flush=True)
+    else:
+        print(ensure(args.user), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
