@@ -28,8 +28,10 @@ def _setup() -> None:
     settings.DATABASES["default"]["ATOMIC_REQUESTS"] = os.environ.get("WORKER_ATOMIC") == "1"
     settings.LIVELIKE = json.loads(os.environ["WORKER_LIVELIKE"])
     import django
+    from django.test.utils import setup_test_environment
 
     django.setup()
+    setup_test_environment()  # the test client's "testserver" host, as in the parent
 
 
 def login(user_pks: list[str], times: int, threads: int) -> None:

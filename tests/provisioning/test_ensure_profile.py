@@ -427,7 +427,7 @@ def test_a_late_outcome_after_takeover_is_dropped(fake_livelike):
     user = make_user()
     row, claim = provisioning._claim(user, None)
     make_due(user)
-    taken_over, new_claim = provisioning._claim(user, row_of(user))
+    _, new_claim = provisioning._claim(user, row_of(user))
     assert new_claim is not None and new_claim != claim
     stale = provisioning._release(row, claim, status=Status.FAILED, last_error="late")
     assert stale.status == Status.PENDING and stale.claim == new_claim
