@@ -20,6 +20,7 @@ def _on_postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
+@pytest.hookimpl(trylast=True)  # after -m "not postgres" deselected what it deselects
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     needs_pg = [item for item in items if item.get_closest_marker("postgres")]
     if not needs_pg or _on_postgres():
