@@ -16,13 +16,21 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
-## make test: the whole suite on SQLite; again on PostgreSQL when DATABASE_URL is set.
+## make test: the whole suite on SQLite, then the provisioning tests again with a
+## custom user model (UUID primary key, e-mail login); the same on PostgreSQL
+## when DATABASE_URL is set.
+PYTEST     := $(PY) -m pytest
+UUID_USER  := tests/provisioning --ds=tests.settings_uuid_user
+
 test: $(VENV)/.installed
 ifdef DATABASE_URL
-	env -u DATABASE_URL $(PY) -m pytest -m "not postgres"
-	$(PY) -m pytest
+	env -u DATABASE_URL $(PYTEST) -m "not postgres"
+	env -u DATABASE_URL $(PYTEST) -m "not postgres" $(UUID_USER)
+	$(PYTEST)
+	$(PYTEST) $(UUID_USER)
 else
-	$(PY) -m pytest
+	$(PYTEST)
+	$(PYTEST) $(UUID_USER)
 endif
 
 ## make demo: the demo site and the fake LiveLike service, until Ctrl-C.

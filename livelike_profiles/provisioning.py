@@ -95,7 +95,7 @@ def ensure_profile(user: AbstractBaseUser) -> LiveLikeProfile:
     Costs one query when the profile is active (none if ``user.livelike_profile``
     is already cached on the instance).
     """
-    if not user.pk:
+    if user.pk is None or user._state.adding:
         raise ValueError("ensure_profile() needs a saved user")
     row = cached_profile(user) or _load(user)
     if row is not None and not _due(row):
