@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -35,6 +36,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8000, help="port of the demo site")
     parser.add_argument("--fake-port", type=int, default=8765, help="port of the fake LiveLike")
     args = parser.parse_args(argv)
+    # Ctrl-C, and a plain kill, stop both servers even where the shell started
+    # us with SIGINT ignored (a background job).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
 
     for port in (args.port, args.fake_port):
         if not _port_free(port):

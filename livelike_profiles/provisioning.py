@@ -184,14 +184,14 @@ def _claim(
         "updated_at": now,
     }
     if row is None:
+        # We run in autocommit (see ensure_profile): the INSERT commits at once.
         try:
-            with transaction.atomic(using=router.db_for_write(LiveLikeProfile)):
-                row = LiveLikeProfile.objects.create(
-                    user_id=user.pk,
-                    custom_id=custom_id_for(user) if conf.CUSTOM_IDS else "",
-                    attempts=1,
-                    **claimed,
-                )
+            row = LiveLikeProfile.objects.create(
+                user_id=user.pk,
+                custom_id=custom_id_for(user) if conf.CUSTOM_IDS else "",
+                attempts=1,
+                **claimed,
+            )
             return row, claim
         except IntegrityError:
             pass  # another caller inserted it first: take it over only if due
@@ -269,17 +269,18 @@ def _nickname(user: AbstractBaseUser) -> str | None:
 def _release(row: LiveLikeProfile, claim: uuid.UUID, **fields: Any) -> LiveLikeProfile:
     """Write the outcome if we still hold the claim; return the row as it now is."""
     fields.update(claim=None, lease_expires_at=None, updated_at=timezone.now())
-    held = LiveLikeProfile.objects.filter(pk=row.pk, claim=claim).update(**fields)
-    fresh = LiveLikeProfile.objects.get(pk=row.pk)
-    if not held:
-        # Our lease ran out and another caller took over; its outcome stands.
-        logger.warning(
-            "LiveLike provisioning outcome dropped: user=%s attempt=%s (lease expired, "
-            "claim taken over; with custom ids both attempts reach the same profile)",
-            row.user_id,
-            row.attempts,
-        )
-    return fresh
+    if LiveLikeProfile.objects.filter(pk=row.pk, claim=claim).update(**fields):
+        for name, value in fields.items():
+            setattr(row, name, value)
+        return row
+    # Our lease ran out and another caller took over; its outcome stands.
+    logger.warning(
+        "LiveLike provisioning outcome dropped: user=%s attempt=%s (lease expired, "
+        "claim taken over; with custom ids both attempts reach the same profile)",
+        row.user_id,
+        row.attempts,
+    )
+    return LiveLikeProfile.objects.get(pk=row.pk)
 
 
 def _record_success(

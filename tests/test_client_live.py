@@ -1,0 +1,172 @@
+"""The client against the fake LiveLike over real sockets: every call and every error class."""
+
+from __future__ import annotations
+
+import pytest
+
+from livelike_profiles.client import LiveLikeClient
+from livelike_profiles.exceptions import (
+    LiveLikeBadResponse,
+    LiveLikeConfigurationError,
+    LiveLikeConflict,
+    LiveLikeError,
+    LiveLikeRateLimited,
+    LiveLikeRejected,
+    LiveLikeTokenRejected,
+    LiveLikeUnavailable,
+)
+from livelike_profiles.fake import FakeLiveLike
+
+ADMIN = "live-admin-token"
+
+
+@pytest.fixture
+def fake():
+    with FakeLiveLike(client_id="live", admin_token=ADMIN) as fake:
+        yield fake
+
+
+@pytest.fixture
+def client(fake) -> LiveLikeClient:
+    return LiveLikeClient(api_url=fake.url, client_id="live", api_token=ADMIN, timeout=2)
+
+
+def assert_no_token(error: LiveLikeError, *tokens: str) -> None:
+    for token in (ADMIN, *tokens):
+        assert token not in str(error) and token not in repr(error)
+
+
+def test_discovers_profile_url_from_the_application(client, fake):
+    assert client.profile_url() == f"{fake.url}applications/live/profile/"
+
+
+def test_create_read_update_own_profile(client, fake):
+    created = client.create_profile(nickname="Ada")
+    issued = fake.profile(created.id)
+    assert (created.nickname, created.access_token) == ("Ada", issued.access_token)
+
+    own = client.get_own_profile(created.access_token)
+    assert (own.id, own.nickname, own.access_token) == (created.id, "Ada", "")
+
+    updated = client.update_own_profile(created.access_token, nickname="Grace")
+    assert updated.nickname == "Grace" == fake.profile(created.id).nickname
+
+
+def test_create_and_get_by_custom_id(client, fake):
+    created = client.create_profile_by_custom_id("cid-1", nickname="Ada")
+    assert created.custom_id == "cid-1"
+    found = client.get_profile_by_custom_id("cid-1")
+    assert (found.id, found.access_token) == (created.id, created.access_token)
+    assert fake.create_count == 1
+
+
+def test_conflict_on_a_taken_custom_id(client, fake):
+    client.create_profile_by_custom_id("cid-1")
+    with pytest.raises(LiveLikeConflict) as caught:
+        client.create_profile_by_custom_id("cid-1")
+    assert caught.value.status_code == 409 and "already exists" in str(caught.value)
+    assert fake.create_count == 1
+
+
+def test_lookup_of_unknown_custom_id_is_rejected(client):
+    with pytest.raises(LiveLikeRejected) as caught:
+        client.get_profile_by_custom_id("nobody")
+    assert caught.value.status_code == 404
+
+
+def test_lookup_with_a_wrong_admin_token_is_token_rejected(fake):
+    client = LiveLikeClient(api_url=fake.url, client_id="live", api_token="wrong", timeout=2)
+    with pytest.raises(LiveLikeTokenRejected):
+        client.get_profile_by_custom_id("cid-1")
+
+
+def test_lookup_without_admin_token_is_a_configuration_error(fake):
+    client = LiveLikeClient(api_url=fake.url, client_id="live", api_token="", timeout=2)
+    with pytest.raises(LiveLikeConfigurationError):
+        client.get_profile_by_custom_id("cid-1")
+
+
+def test_unknown_client_id_is_rejected(fake):
+    client = LiveLikeClient(api_url=fake.url, client_id="someone-else", timeout=2)
+    with pytest.raises(LiveLikeRejected) as caught:
+        client.create_profile()
+    assert caught.value.status_code == 404
+
+
+def test_connection_refused_is_unavailable(fake):
+    client = LiveLikeClient(api_url=fake.url, client_id="live", timeout=2)
+    fake.stop()
+    with pytest.raises(LiveLikeUnavailable) as caught:
+        client.create_profile()
+    assert caught.value.status_code is None
+
+
+def test_timeout_is_unavailable(client, fake):
+    client.profile_url()  # discovered before the fake slows down
+    fake.latency = 1.0
+    client.timeout = 0.2
+    with pytest.raises(LiveLikeUnavailable, match="no answer within 0.2s"):
+        client.create_profile()
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+def test_5xx_is_unavailable(client, fake, status):
+    fake.fail_next_creates(1, status=status, body="<html>down</html>")
+    with pytest.raises(LiveLikeUnavailable) as caught:
+        client.create_profile()
+    assert caught.value.status_code == status
+    assert fake.create_count == 0
+
+
+def test_429_is_rate_limited_with_retry_after(client, fake):
+    client.profile_url()
+    fake.rate_limit_next(1, retry_after=42)
+    with pytest.raises(LiveLikeRateLimited) as caught:
+        client.create_profile()
+    assert caught.value.retry_after == 42
+
+
+def test_invalid_nickname_is_rejected_with_field_errors(client):
+    created = client.create_profile()
+    with pytest.raises(LiveLikeRejected) as caught:
+        client.update_own_profile(created.access_token, nickname="x" * 51)
+    assert caught.value.status_code == 400
+    assert "nickname" in caught.value.errors
+    assert_no_token(caught.value, created.access_token)
+
+
+def test_revoked_token_is_token_rejected(client, fake):
+    created = client.create_profile()
+    fake.revoke(created.id)
+    with pytest.raises(LiveLikeTokenRejected) as caught:
+        client.get_own_profile(created.access_token)
+    assert caught.value.status_code == 401
+    assert_no_token(caught.value, created.access_token)
+
+
+def test_malformed_answer_is_bad_response(client, fake):
+    client.profile_url()
+    fake.malformed_next(1, body="<html>oops</html>", status=200)
+    with pytest.raises(LiveLikeBadResponse) as caught:
+        client.create_profile()
+    assert "<html>" not in str(caught.value)
+
+
+def test_lost_answer_times_out_but_the_profile_exists(client, fake):
+    client.profile_url()
+    client.timeout = 0.3
+    fake.lose_next_create_answers(1, delay=10)
+    with pytest.raises(LiveLikeUnavailable):
+        client.create_profile_by_custom_id("cid-lost")
+    assert fake.create_count == 1
+    fake.release_held()
+    client.timeout = 2
+    assert client.get_profile_by_custom_id("cid-lost").id == fake.profiles[0].id
+
+
+def test_one_pooled_connection_serves_sequential_calls(client, fake):
+    for _ in range(5):
+        client.create_profile()
+    pool = client.session.get_adapter(fake.url).poolmanager.connection_from_url(fake.url)
+    assert pool.num_connections == 1  # discovery and five creates over one kept-alive socket
+    assert fake.create_count == 5
