@@ -22,6 +22,7 @@ class LiveLikeProfile(models.Model):
         ACTIVE = "active", _("Active")
         FAILED = "failed", _("Failed")
         CONFLICT = "conflict", _("Conflict")
+        REVOKED = "revoked", _("Token revoked")
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
@@ -62,6 +63,17 @@ class LiveLikeProfile(models.Model):
         help_text=_("While pending: when another process may take the claim over."),
     )
     claim = models.UUIDField(_("claim"), null=True, blank=True, editable=False)
+    nickname_sync_due = models.BooleanField(
+        _("nickname to push"),
+        default=False,
+        help_text=_("The site's nickname for the user changed and LiveLike is not yet told."),
+    )
+    synced_at = models.DateTimeField(
+        _("last synced"),
+        null=True,
+        blank=True,
+        help_text=_("When livelike_sync last read this profile from LiveLike."),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
