@@ -5,6 +5,9 @@
     (each with its own database connection), and prints ``ok``.
 ``python -m tests.workers ensure PK``
     calls ensure_profile once for that user and prints the row's status.
+``python -m tests.workers manage COMMAND [ARGS...]``
+    runs a management command (e.g. ``livelike_provision``), exiting as
+    ``manage.py`` would: status 1 and the message on stderr for a CommandError.
 
 The parent passes the test database's name and the ``LIVELIKE`` setting in
 the environment (``WORKER_DB_NAME``, ``WORKER_LIVELIKE``), since pytest-django
@@ -77,6 +80,14 @@ def ensure(user_pk: str) -> str:
     return ensure_profile(user).status
 
 
+def manage(argv: list[str]) -> int:
+    """Run a management command the way ``manage.py`` does."""
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["manage.py", *argv])
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="command", required=True)
@@ -86,8 +97,12 @@ def main(argv: list[str] | None = None) -> int:
     p_login.add_argument("--threads", type=int, required=True)
     p_ensure = sub.add_parser("ensure")
     p_ensure.add_argument("user")
+    p_manage = sub.add_parser("manage")
+    p_manage.add_argument("argv", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     _setup()
+    if args.command == "manage":
+        return manage(args.argv)
     if args.command == "login":
         login(args.users.split(","), args.times, args.threads)
         print("ok", flush=True)

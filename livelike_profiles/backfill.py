@@ -1,0 +1,459 @@
+"""Provision profiles for existing users in bulk: ``manage.py livelike_provision`` and the admin.
+
+Every profile is still made by :func:`~livelike_profiles.provisioning.ensure_profile`,
+called outside any transaction, so the one-profile-per-user guarantee holds
+however many backfills, logins and admin actions run at once. This module only
+chooses the users, feeds them to threads and counts the outcomes.
+
+Users are read in batches ordered by primary key, each batch starting after the
+last key of the one before (keyset pagination), so memory stays flat and any
+primary key type works. On PostgreSQL each batch is claimed with ``SELECT ...
+FOR NO KEY UPDATE SKIP LOCKED`` on a connection of its own and held while its
+users are provisioned: several copies of the command, on several machines,
+then take disjoint batches. (``NO KEY`` because the profile row's foreign key
+takes a ``KEY SHARE`` lock on the user, which ``FOR UPDATE`` would block.)
+Elsewhere batches are not claimed: one runner is correct, and several are
+still safe, as ``ensure_profile``'s claim decides who creates each profile.
+
+A rerun resumes: users whose profile is active (or in conflict, revoked, or
+being created right now) are not selected again; ``failed`` rows are retried
+at once, whatever their backoff, since an operator asked for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.db import connections, router, transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
+
+from .exceptions import LiveLikeRateLimited
+from .models import LiveLikeProfile
+from .provisioning import ensure_profile
+from .signals import profile_provisioned, provisioning_failed
+
+logger = logging.getLogger(__name__)
+
+Status = LiveLikeProfile.Status
+
+# How long a rate-limited run waits at most before going on, and how often one
+# user is tried again after a 429 within a run.
+MAX_RATE_LIMIT_PAUSE = 60.0
+RATE_LIMIT_RETRIES = 3
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class Outcome(StrEnum):
+    """What happened to one user."""
+
+    CREATED = "created"  # provisioned by this call (or recovered by custom id)
+    ACTIVE = "active"  # already active, or made active by someone else meanwhile
+    FAILED = "failed"  # LiveLike failed; retried by the next run or login
+    CONFLICT = "conflict"  # left for an operator
+    REVOKED = "revoked"  # the token was revoked: replacing it is an operator's decision
+    BUSY = "busy"  # another process is creating it right now
+    SCHEDULED = "scheduled"  # called inside a transaction: runs when it commits
+
+
+@dataclass(frozen=True)
+class UserResult:
+    """One user's outcome, with the row's last error for failures (never a token)."""
+
+    user_pk: Any
+    outcome: Outcome
+    detail: str = ""
+
+
+# -- choosing users ---------------------------------------------------------------
+
+
+def select_users(
+    *,
+    include_inactive: bool = False,
+    since: datetime | None = None,
+    user_ids: Iterable[str] | None = None,
+) -> QuerySet:
+    """The users a backfill considers.
+
+    Active users only (where the model has ``is_active``) unless
+    ``include_inactive`` or ``user_ids`` is given; ``since``: logged in on or
+    after that moment. Raises ``ValueError`` naming ids that are not valid
+    primary keys or match no user.
+    """
+    model = get_user_model()
+    users = model._default_manager.all()
+    if user_ids is not None:
+        pks = parse_user_ids(user_ids)
+        found = {str(pk) for pk in users.filter(pk__in=pks).values_list("pk", flat=True)}
+        missing = [str(pk) for pk in pks if str(pk) not in found]
+        if missing:
+            raise ValueError(f"no user with id {_some(missing)}")
+        users = users.filter(pk__in=pks)
+    elif not include_inactive and _has_field(model, "is_active"):
+        users = users.filter(is_active=True)
+    if since is not None:
+        users = users.filter(last_login__gte=since)
+    return users
+
+
+def needing_profile(users: QuerySet) -> QuerySet:
+    """Of ``users``, those a backfill provisions: no row, a failed row, or a dead claim."""
+    now = timezone.now()
+    workable = Q(status=Status.FAILED) | Q(status=Status.PENDING) & (
+        Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now)
+    )
+    settled = LiveLikeProfile.objects.filter(user_id=OuterRef("pk")).exclude(workable)
+    return users.filter(~Exists(settled))
+
+
+# -- provisioning one user -----------------------------------------------------------
+
+_this_thread = threading.local()
+
+
+def _note_created(sender: Any, user: Any, **kwargs: Any) -> None:
+    # Sent in the thread that made the profile active: tells "we created it"
+    # apart from "someone else did while we waited".
+    _this_thread.created = user.pk
+
+
+def _note_failed(sender: Any, error: Any = None, **kwargs: Any) -> None:
+    _this_thread.error = error
+
+
+profile_provisioned.connect(_note_created, weak=False, dispatch_uid="livelike_profiles.backfill")
+provisioning_failed.connect(_note_failed, weak=False, dispatch_uid="livelike_profiles.backfill")
+
+
+def retry_now(user_pk: Any) -> int:
+    """Make a ``failed`` row due now, ignoring its backoff; returns 1 if there was one.
+
+    Only ``failed``: a ``pending`` row's lease protects a create in flight, and
+    ``conflict``/``revoked`` rows are an operator's decision.
+    """
+    return LiveLikeProfile.objects.filter(user_id=user_pk, status=Status.FAILED).update(
+        next_attempt_at=None
+    )
+
+
+def provision_user(
+    user: AbstractBaseUser, *, status: str | None = "", throttle: Throttle | None = None
+) -> UserResult:
+    """Provision one user through ``ensure_profile``, retrying a failed row at once.
+
+    ``status`` is the row's status if the caller knows it (``None``: no row),
+    saving a query; ``""`` (the default) means unknown. A 429 pauses
+    ``throttle`` (every thread sharing it) for its ``Retry-After`` and the
+    user is tried again, up to ``RATE_LIMIT_RETRIES`` times.
+    """
+    using = router.db_for_write(LiveLikeProfile)
+    if transaction.get_connection(using).in_atomic_block:
+        # ensure_profile would only schedule itself: say so rather than guess.
+        ensure_profile(user)
+        return UserResult(user.pk, Outcome.SCHEDULED)
+    for attempt in range(RATE_LIMIT_RETRIES + 1):
+        if throttle is not None:
+            throttle.wait()
+        if status in ("", Status.FAILED) or attempt:
+            retry_now(user.pk)
+        _this_thread.created = _this_thread.error = None
+        user._state.fields_cache.pop("livelike_profile", None)
+        row = ensure_profile(user)
+        error = _this_thread.error
+        rate_limited = row.status == Status.FAILED and isinstance(error, LiveLikeRateLimited)
+        if rate_limited and throttle is not None and attempt < RATE_LIMIT_RETRIES:
+            throttle.pause(error.retry_after)
+            continue
+        break
+    return _result(user, row)
+
+
+def _result(user: AbstractBaseUser, row: LiveLikeProfile) -> UserResult:
+    if row.status == Status.ACTIVE:
+        created = _this_thread.created == user.pk
+        return UserResult(user.pk, Outcome.CREATED if created else Outcome.ACTIVE)
+    outcome = {
+        Status.FAILED: Outcome.FAILED,
+        Status.CONFLICT: Outcome.CONFLICT,
+        Status.REVOKED: Outcome.REVOKED,
+    }.get(row.status, Outcome.BUSY)
+    return UserResult(user.pk, outcome, row.last_error)
+
+
+class Throttle:
+    """A pause shared by threads: after a 429 nobody calls LiveLike until it is over."""
+
+    def __init__(self, max_pause: float = MAX_RATE_LIMIT_PAUSE) -> None:
+        self.max_pause = max_pause
+        self._until = 0.0
+        self._lock = threading.Lock()
+
+    def pause(self, seconds: float | None) -> None:
+        """Hold every thread for ``seconds`` (1 if LiveLike gave no Retry-After), capped."""
+        wait = min(self.max_pause, 1.0 if seconds is None else max(0.0, seconds))
+        with self._lock:
+            self._until = max(self._until, time.monotonic() + wait)
+
+    def wait(self) -> None:
+        """Return once no pause is in force."""
+        while True:
+            with self._lock:
+                left = self._until - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(left)
+
+
+# -- threads ------------------------------------------------------------------------
+
+_STOP = object()
+
+
+class Workers(Generic[T, R]):
+    """``concurrency`` threads applying ``work`` to items, results in completion order.
+
+    Each thread gets its own database connection (Django's are per thread) and
+    closes it when it stops. ``work`` returning or raising is both a result:
+    an exception is handed back as the result, never lost in a thread.
+    """
+
+    def __init__(self, work: Callable[[T], R], concurrency: int) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.work = work
+        self.concurrency = concurrency
+        self.cancelled = threading.Event()
+        self._tasks: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._results: queue.SimpleQueue[tuple[T, R | BaseException | None]] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._outstanding = 0  # items handed over whose result was not yet taken
+
+    def __enter__(self) -> Workers[T, R]:
+        for n in range(self.concurrency):
+            thread = threading.Thread(target=self._run, name=f"livelike-worker-{n}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        for _ in self._threads:
+            self._tasks.put(_STOP)
+        for thread in self._threads:
+            thread.join()
+
+    def map(self, items: list[T]) -> Iterator[tuple[T, R | BaseException | None]]:
+        """Run ``work`` on every item; yields ``(item, result)``, ``None`` when cancelled."""
+        for item in items:
+            self._tasks.put(item)
+        self._outstanding += len(items)
+        return self.drain()
+
+    def drain(self) -> Iterator[tuple[T, R | BaseException | None]]:
+        """Yield the results still owed for items already handed over."""
+        while self._outstanding:
+            result = self._results.get()
+            self._outstanding -= 1
+            yield result
+
+    def _run(self) -> None:
+        try:
+            while (item := self._tasks.get()) is not _STOP:
+                if self.cancelled.is_set():
+                    self._results.put((item, None))
+                    continue
+                try:
+                    result: R | BaseException = self.work(item)
+                except Exception as error:
+                    result = error
+                self._results.put((item, result))
+        finally:
+            connections.close_all()  # this thread's connections only
+
+
+# -- the backfill -------------------------------------------------------------------
+
+
+@dataclass
+class BackfillReport:
+    """Counts of a backfill run; ``failures`` keeps the first few failed users."""
+
+    selected: int = 0
+    to_do: int = 0
+    done: int = 0
+    counts: dict[Outcome, int] = field(default_factory=lambda: dict.fromkeys(Outcome, 0))
+    failures: list[UserResult] = field(default_factory=list)
+    errors: int = 0
+    interrupted: bool = False
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+
+    MAX_FAILURES_KEPT = 20
+
+    @property
+    def created(self) -> int:
+        return self.counts[Outcome.CREATED]
+
+    @property
+    def failed(self) -> int:
+        """Users left without a profile by a failure: LiveLike errors, conflicts, crashes."""
+        return self.counts[Outcome.FAILED] + self.counts[Outcome.CONFLICT] + self.errors
+
+    @property
+    def skipped(self) -> int:
+        """Users not provisioned by this run and not failed: already done, or done elsewhere."""
+        return self.selected - self.to_do + self.skipped_during_run
+
+    @property
+    def skipped_during_run(self) -> int:
+        """Users found done, revoked or busy elsewhere when their turn came."""
+        skipped = (Outcome.ACTIVE, Outcome.REVOKED, Outcome.BUSY, Outcome.SCHEDULED)
+        return sum(self.counts[outcome] for outcome in skipped)
+
+    @property
+    def elapsed(self) -> float:
+        return (self.finished or time.monotonic()) - self.started
+
+    def add(self, result: UserResult) -> None:
+        """Count one user's result."""
+        self.done += 1
+        self.counts[result.outcome] += 1
+        if result.outcome in (Outcome.FAILED, Outcome.CONFLICT):
+            self._keep(result)
+
+    def add_error(self, user_pk: Any, error: BaseException) -> None:
+        """Count a user whose provisioning raised something other than a LiveLike error."""
+        self.done += 1
+        self.errors += 1
+        self._keep(UserResult(user_pk, Outcome.FAILED, f"{type(error).__name__}: {error}"[:255]))
+
+    def _keep(self, result: UserResult) -> None:
+        if len(self.failures) < self.MAX_FAILURES_KEPT:
+            self.failures.append(result)
+
+
+def claims_batches(using: str | None = None) -> bool:
+    """Whether batches can be claimed with ``FOR NO KEY UPDATE SKIP LOCKED`` (PostgreSQL)."""
+    features = connections[using or router.db_for_read(get_user_model())].features
+    return features.has_select_for_update_skip_locked and features.has_select_for_no_key_update
+
+
+def backfill(
+    users: QuerySet,
+    *,
+    concurrency: int = 4,
+    batch_size: int = 200,
+    on_result: Callable[[BackfillReport], None] | None = None,
+) -> BackfillReport:
+    """Provision every user of ``users`` that needs a profile; returns the counts.
+
+    Must run outside any transaction (``ensure_profile`` would only schedule
+    itself); opens ``concurrency`` database connections for its threads, plus
+    the calling thread's. ``on_result`` is called in the calling thread after
+    each user. On ``KeyboardInterrupt`` the users in flight finish, the rest
+    are left for the next run, and the report comes back with ``interrupted``.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    using = users.db
+    if connections[using].in_atomic_block:
+        raise RuntimeError("backfill() must not run inside a transaction")
+    report = BackfillReport(selected=users.count())
+    todo = needing_profile(users)
+    report.to_do = todo.count()
+    lock = claims_batches(using)
+    throttle = Throttle()
+
+    def work(user: AbstractBaseUser) -> UserResult:
+        return provision_user(user, status=user.livelike_backfill_status, throttle=throttle)
+
+    after = None
+    with Workers(work, concurrency) as workers:
+        try:
+            while True:
+                # The claim lasts as long as the batch: commit releases it.
+                with transaction.atomic(using=using) if lock else nullcontext():
+                    batch = _next_batch(todo, after, batch_size, lock)
+                    if not batch:
+                        break
+                    after = batch[-1].pk
+                    for user, result in workers.map(batch):
+                        _count(report, user, result)
+                        if on_result is not None:
+                            on_result(report)
+        except KeyboardInterrupt:
+            workers.cancelled.set()
+            report.interrupted = True
+            # Users already with a thread finish and are counted; the rest wait for a rerun.
+            for user, result in workers.drain():
+                _count(report, user, result)
+    report.finished = time.monotonic()
+    return report
+
+
+def _count(report: BackfillReport, user: Any, result: Any) -> None:
+    if isinstance(result, UserResult):
+        report.add(result)
+    elif isinstance(result, BaseException):
+        logger.error("LiveLike backfill: provisioning user=%s raised", user.pk, exc_info=result)
+        report.add_error(user.pk, result)
+
+
+def _next_batch(todo: QuerySet, after: Any, size: int, lock: bool) -> list[AbstractBaseUser]:
+    batch = todo.order_by("pk")
+    if after is not None:
+        batch = batch.filter(pk__gt=after)
+    status = LiveLikeProfile.objects.filter(user_id=OuterRef("pk")).values("status")[:1]
+    batch = batch.annotate(livelike_backfill_status=Subquery(status))
+    if lock:
+        batch = batch.select_for_update(skip_locked=True, no_key=True, of=("self",))
+    return list(batch[:size])
+
+
+def provision_users(users: Iterable[AbstractBaseUser]) -> list[UserResult]:
+    """Provision each user in turn (the admin actions); one result per user."""
+    return [provision_user(user) for user in users]
+
+
+# -- helpers ------------------------------------------------------------------------
+
+
+def parse_user_ids(raw: Iterable[str]) -> list[Any]:
+    """User primary keys from text (``"12"``, a UUID...); ``ValueError`` names invalid ones."""
+    pk_field = get_user_model()._meta.pk
+    pks, invalid = [], []
+    for value in raw:
+        try:
+            pks.append(pk_field.to_python(value.strip()))
+        except ValidationError:
+            invalid.append(value)
+    if invalid:
+        raise ValueError(f"not a valid user id: {_some(invalid)}")
+    return list(dict.fromkeys(pks))
+
+
+def _has_field(model: Any, name: str) -> bool:
+    try:
+        model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return False
+    return True
+
+
+def _some(values: list[str], limit: int = 10) -> str:
+    shown = ", ".join(values[:limit])
+    return shown + (f" and {len(values) - limit} more" if len(values) > limit else "")

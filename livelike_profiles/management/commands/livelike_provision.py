@@ -1,0 +1,242 @@
+"""``manage.py livelike_provision``: backfill LiveLike profiles for existing users.
+
+A thin wrapper over :mod:`livelike_profiles.backfill`; see the README for the
+options, and that module for how several copies split the work.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from datetime import time as dt_time
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from livelike_profiles.backfill import (
+    BackfillReport,
+    backfill,
+    claims_batches,
+    needing_profile,
+    select_users,
+)
+from livelike_profiles.client import POOL_SIZE
+
+
+class Progress:
+    """A progress line through ``self.stdout``: redrawn in place on a terminal,
+    otherwise one line per tenth of the work (a log file gets ten lines, not a million).
+    """
+
+    BAR_WIDTH = 24
+    REDRAW_SECONDS = 0.2
+
+    def __init__(self, out: OutputWrapper, total: int, *, tty: bool | None = None) -> None:
+        self.out = out
+        self.total = total
+        self.tty = out.isatty() if tty is None else tty
+        self._drawn_at = 0.0
+        self._next_tenth = 1
+        self._dirty = False
+
+    def update(self, done: int, counts: str, *, final: bool = False) -> None:
+        """Show ``done`` of ``total`` and the ``counts`` text, if it is time to."""
+        if self.tty:
+            now = time.monotonic()
+            if final or now - self._drawn_at >= self.REDRAW_SECONDS:
+                self._drawn_at = now
+                self.out.write("\r" + self.line(done, counts), ending="")
+                self.out.flush()
+                self._dirty = True
+            return
+        tenth = done * 10 // self.total if self.total else 10
+        if tenth >= self._next_tenth or (final and done and self._next_tenth <= 10):
+            self._next_tenth = tenth + 1
+            self.out.write(self.line(done, counts))
+
+    def close(self) -> None:
+        """End the redrawn line, so what follows starts on a line of its own."""
+        if self._dirty:
+            self.out.write("")
+            self._dirty = False
+
+    def line(self, done: int, counts: str) -> str:
+        fraction = done / self.total if self.total else 1.0
+        filled = int(fraction * self.BAR_WIDTH)
+        bar = "#" * filled + "-" * (self.BAR_WIDTH - filled)
+        return f"[{bar}] {fraction:4.0%} {done}/{self.total}  {counts}"
+
+
+def table(rows: list[tuple[str, Any]]) -> str:
+    """A two-column plain-text table, numbers right-aligned."""
+    width = max(len(label) for label, _ in rows)
+    values = [str(value) for _, value in rows]
+    value_width = max(len(value) for value in values)
+    return "\n".join(
+        f"  {label:<{width}}  {value:>{value_width}}"
+        for (label, _), value in zip(rows, values, strict=True)
+    )
+
+
+def parse_since(value: str) -> datetime:
+    """An ISO date or date-time; a date means its midnight in the current time zone."""
+    moment = parse_datetime(value)
+    if moment is None:
+        day = parse_date(value)
+        if day is None:
+            raise CommandError(f"--since: {value!r} is not a date (YYYY-MM-DD) or ISO date-time")
+        moment = datetime.combine(day, dt_time.min)
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment)
+    return moment
+
+
+class Command(BaseCommand):
+    help = (
+        "Create LiveLike profiles for existing users who have none (active users by default). "
+        "Safe to rerun and to run on several machines at once; exits with status 1 if any "
+        "user failed."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--all",
+            action="store_true",
+            dest="include_inactive",
+            help="Include inactive users (is_active=False).",
+        )
+        parser.add_argument(
+            "--since",
+            metavar="DATE",
+            help="Only users who logged in on or after DATE (YYYY-MM-DD or ISO date-time).",
+        )
+        parser.add_argument(
+            "--users",
+            nargs="+",
+            metavar="ID",
+            help="Only these user ids (primary keys; spaces or commas between them). "
+            "Inactive users named here are included.",
+        )
+        parser.add_argument(
+            "--concurrency",
+            type=int,
+            default=4,
+            metavar="N",
+            help=f"Threads calling LiveLike at once, sharing one connection pool (1 to "
+            f"{POOL_SIZE}; default 4). Each uses a database connection.",
+        )
+        parser.add_argument(
+            "--batch-size",
+            type=int,
+            default=200,
+            metavar="N",
+            help="Users read (and, on PostgreSQL, claimed) per batch (default 200).",
+        )
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="Count the users who would be provisioned; change nothing, call nothing.",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        concurrency, batch_size = options["concurrency"], options["batch_size"]
+        if not 1 <= concurrency <= POOL_SIZE:
+            raise CommandError(f"--concurrency must be between 1 and {POOL_SIZE}")
+        if batch_size < 1:
+            raise CommandError("--batch-size must be at least 1")
+        since = parse_since(options["since"]) if options["since"] else None
+        ids = None
+        if options["users"]:
+            ids = [part for arg in options["users"] for part in arg.split(",") if part.strip()]
+        try:
+            users = select_users(
+                include_inactive=options["include_inactive"], since=since, user_ids=ids
+            )
+        except ValueError as error:
+            raise CommandError(f"--users: {error}") from None
+        verbosity = options["verbosity"]
+
+        if options["dry_run"]:
+            self._dry_run(users, verbosity)
+            return
+
+        progress: Progress | None = None
+        if verbosity >= 1:
+            mode = "claiming batches (SKIP LOCKED)" if claims_batches(users.db) else "one runner"
+            self.stdout.write(
+                f"Provisioning LiveLike profiles: concurrency {concurrency}, "
+                f"batches of {batch_size}, {mode}."
+            )
+
+        def on_result(report: BackfillReport) -> None:
+            nonlocal progress
+            if progress is None:
+                progress = Progress(self.stdout, report.to_do)
+            progress.update(report.done, _counts(report))
+
+        report = backfill(
+            users,
+            concurrency=concurrency,
+            batch_size=batch_size,
+            on_result=on_result if verbosity >= 1 else None,
+        )
+        if progress is not None:
+            progress.update(report.done, _counts(report), final=True)
+            progress.close()
+        if verbosity >= 1:
+            self._summary(report)
+        if report.interrupted:
+            raise CommandError("Interrupted: run the command again to go on where it stopped.")
+        if report.failed:
+            raise CommandError(
+                f"{report.failed} user(s) failed; run the command again to retry them."
+            )
+
+    def _dry_run(self, users: Any, verbosity: int) -> None:
+        selected = users.count()
+        todo = needing_profile(users)
+        count = todo.count()
+        if verbosity >= 1:
+            self.stdout.write("Dry run: nothing is created or changed.")
+            self.stdout.write(
+                table(
+                    [
+                        ("users selected", selected),
+                        ("would be provisioned", count),
+                        ("would be skipped (profile exists)", selected - count),
+                    ]
+                )
+            )
+        if verbosity >= 2 and count:
+            first = list(todo.order_by("pk").values_list("pk", flat=True)[:50])
+            more = f" and {count - len(first)} more" if count > len(first) else ""
+            self.stdout.write("User ids: " + ", ".join(map(str, first)) + more)
+
+    def _summary(self, report: BackfillReport) -> None:
+        rate = report.done / report.elapsed if report.elapsed > 0 else 0.0
+        self.stdout.write(
+            table(
+                [
+                    ("users selected", report.selected),
+                    ("created", report.created),
+                    ("failed", report.failed),
+                    ("skipped (already had a profile)", report.selected - report.to_do),
+                    ("skipped (done or in progress elsewhere)", report.skipped_during_run),
+                    ("not reached (interrupted)", report.to_do - report.done),
+                    ("seconds", f"{report.elapsed:.1f}"),
+                    ("users per second", f"{rate:.1f}"),
+                ]
+            )
+        )
+        for failure in report.failures:
+            self.stdout.write(
+                f"  user {failure.user_pk}: {failure.outcome}: {failure.detail or '-'}"
+            )
+        if report.failed > len(report.failures):
+            self.stdout.write(f"  ... and {report.failed - len(report.failures)} more")
+
+
+def _counts(report: BackfillReport) -> str:
+    return f"created {report.created}  failed {report.failed}  skipped {report.skipped_during_run}"

@@ -1,0 +1,262 @@
+"""Refresh profiles from LiveLike: ``manage.py livelike_sync`` and the admin's "Refresh" action.
+
+Each profile is read with its own access token (``GET {profile_url}``). The
+answer refreshes the nickname and ``synced_at``; a 401/403 marks the row
+``revoked`` with the error. Nothing here ever creates or replaces a profile:
+a replacement would lose the user's history at LiveLike, so it stays an
+explicit operator decision.
+
+Every write is a conditional ``UPDATE`` on the row as it was read, so a
+change made meanwhile (a nickname the site is pushing, a new profile) wins
+over what this sync saw. A nickname the site has yet to push
+(``nickname_sync_due``) is never overwritten with LiveLike's older one.
+
+Threads only call LiveLike; the calling thread reads and writes the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from .backfill import Throttle, Workers
+from .client import RemoteProfile, get_client
+from .exceptions import (
+    LiveLikeError,
+    LiveLikeRateLimited,
+    LiveLikeTokenRejected,
+    UnreadableTokenError,
+)
+from .models import LiveLikeProfile
+
+Status = LiveLikeProfile.Status
+
+RATE_LIMIT_RETRIES = 3
+_FIELDS = ("user_id", "status", "profile_id", "access_token", "nickname", "nickname_sync_due")
+
+
+class SyncOutcome(StrEnum):
+    """What a refresh found."""
+
+    REFRESHED = "refreshed"  # read; nickname (and status) up to date now
+    REVOKED = "revoked"  # LiveLike refuses the token (401/403); row marked revoked
+    RESTORED = "restored"  # a revoked token works again; row active again
+    MISMATCH = "mismatch"  # the token reads another profile than the row's: left alone
+    UNREADABLE = "unreadable"  # the stored token cannot be decrypted: key missing
+    ERROR = "error"  # LiveLike failed (outage, garbage): row left as it was
+    CHANGED = "changed"  # the row changed while we asked: left to the newer writer
+    SKIPPED = "skipped"  # nothing to refresh (not active, no token)
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """One profile's refresh; ``detail`` is a short, token-free description."""
+
+    profile_pk: Any
+    user_pk: Any
+    outcome: SyncOutcome
+    detail: str = ""
+
+
+def syncable(*, include_revoked: bool = False, stale_before: datetime | None = None) -> QuerySet:
+    """The rows a sync reads: active ones (and revoked ones to re-check), optionally stale only."""
+    statuses = [Status.ACTIVE, Status.REVOKED] if include_revoked else [Status.ACTIVE]
+    rows = LiveLikeProfile.objects.filter(status__in=statuses).exclude(access_token="")
+    if stale_before is not None:
+        rows = rows.filter(Q(synced_at__isnull=True) | Q(synced_at__lt=stale_before))
+    return rows
+
+
+def fetch(token: str, throttle: Throttle | None = None) -> RemoteProfile:
+    """Read the profile ``token`` belongs to; after a 429, wait (all threads) and try again."""
+    for attempt in range(RATE_LIMIT_RETRIES + 1):
+        if throttle is not None:
+            throttle.wait()
+        try:
+            return get_client().get_own_profile(token)
+        except LiveLikeRateLimited as error:
+            if throttle is None or attempt == RATE_LIMIT_RETRIES:
+                raise
+            throttle.pause(error.retry_after)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def refresh_profile(row: LiveLikeProfile) -> SyncResult:
+    """Refresh one row from LiveLike now (the admin action)."""
+    token = _token(row)
+    if isinstance(token, SyncResult):
+        return token
+    try:
+        answer: RemoteProfile | LiveLikeError = fetch(token)
+    except LiveLikeError as error:
+        answer = error
+    return apply(row, answer)
+
+
+def apply(row: LiveLikeProfile, answer: RemoteProfile | BaseException) -> SyncResult:
+    """Record what LiveLike answered for ``row``; returns the outcome."""
+    now = timezone.now()
+    same_row = LiveLikeProfile.objects.filter(
+        pk=row.pk, status=row.status, profile_id=row.profile_id
+    )
+    if isinstance(answer, LiveLikeTokenRejected):
+        detail = f"{type(answer).__name__}: {answer}"[:255]
+        if row.status == Status.REVOKED:
+            return _result(row, SyncOutcome.REVOKED, "still refused: " + detail)
+        written = same_row.update(status=Status.REVOKED, last_error=detail, updated_at=now)
+        return _result(row, SyncOutcome.REVOKED if written else SyncOutcome.CHANGED, detail)
+    if isinstance(answer, BaseException):
+        return _result(row, SyncOutcome.ERROR, f"{type(answer).__name__}: {answer}"[:255])
+    if answer.id != row.profile_id:
+        return _result(
+            row, SyncOutcome.MISMATCH, f"the token reads profile {answer.id}, not {row.profile_id}"
+        )
+
+    fields: dict[str, Any] = {"synced_at": now}
+    outcome = SyncOutcome.REFRESHED
+    if row.status == Status.REVOKED:
+        fields.update(status=Status.ACTIVE, last_error="", updated_at=now)
+        outcome = SyncOutcome.RESTORED
+    nickname = answer.nickname[:255]
+    if nickname != row.nickname and not row.nickname_sync_due:
+        fields.update(nickname=nickname, updated_at=now)
+        # Only while the site still has no nickname of its own to push.
+        same_row = same_row.filter(nickname_sync_due=False)
+        detail = f"nickname {row.nickname!r} -> {nickname!r}"
+    else:
+        detail = f"nickname {row.nickname!r}"
+    if not same_row.update(**fields):
+        return _result(row, SyncOutcome.CHANGED, "the row changed meanwhile; left as it is")
+    for name, value in fields.items():
+        setattr(row, name, value)
+    return _result(row, outcome, detail)
+
+
+# -- the command's loop -------------------------------------------------------------
+
+
+@dataclass
+class SyncReport:
+    """Counts of a sync run, and the rows worth naming (revoked, failed...)."""
+
+    total: int = 0
+    done: int = 0
+    counts: dict[SyncOutcome, int] = field(default_factory=lambda: dict.fromkeys(SyncOutcome, 0))
+    notable: list[SyncResult] = field(default_factory=list)
+    interrupted: bool = False
+
+    MAX_NOTABLE = 50
+    NOTABLE = (
+        SyncOutcome.REVOKED,
+        SyncOutcome.RESTORED,
+        SyncOutcome.MISMATCH,
+        SyncOutcome.UNREADABLE,
+        SyncOutcome.ERROR,
+    )
+
+    @property
+    def failed(self) -> int:
+        """Rows that could not be checked."""
+        return sum(
+            self.counts[o]
+            for o in (SyncOutcome.ERROR, SyncOutcome.UNREADABLE, SyncOutcome.MISMATCH)
+        )
+
+    def add(self, result: SyncResult) -> None:
+        """Count one row's result."""
+        self.done += 1
+        self.counts[result.outcome] += 1
+        if result.outcome in self.NOTABLE and len(self.notable) < self.MAX_NOTABLE:
+            self.notable.append(result)
+
+
+def sync_profiles(
+    rows: QuerySet,
+    *,
+    concurrency: int = 4,
+    batch_size: int = 200,
+    on_result: Callable[[SyncReport], None] | None = None,
+) -> SyncReport:
+    """Refresh every row of ``rows`` from LiveLike, ``concurrency`` calls at a time.
+
+    Rows are read in primary-key order, a batch at a time (memory stays flat).
+    ``on_result`` is called after each row, in the calling thread.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    report = SyncReport(total=rows.count())
+    throttle = Throttle()
+
+    def work(task: tuple[LiveLikeProfile, str]) -> RemoteProfile:
+        return fetch(task[1], throttle)
+
+    after = None
+    with Workers(work, concurrency) as workers:
+        try:
+            while batch := _next_batch(rows, after, batch_size):
+                after = batch[-1].pk
+                tasks = []
+                for row in batch:
+                    token = _token(row)
+                    if isinstance(token, SyncResult):
+                        _add(report, token, on_result)
+                    else:
+                        tasks.append((row, token))
+                for (row, _), answer in workers.map(tasks):
+                    if answer is not None:
+                        _add(report, apply(row, answer), on_result)
+        except KeyboardInterrupt:
+            workers.cancelled.set()
+            report.interrupted = True
+            for (row, _), answer in workers.drain():
+                if answer is not None:
+                    _add(report, apply(row, answer), on_result)
+    return report
+
+
+def _next_batch(rows: QuerySet, after: Any, size: int) -> list[LiveLikeProfile]:
+    batch = rows.order_by("pk").only(*_FIELDS)
+    if after is not None:
+        batch = batch.filter(pk__gt=after)
+    return list(batch[:size])
+
+
+def _add(
+    report: SyncReport, result: SyncResult, on_result: Callable[[SyncReport], None] | None
+) -> None:
+    report.add(result)
+    if on_result is not None:
+        on_result(report)
+
+
+def _token(row: LiveLikeProfile) -> str | SyncResult:
+    """The row's plain token, or the result explaining why there is none to use."""
+    if row.status not in (Status.ACTIVE, Status.REVOKED):
+        return _result(row, SyncOutcome.SKIPPED, f"status {row.status}: nothing to refresh")
+    try:
+        token = row.access_token
+    except UnreadableTokenError:
+        return _result(
+            row, SyncOutcome.UNREADABLE, "the stored token cannot be decrypted (a key is missing)"
+        )
+    if not token:
+        return _result(row, SyncOutcome.SKIPPED, "no token stored")
+    return token
+
+
+def _result(row: LiveLikeProfile, outcome: SyncOutcome, detail: str = "") -> SyncResult:
+    return SyncResult(row.pk, row.user_id, outcome, detail)
+
+
+def results_by_outcome(results: Iterable[SyncResult]) -> dict[SyncOutcome, list[SyncResult]]:
+    """Group results for reporting, in the order outcomes are declared."""
+    grouped: dict[SyncOutcome, list[SyncResult]] = {}
+    for result in results:
+        grouped.setdefault(result.outcome, []).append(result)
+    return {outcome: grouped[outcome] for outcome in SyncOutcome if outcome in grouped}

@@ -1,0 +1,370 @@
+"""``manage.py livelike_provision``: the backfill, against the fake LiveLike over real sockets.
+
+Threads and processes have their own database connections, hence
+``transaction=True`` throughout.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import CommandError, OutputWrapper
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from livelike_profiles import backfill as backfill_module
+from livelike_profiles.backfill import backfill, claims_batches, select_users
+from livelike_profiles.management.commands.livelike_provision import Progress
+from livelike_profiles.models import LiveLikeProfile
+from livelike_profiles.provisioning import custom_id_for, ensure_profile
+from tests.factories import make_user, make_users
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+Status = LiveLikeProfile.Status
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def provision(*args: str) -> str:
+    out = io.StringIO()
+    call_command("livelike_provision", *args, stdout=out)
+    return out.getvalue()
+
+
+def count(output: str, label: str) -> int:
+    """A number from the summary table, e.g. ``count(out, "created")``."""
+    match = re.search(rf"^\s+{re.escape(label)}\s+(\d+)$", output, re.MULTILINE)
+    assert match, f"no {label!r} line in:\n{output}"
+    return int(match.group(1))
+
+
+def statuses() -> dict:
+    return dict(LiveLikeProfile.objects.values_list("user_id", "status"))
+
+
+def assert_one_active_profile_each(fake, users) -> None:
+    rows = {row.user_id: row for row in LiveLikeProfile.objects.filter(user__in=users)}
+    assert len(rows) == len(users)
+    for user in users:
+        row = rows[user.pk]
+        assert row.status == Status.ACTIVE
+        assert row.access_token == fake.profile(row.profile_id).access_token
+        assert fake.profile_by_custom_id(custom_id_for(user)).id == row.profile_id
+
+
+# -- what it creates ---------------------------------------------------------------------
+
+
+def test_creates_one_profile_per_user_without_one_and_skips_the_rest(fake_livelike):
+    users = make_users(7)
+    already = make_user(100)
+    ensure_profile(already)
+    conflict = make_user(101)
+    LiveLikeProfile.objects.create(user=conflict, status=Status.CONFLICT, custom_id="c")
+    inactive = make_user(102)
+    inactive.is_active = False
+    inactive.save()
+    posts = fake_livelike.count_calls("POST")
+
+    output = provision("--concurrency", "4", "--batch-size", "3")
+
+    assert_one_active_profile_each(fake_livelike, users)
+    assert fake_livelike.count_calls("POST") - posts == 7  # not even a second attempt
+    assert fake_livelike.create_count == 8
+    assert LiveLikeProfile.objects.get(user=conflict).status == Status.CONFLICT
+    assert not LiveLikeProfile.objects.filter(user=inactive).exists()
+    assert count(output, "users selected") == 9
+    assert count(output, "created") == 7
+    assert count(output, "failed") == 0
+    assert count(output, "skipped (already had a profile)") == 2
+
+
+def test_a_rerun_creates_none(fake_livelike):
+    make_users(5)
+    provision("--batch-size", "2")
+    calls = len(fake_livelike.calls)
+    output = provision("--batch-size", "2")
+    assert len(fake_livelike.calls) == calls
+    assert fake_livelike.create_count == 5
+    assert count(output, "created") == 0
+    assert count(output, "skipped (already had a profile)") == 5
+
+
+def test_dry_run_creates_nothing(fake_livelike):
+    make_users(4)
+    ensure_profile(make_user(10))
+    calls = len(fake_livelike.calls)
+    output = provision("--dry-run", "--verbosity", "2")
+    assert len(fake_livelike.calls) == calls
+    assert LiveLikeProfile.objects.count() == 1
+    assert count(output, "would be provisioned") == 4
+    assert count(output, "would be skipped (profile exists)") == 1
+
+
+def test_all_since_and_explicit_users(fake_livelike):
+    users = make_users(4)
+    users[0].is_active = False
+    users[0].save()
+    model = get_user_model()
+    model._default_manager.filter(pk=users[1].pk).update(
+        last_login=timezone.now() - timedelta(days=10)
+    )
+    model._default_manager.filter(pk=users[2].pk).update(last_login=timezone.now())
+
+    since = (timezone.now() - timedelta(days=1)).date().isoformat()
+    provision("--since", since)
+    assert set(statuses()) == {users[2].pk}
+
+    provision("--users", str(users[0].pk))  # named: included although inactive
+    assert set(statuses()) == {users[2].pk, users[0].pk}
+
+    provision()  # active users: users[1], users[3]
+    assert set(statuses()) == {u.pk for u in users}
+    assert fake_livelike.create_count == 4
+
+
+def test_all_includes_inactive_users(fake_livelike):
+    user = make_user(1)
+    user.is_active = False
+    user.save()
+    provision()
+    assert not LiveLikeProfile.objects.exists()
+    provision("--all")
+    assert LiveLikeProfile.objects.get(user=user).status == Status.ACTIVE
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--users", "not-an-id"], "not a valid user id"),
+        (["--concurrency", "0"], "--concurrency must be between 1 and 32"),
+        (["--concurrency", "33"], "--concurrency must be between 1 and 32"),
+        (["--batch-size", "0"], "--batch-size must be at least 1"),
+        (["--since", "yesterday"], "--since: 'yesterday' is not a date"),
+    ],
+)
+def test_bad_options_are_refused_and_change_nothing(fake_livelike, args, message):
+    make_user(1)
+    with pytest.raises(CommandError, match=re.escape(message)):
+        provision(*args)
+    assert not LiveLikeProfile.objects.exists() and fake_livelike.calls == []
+
+
+def test_unknown_user_ids_are_refused_and_change_nothing(fake_livelike):
+    user = make_user(1)
+    missing = "12345678" if isinstance(user.pk, int) else "00000000-0000-0000-0000-000000000000"
+    with pytest.raises(CommandError, match=f"no user with id {missing}"):
+        provision("--users", f"{user.pk},{missing}")
+    assert not LiveLikeProfile.objects.exists() and fake_livelike.calls == []
+
+
+# -- failures and resuming --------------------------------------------------------------
+
+
+def test_failing_livelike_exits_non_zero_and_a_rerun_resumes(fake_livelike):
+    users = make_users(6)
+    fake_livelike.fail_next_creates(2, status=503)
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="2 user\\(s\\) failed"):
+        call_command("livelike_provision", "--concurrency", "1", stdout=out)
+    assert count(out.getvalue(), "failed") == 2
+    assert count(out.getvalue(), "created") == 4
+    assert "LiveLikeUnavailable" in out.getvalue()  # the failed users are named, with why
+    failed = LiveLikeProfile.objects.filter(status=Status.FAILED)
+    assert failed.count() == 2
+    # Their backoff is still running: a login now would not retry them yet...
+    assert all(row.next_attempt_at > timezone.now() for row in failed)
+
+    # ...but the operator's rerun does, and resumes with just those two.
+    output = provision("--concurrency", "1")
+    assert count(output, "created") == 2
+    assert count(output, "skipped (already had a profile)") == 4
+    assert_one_active_profile_each(fake_livelike, users)
+    assert fake_livelike.create_count == 6
+
+
+def test_a_rate_limit_pauses_and_retries_within_the_run(fake_livelike):
+    users = make_users(4)
+    fake_livelike.rate_limit_next(1, retry_after=0)
+    output = provision("--concurrency", "2")
+    assert count(output, "created") == 4 and count(output, "failed") == 0
+    assert_one_active_profile_each(fake_livelike, users)
+    assert fake_livelike.count_calls(path_contains="profile-by-custom-id") == 5  # 4 + the 429
+
+
+def test_an_interrupted_run_leaves_the_rest_for_the_next(fake_livelike):
+    users = make_users(10)
+
+    def interrupt(report):
+        if report.done == 3:
+            raise KeyboardInterrupt
+
+    report = backfill(select_users(), concurrency=1, batch_size=4, on_result=interrupt)
+    # The user already in a thread's hands when it stopped may finish too; no more.
+    assert report.interrupted and report.done in (3, 4) and report.created == report.done
+    assert LiveLikeProfile.objects.filter(status=Status.ACTIVE).count() == report.done
+    output = provision()
+    assert count(output, "created") == 10 - report.done
+    assert_one_active_profile_each(fake_livelike, users)
+
+
+# -- how it reads users -------------------------------------------------------------------
+
+
+def test_users_are_read_in_batches_never_all_at_once(fake_livelike):
+    make_users(10)
+    table = get_user_model()._meta.db_table
+    with CaptureQueriesContext(connection) as captured:
+        provision("--batch-size", "3", "--concurrency", "2")
+    reads = [
+        q["sql"]
+        for q in captured.captured_queries
+        if q["sql"].startswith("SELECT") and f'FROM "{table}"' in q["sql"]
+    ]
+    pages = [sql for sql in reads if "COUNT(" not in sql]
+    assert len(pages) == 5  # 3 + 3 + 3 + 1, then an empty page
+    assert all(sql.rstrip().endswith("LIMIT 3") or " LIMIT 3 " in sql for sql in pages)
+    if claims_batches():
+        assert all("FOR NO KEY UPDATE" in sql and "SKIP LOCKED" in sql for sql in pages)
+
+
+def test_progress_is_redrawn_on_a_terminal_and_sparse_otherwise():
+    log = io.StringIO()
+    progress = Progress(OutputWrapper(log), 1000, tty=False)
+    for done in range(1, 1001):
+        progress.update(done, "created x")
+    progress.update(1000, "created x", final=True)
+    lines = log.getvalue().splitlines()
+    assert len(lines) == 10 and lines[-1].startswith("[####") and "1000/1000" in lines[-1]
+
+    terminal = io.StringIO()
+    progress = Progress(OutputWrapper(terminal), 5, tty=True)
+    progress.update(5, "created 5", final=True)
+    progress.close()
+    assert terminal.getvalue().startswith("\r[") and terminal.getvalue().endswith("\n")
+
+
+# -- several runners -----------------------------------------------------------------------
+
+
+def test_two_runs_at_once_in_threads_create_one_profile_each(fake_livelike, settings):
+    fake_livelike.latency = 0.01
+    settings.LIVELIKE = {**settings.LIVELIKE, "WAIT_SECONDS": 10}
+    users = make_users(40)
+    start = threading.Barrier(2)
+    reports, errors = [], []
+
+    def run() -> None:
+        try:
+            start.wait()
+            reports.append(backfill(select_users(), concurrency=4, batch_size=5))
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    assert_one_active_profile_each(fake_livelike, users)
+    assert fake_livelike.count_calls("POST") == 40
+    assert sum(report.created for report in reports) == 40
+    assert all(report.failed == 0 for report in reports)
+
+
+def worker(fake, *command: str, **livelike) -> subprocess.Popen:
+    env = dict(os.environ)
+    env["DJANGO_SETTINGS_MODULE"] = os.environ.get("DJANGO_SETTINGS_MODULE", "tests.settings")
+    env["WORKER_DB_NAME"] = str(connection.settings_dict["NAME"])
+    env["WORKER_LIVELIKE"] = json.dumps(fake.settings(**livelike))
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.workers", "manage", *command],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finished(process: subprocess.Popen) -> str:
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err[-3000:]
+    return out
+
+
+@pytest.mark.postgres
+def test_runs_on_several_machines_split_the_batches(fake_livelike):
+    """A runner stuck on its batch keeps it: the other runner takes every other batch."""
+    users = make_users(60)
+    fake_livelike.lose_next_create_answers(2, delay=120)
+    settings = {"TIMEOUT": 150, "LEASE_SECONDS": 300}
+    first = worker(
+        fake_livelike, "livelike_provision", "--concurrency", "2", "--batch-size", "10", **settings
+    )
+    try:
+        # Both of the first runner's threads are inside LiveLike with its first batch claimed.
+        assert fake_livelike.wait_for_held(2, timeout=60), "the first runner never started"
+        second = worker(
+            fake_livelike, "livelike_provision", "--concurrency", "4", "--batch-size", "10"
+        )
+        second_out = finished(second)
+    finally:
+        fake_livelike.release_held()
+    first_out = finished(first)
+
+    assert count(second_out, "created") == 50  # everything but the claimed batch
+    assert count(first_out, "created") == 10  # its own batch, nothing more
+    assert count(second_out, "skipped (done or in progress elsewhere)") == 0
+    assert_one_active_profile_each(fake_livelike, users)
+    assert fake_livelike.count_calls("POST") == 60
+
+
+@pytest.mark.postgres
+def test_three_concurrent_runs_in_processes_create_one_profile_each(fake_livelike):
+    fake_livelike.latency = 0.01
+    users = make_users(150)
+    runs = [
+        worker(fake_livelike, "livelike_provision", "--concurrency", "4", "--batch-size", "10")
+        for _ in range(3)
+    ]
+    outputs = [finished(run) for run in runs]
+    assert sum(count(out, "created") for out in outputs) == 150
+    assert all(count(out, "failed") == 0 for out in outputs)
+    assert_one_active_profile_each(fake_livelike, users)
+    assert fake_livelike.count_calls("POST") == 150
+
+
+def test_provision_user_reports_scheduled_inside_a_transaction(fake_livelike):
+    from django.db import transaction
+
+    user = make_user(1)
+    with transaction.atomic():
+        result = backfill_module.provision_user(user)
+        assert result.outcome == backfill_module.Outcome.SCHEDULED
+        assert fake_livelike.calls == []
+    # ...and it ran when the transaction committed.
+    assert LiveLikeProfile.objects.get(user=user).status == Status.ACTIVE
+
+
+def test_backfill_refuses_to_run_inside_a_transaction(fake_livelike):
+    from django.db import transaction
+
+    make_user(1)
+    with transaction.atomic(), pytest.raises(RuntimeError, match="inside a transaction"):
+        backfill(select_users())

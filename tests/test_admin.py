@@ -1,0 +1,438 @@
+"""The admin: read-only profile pages, search, masked tokens, query counts, and the actions.
+
+Actions run against the fake LiveLike over real sockets, outside any
+transaction (``transaction=True``), as they do in production.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from livelike_profiles import admin as livelike_admin
+from livelike_profiles.client import get_client
+from livelike_profiles.models import LiveLikeProfile
+from livelike_profiles.provisioning import custom_id_for, ensure_profile
+from tests.factories import make_user
+
+Status = LiveLikeProfile.Status
+DEFAULT_USER_MODEL = settings.AUTH_USER_MODEL == "auth.User"
+needs_default_user_admin = pytest.mark.skipif(
+    not DEFAULT_USER_MODEL, reason="the user admin exists for auth.User only in these tests"
+)
+
+LIST = reverse("admin:livelike_profiles_livelikeprofile_changelist")
+
+
+def change_url(row: LiveLikeProfile) -> str:
+    return reverse("admin:livelike_profiles_livelikeprofile_change", args=[row.pk])
+
+
+def history_url(row: LiveLikeProfile) -> str:
+    return reverse("admin:livelike_profiles_livelikeprofile_history", args=[row.pk])
+
+
+def user_change_url(user) -> str:
+    return reverse("admin:auth_user_change", args=[user.pk])
+
+
+def local_row(n: int, **fields) -> LiveLikeProfile:
+    """A profile row written directly (no LiveLike involved), with a token-like secret."""
+    user = make_user(n)
+    values = {
+        "status": Status.ACTIVE,
+        "profile_id": str(uuid.uuid4()),
+        "access_token": secrets.token_urlsafe(32),
+        "nickname": f"Nick{n}",
+        "custom_id": custom_id_for(user),
+    }
+    values.update(fields)
+    return LiveLikeProfile.objects.create(user=user, **values)
+
+
+def html(response) -> str:
+    assert response.status_code == 200, response.status_code
+    return response.content.decode()
+
+
+def assert_no_token(page: str, token: str) -> None:
+    """Neither the token nor its unmasked part is anywhere in the page."""
+    assert token not in page
+    assert token[:-4] not in page
+    assert token[4:] not in page
+
+
+def messages_of(response) -> list[str]:
+    return [str(message) for message in response.context["messages"]]
+
+
+def run_action(client: Client, url: str, action: str, pks, **extra):
+    data = {"action": action, "_selected_action": [str(pk) for pk in pks], **extra}
+    return client.post(url, data, follow=True)
+
+
+# -- pages and permissions -------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_changelist_change_page_and_search_work_for_a_superuser(admin_client):
+    rows = [local_row(n) for n in range(3)]
+    target = rows[1]
+    page = html(admin_client.get(LIST))
+    for row in rows:
+        assert row.profile_id in page
+    page = html(admin_client.get(change_url(target)))
+    assert target.profile_id in page and target.custom_id in page
+    assert html(admin_client.get(history_url(target)))
+
+    def found(query: str) -> set[int]:
+        response = admin_client.get(LIST, {"q": query})
+        return {row.pk for row in response.context["cl"].result_list}
+
+    assert found(target.user.get_username()) == {target.pk}
+    assert found(target.profile_id) == {target.pk}
+    assert found(target.custom_id) == {target.pk}
+    assert found("no-such-user") == set()
+    assert {
+        row.pk
+        for row in admin_client.get(LIST, {"status__exact": "active"}).context["cl"].result_list
+    } == {row.pk for row in rows}
+
+
+@pytest.mark.django_db
+def test_search_by_email_where_the_user_model_has_one(admin_client):
+    model = get_user_model()
+    row = local_row(1)
+    local_row(2)
+    if model.USERNAME_FIELD != "email":
+        row.user.email = "someone.special@example.org"
+        row.user.save()
+    email = row.user.email
+    response = admin_client.get(LIST, {"q": email})
+    assert [found.pk for found in response.context["cl"].result_list] == [row.pk]
+
+
+@pytest.mark.django_db
+def test_pages_are_refused_to_anonymous_and_non_staff_users(client):
+    row = local_row(1)
+    make_user(99)  # not staff
+    for url in (LIST, change_url(row)):
+        response = client.get(url)
+        assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    other = get_user_model()._default_manager.exclude(pk=row.user_id).get()
+    client.force_login(other)
+    for url in (LIST, change_url(row)):
+        response = client.get(url)
+        assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+@pytest.mark.django_db
+def test_staff_without_permission_is_forbidden(client):
+    row = local_row(1)
+    staff = make_user(50)
+    staff.is_staff = True
+    staff.save()
+    client.force_login(staff)
+    assert client.get(LIST).status_code == 403
+    assert client.get(change_url(row)).status_code == 403
+
+
+@pytest.mark.django_db
+def test_rows_cannot_be_added_edited_or_deleted_here(admin_client):
+    row = local_row(1)
+    assert (
+        admin_client.get(reverse("admin:livelike_profiles_livelikeprofile_add")).status_code == 403
+    )
+    page = html(admin_client.get(change_url(row)))
+    assert 'name="_save"' not in page and "deletelink" not in page
+    delete = reverse("admin:livelike_profiles_livelikeprofile_delete", args=[row.pk])
+    assert admin_client.get(delete).status_code == 403
+    assert admin_client.post(delete, {"post": "yes"}).status_code == 403
+    assert "delete_selected" not in html(admin_client.get(LIST))
+    # A POST of the change form changes nothing: every field is read-only.
+    admin_client.post(change_url(row), {"status": "failed", "nickname": "Hacked"})
+    assert LiveLikeProfile.objects.get(pk=row.pk).status == Status.ACTIVE
+    assert LiveLikeProfile.objects.get(pk=row.pk).nickname == row.nickname
+
+
+# -- secrets -------------------------------------------------------------------------
+
+
+@needs_default_user_admin
+@pytest.mark.django_db(transaction=True)
+def test_the_token_is_in_no_admin_page(admin_client, fake_livelike):
+    users = [make_user(n) for n in range(3)]
+    rows = [ensure_profile(user) for user in users]
+    tokens = [fake_livelike.profile(row.profile_id).access_token for row in rows]
+    ciphertexts = [row.__dict__["access_token"] for row in rows]
+    failed = local_row(10, status=Status.FAILED, profile_id="", access_token="")
+    fake_livelike.revoke(rows[2].profile_id)
+
+    pages = [
+        admin_client.get(LIST),
+        admin_client.get(LIST, {"q": users[0].get_username()}),
+        admin_client.get(LIST, {"q": rows[1].profile_id}),
+        admin_client.get(LIST, {"status__exact": "active"}),
+        admin_client.get(change_url(rows[0])),
+        run_action(admin_client, LIST, "refresh_from_livelike", [row.pk for row in rows]),
+        run_action(admin_client, LIST, "provision_now", [rows[0].pk, failed.pk]),
+        admin_client.get(history_url(rows[2])),
+        admin_client.get(history_url(failed)),
+        admin_client.get(reverse("admin:index")),
+        admin_client.get(user_change_url(users[0])),
+        admin_client.get(reverse("admin:auth_user_changelist")),
+        run_action(
+            admin_client,
+            reverse("admin:auth_user_changelist"),
+            "provision_livelike_profiles",
+            [user.pk for user in users],
+        ),
+    ]
+    texts = [html(response) for response in pages]
+    for page in texts:
+        for token in tokens:
+            assert_no_token(page, token)
+        for ciphertext in ciphertexts:
+            assert ciphertext not in page
+    # What is shown instead: the mask with the last four characters, read-only.
+    change_page = texts[4]
+    assert "••••" + tokens[0][-4:] in change_page
+    assert not re.search(r'name="access_token"', change_page)
+    assert "••••" + tokens[0][-4:] in texts[10]  # the inline on the user's page
+
+
+# -- query counts ---------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_list_queries_do_not_grow_with_the_rows_shown(admin_client):
+    for n in range(5):
+        local_row(n)
+    admin_client.get(LIST)  # warm up: sessions, content types
+    with CaptureQueriesContext(connection) as five:
+        assert len(admin_client.get(LIST).context["cl"].result_list) == 5
+    for n in range(5, 50):
+        local_row(n)
+    with CaptureQueriesContext(connection) as fifty:
+        assert len(admin_client.get(LIST).context["cl"].result_list) == 50
+    assert len(fifty.captured_queries) == len(five.captured_queries)
+
+
+# -- actions on profiles --------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_provision_now_retries_failed_rows_and_leaves_the_others(admin_client, fake_livelike):
+    later = timezone.now() + timedelta(hours=1)
+    failed = local_row(
+        1, status=Status.FAILED, profile_id="", access_token="", next_attempt_at=later
+    )
+    conflict = local_row(2, status=Status.CONFLICT, profile_id="", access_token="")
+    active = local_row(3)
+    response = run_action(admin_client, LIST, "provision_now", [failed.pk, conflict.pk, active.pk])
+    shown = messages_of(response)
+
+    row = LiveLikeProfile.objects.get(pk=failed.pk)
+    assert row.status == Status.ACTIVE
+    assert row.access_token == fake_livelike.profile(row.profile_id).access_token
+    # One create, for the failed row only: no second profile for anyone.
+    assert fake_livelike.count_calls("POST") == 1 and fake_livelike.create_count == 1
+    assert LiveLikeProfile.objects.get(pk=conflict.pk).status == Status.CONFLICT
+    assert LiveLikeProfile.objects.get(pk=active.pk).profile_id == active.profile_id
+    assert any(
+        m.startswith("LiveLike profile created") and failed.user.get_username() in m for m in shown
+    )
+    assert any(m.startswith("In conflict") and conflict.user.get_username() in m for m in shown)
+    assert any(m.startswith("Already active") and active.user.get_username() in m for m in shown)
+    assert "Provisioned from the admin" in html(admin_client.get(history_url(row)))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_provision_now_reports_a_failure(admin_client, fake_livelike):
+    failed = local_row(1, status=Status.FAILED, profile_id="", access_token="")
+    fake_livelike.fail_next_creates(1, status=503)
+    shown = messages_of(run_action(admin_client, LIST, "provision_now", [failed.pk]))
+    row = LiveLikeProfile.objects.get(pk=failed.pk)
+    assert row.status == Status.FAILED and "LiveLikeUnavailable" in row.last_error
+    assert any(m.startswith("Failed") and "HTTP 503" in m for m in shown)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_refresh_updates_nicknames_and_marks_revoked_tokens(admin_client, fake_livelike):
+    users = [make_user(n) for n in range(3)]
+    renamed, revoked, unchanged = (ensure_profile(user) for user in users)
+    get_client().update_own_profile(renamed.access_token, nickname="Renamed At LiveLike")
+    fake_livelike.revoke(revoked.profile_id)
+    failed = local_row(9, status=Status.FAILED, profile_id="", access_token="")
+    calls = len(fake_livelike.calls)
+
+    response = run_action(
+        admin_client,
+        LIST,
+        "refresh_from_livelike",
+        [renamed.pk, revoked.pk, unchanged.pk, failed.pk],
+    )
+    shown = messages_of(response)
+
+    assert LiveLikeProfile.objects.get(pk=renamed.pk).nickname == "Renamed At LiveLike"
+    assert LiveLikeProfile.objects.get(pk=renamed.pk).synced_at is not None
+    row = LiveLikeProfile.objects.get(pk=revoked.pk)
+    assert row.status == Status.REVOKED and "HTTP 401" in row.last_error
+    assert row.profile_id == revoked.profile_id  # never replaced
+    assert LiveLikeProfile.objects.get(pk=unchanged.pk).status == Status.ACTIVE
+    assert len(fake_livelike.calls) - calls == 3  # three reads; nothing created
+    assert fake_livelike.create_count == 3
+    assert any(m.startswith("Refreshed") and "Renamed At LiveLike" in m for m in shown)
+    assert any(
+        m.startswith("LiveLike refuses the token") and users[1].get_username() in m for m in shown
+    )
+    assert any(m.startswith("Not active") for m in shown)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_actions_refuse_more_rows_than_a_request_should_handle(
+    admin_client, fake_livelike, monkeypatch
+):
+    monkeypatch.setattr(livelike_admin, "MAX_ROWS_PER_ACTION", 2)
+    rows = [local_row(n, status=Status.FAILED, profile_id="", access_token="") for n in range(3)]
+    shown = messages_of(run_action(admin_client, LIST, "provision_now", [r.pk for r in rows]))
+    assert any("At most 2 rows" in m for m in shown)
+    assert fake_livelike.calls == []
+    assert set(LiveLikeProfile.objects.values_list("status", flat=True)) == {Status.FAILED}
+
+
+@pytest.fixture
+def atomic_requests():
+    connection.settings_dict["ATOMIC_REQUESTS"] = True
+    yield
+    connection.settings_dict["ATOMIC_REQUESTS"] = False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_actions_provision_at_once_even_with_atomic_requests(
+    admin_client, fake_livelike, atomic_requests
+):
+    failed = local_row(1, status=Status.FAILED, profile_id="", access_token="")
+    shown = messages_of(run_action(admin_client, LIST, "provision_now", [failed.pk]))
+    assert LiveLikeProfile.objects.get(pk=failed.pk).status == Status.ACTIVE
+    assert any(m.startswith("LiveLike profile created") for m in shown)
+
+
+# -- the user side ---------------------------------------------------------------------
+
+
+@needs_default_user_admin
+def test_the_default_user_admin_gets_the_mixin():
+    assert isinstance(admin.site._registry[get_user_model()], livelike_admin.LiveLikeUserAdminMixin)
+
+
+@needs_default_user_admin
+def test_a_sites_own_user_admin_is_left_alone():
+    class SitesUserAdmin(UserAdmin):
+        pass
+
+    site = admin.AdminSite(name="other")
+    site.register(get_user_model(), SitesUserAdmin)
+    assert livelike_admin.register_on_default_user_admin(site) is False
+    assert type(site._registry[get_user_model()]) is SitesUserAdmin
+
+    plain = admin.AdminSite(name="plain")
+    plain.register(get_user_model(), UserAdmin)
+    assert livelike_admin.register_on_default_user_admin(plain) is True
+    assert type(plain._registry[get_user_model()]) is livelike_admin.LiveLikeUserAdmin
+
+
+@needs_default_user_admin
+@pytest.mark.django_db(transaction=True)
+def test_user_action_provisions_each_selected_user_once(admin_client, fake_livelike):
+    users = [make_user(n) for n in range(3)]
+    url = reverse("admin:auth_user_changelist")
+    shown = messages_of(
+        run_action(admin_client, url, "provision_livelike_profiles", [u.pk for u in users])
+    )
+    assert fake_livelike.create_count == 3
+    assert LiveLikeProfile.objects.filter(status=Status.ACTIVE).count() == 3
+    assert any(m.startswith("LiveLike profile created") for m in shown)
+
+    shown = messages_of(
+        run_action(admin_client, url, "provision_livelike_profiles", [u.pk for u in users])
+    )
+    assert fake_livelike.create_count == 3 and fake_livelike.count_calls("POST") == 3
+    assert any(m.startswith("Already active") for m in shown)
+
+
+@needs_default_user_admin
+@pytest.mark.django_db(transaction=True)
+def test_user_action_needs_the_profile_change_permission(client, fake_livelike):
+    staff = make_user(50)
+    staff.is_staff = True
+    staff.save()
+    from django.contrib.auth.models import Permission
+
+    staff.user_permissions.add(
+        Permission.objects.get(codename="view_user"), Permission.objects.get(codename="change_user")
+    )
+    client.force_login(staff)  # (provisions the staff user's own profile at login)
+    page = html(client.get(reverse("admin:auth_user_changelist")))
+    assert "provision_livelike_profiles" not in page
+    target = make_user(1)
+    run_action(
+        client, reverse("admin:auth_user_changelist"), "provision_livelike_profiles", [target.pk]
+    )
+    assert not LiveLikeProfile.objects.filter(user_id=target.pk).exists()
+    assert fake_livelike.create_count == 1
+
+
+@needs_default_user_admin
+@pytest.mark.django_db(transaction=True)
+def test_user_change_page_shows_the_profile_and_deleting_the_user_still_works(
+    admin_client, fake_livelike
+):
+    user = make_user(1)
+    row = ensure_profile(user)
+    page = html(admin_client.get(user_change_url(user)))
+    assert "LiveLike profile" in page and row.profile_id in page and "Active" in page
+
+    # Saving the user's form leaves the profile as it was.
+    response = admin_client.post(
+        user_change_url(user),
+        {
+            "username": user.get_username(),
+            "date_joined_0": "2024-01-01",
+            "date_joined_1": "00:00:00",
+            "is_active": "on",
+            "livelike_profile-TOTAL_FORMS": "1",
+            "livelike_profile-INITIAL_FORMS": "1",
+            "livelike_profile-MIN_NUM_FORMS": "0",
+            "livelike_profile-MAX_NUM_FORMS": "1",
+            "livelike_profile-0-id": str(row.pk),
+            "livelike_profile-0-user": str(user.pk),
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert LiveLikeProfile.objects.get(pk=row.pk).profile_id == row.profile_id
+
+    delete = reverse("admin:auth_user_delete", args=[user.pk])
+    assert html(admin_client.get(delete))  # no "permission to delete LiveLike profile"
+    admin_client.post(delete, {"post": "yes"})
+    assert not LiveLikeProfile.objects.filter(pk=row.pk).exists()
+
+
+@needs_default_user_admin
+@pytest.mark.django_db
+def test_user_add_page_has_no_profile_inline(admin_client):
+    page = html(admin_client.get(reverse("admin:auth_user_add")))
+    assert "livelike_profile-TOTAL_FORMS" not in page
