@@ -1,0 +1,135 @@
+"""``manage.py livelike_sync``: refresh nicknames and statuses from LiveLike.
+
+A thin wrapper over :mod:`livelike_profiles.remote_sync`. It never creates or
+replaces a profile: a revoked token is marked and reported, for an operator.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
+
+from livelike_profiles.backfill import parse_user_ids
+from livelike_profiles.client import POOL_SIZE
+from livelike_profiles.remote_sync import SyncOutcome, SyncReport, sync_profiles, syncable
+
+from .livelike_provision import Progress, table
+
+
+class Command(BaseCommand):
+    help = (
+        "Refresh nickname and status of active LiveLike profiles from LiveLike. A token "
+        "LiveLike refuses (401/403) marks the row 'revoked' and is reported; nothing is "
+        "ever re-created. Exits with status 1 if any profile could not be checked."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--include-revoked",
+            action="store_true",
+            help="Also re-check rows marked revoked (one whose token works again is restored).",
+        )
+        parser.add_argument(
+            "--stale-hours",
+            type=float,
+            metavar="H",
+            help="Only profiles not synced in the last H hours (rerun with it to resume).",
+        )
+        parser.add_argument(
+            "--users",
+            nargs="+",
+            metavar="ID",
+            help="Only the profiles of these user ids (spaces or commas between them).",
+        )
+        parser.add_argument(
+            "--concurrency",
+            type=int,
+            default=4,
+            metavar="N",
+            help=f"Calls to LiveLike at once (1 to {POOL_SIZE}; default 4).",
+        )
+        parser.add_argument(
+            "--batch-size",
+            type=int,
+            default=200,
+            metavar="N",
+            help="Profiles read per batch (default 200).",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        concurrency, batch_size = options["concurrency"], options["batch_size"]
+        if not 1 <= concurrency <= POOL_SIZE:
+            raise CommandError(f"--concurrency must be between 1 and {POOL_SIZE}")
+        if batch_size < 1:
+            raise CommandError("--batch-size must be at least 1")
+        stale_before = None
+        if options["stale_hours"] is not None:
+            if options["stale_hours"] < 0:
+                raise CommandError("--stale-hours must not be negative")
+            stale_before = timezone.now() - timedelta(hours=options["stale_hours"])
+        rows = syncable(include_revoked=options["include_revoked"], stale_before=stale_before)
+        if options["users"]:
+            ids = [part for arg in options["users"] for part in arg.split(",") if part.strip()]
+            try:
+                rows = rows.filter(user_id__in=parse_user_ids(ids))
+            except ValueError as error:
+                raise CommandError(f"--users: {error}") from None
+        verbosity = options["verbosity"]
+        progress: Progress | None = None
+
+        def on_result(report: SyncReport) -> None:
+            nonlocal progress
+            if progress is None:
+                progress = Progress(self.stdout, report.total)
+            progress.update(report.done, _counts(report))
+
+        report = sync_profiles(
+            rows,
+            concurrency=concurrency,
+            batch_size=batch_size,
+            on_result=on_result if verbosity >= 1 else None,
+        )
+        if progress is not None:
+            progress.update(report.done, _counts(report), final=True)
+            progress.close()
+        if verbosity >= 1:
+            self._summary(report)
+        if report.interrupted:
+            raise CommandError("Interrupted: run again (with --stale-hours to skip done rows).")
+        if report.failed:
+            raise CommandError(f"{report.failed} profile(s) could not be checked; see above.")
+
+    def _summary(self, report: SyncReport) -> None:
+        labels = {
+            SyncOutcome.REFRESHED: "refreshed",
+            SyncOutcome.REVOKED: "token refused (revoked)",
+            SyncOutcome.RESTORED: "token works again (restored)",
+            SyncOutcome.MISMATCH: "token reads another profile",
+            SyncOutcome.UNREADABLE: "token unreadable (key missing)",
+            SyncOutcome.ERROR: "LiveLike error",
+            SyncOutcome.CHANGED: "changed meanwhile (left as is)",
+            SyncOutcome.SKIPPED: "skipped",
+        }
+        rows: list[tuple[str, Any]] = [("profiles checked", report.total)]
+        rows += [(labels[outcome], report.counts[outcome]) for outcome in SyncOutcome]
+        if report.interrupted:
+            rows.append(("not reached (interrupted)", report.total - report.done))
+        self.stdout.write(table(rows))
+        for result in report.notable:
+            self.stdout.write(
+                f"  user {result.user_pk} (profile row {result.profile_pk}): "
+                f"{labels[result.outcome]}: {result.detail}"
+            )
+        more = sum(report.counts[o] for o in SyncReport.NOTABLE) - len(report.notable)
+        if more > 0:
+            self.stdout.write(f"  ... and {more} more")
+
+
+def _counts(report: SyncReport) -> str:
+    return (
+        f"refreshed {report.counts[SyncOutcome.REFRESHED]}  "
+        f"revoked {report.counts[SyncOutcome.REVOKED]}  failed {report.failed}"
+    )

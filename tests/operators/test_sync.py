@@ -1,0 +1,150 @@
+"""``manage.py livelike_sync``: nicknames and statuses refreshed from the fake LiveLike."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import timedelta
+
+import pytest
+from cryptography.fernet import Fernet
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.utils import timezone
+
+from livelike_profiles.client import get_client
+from livelike_profiles.models import LiveLikeProfile
+from livelike_profiles.provisioning import ensure_profile
+from tests.factories import make_users
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+Status = LiveLikeProfile.Status
+
+
+def sync(*args: str) -> str:
+    out = io.StringIO()
+    call_command("livelike_sync", *args, stdout=out)
+    return out.getvalue()
+
+
+def count(output: str, label: str) -> int:
+    match = re.search(rf"^\s+{re.escape(label)}\s+(\d+)$", output, re.MULTILINE)
+    assert match, f"no {label!r} line in:\n{output}"
+    return int(match.group(1))
+
+
+def row_of(profile: LiveLikeProfile) -> LiveLikeProfile:
+    return LiveLikeProfile.objects.get(pk=profile.pk)
+
+
+@pytest.fixture
+def profiles(fake_livelike):
+    """Three users with active profiles at the fake."""
+    return [ensure_profile(user) for user in make_users(3)]
+
+
+def test_sync_refreshes_nicknames_and_marks_revoked_tokens(fake_livelike, profiles):
+    renamed, revoked, unchanged = profiles
+    get_client().update_own_profile(renamed.access_token, nickname="Renamed")
+    fake_livelike.revoke(revoked.profile_id)
+
+    output = sync("--concurrency", "2", "--batch-size", "2")
+
+    assert row_of(renamed).nickname == "Renamed"
+    assert row_of(unchanged).nickname == unchanged.nickname
+    assert all(row_of(p).synced_at is not None for p in (renamed, unchanged))
+    row = row_of(revoked)
+    assert row.status == Status.REVOKED and "HTTP 401" in row.last_error
+    assert row.profile_id == revoked.profile_id and row.synced_at is None
+    # Reported, by user, and never replaced by a new profile.
+    assert count(output, "token refused (revoked)") == 1
+    assert count(output, "refreshed") == 2
+    assert f"user {revoked.user_id} " in output
+    assert fake_livelike.create_count == 3
+    for profile in profiles:
+        assert fake_livelike.profile(profile.profile_id).access_token not in output
+
+
+def test_revoked_rows_are_left_out_unless_asked_for(fake_livelike, profiles):
+    fake_livelike.revoke(profiles[0].profile_id)
+    sync()
+    reads = fake_livelike.count_calls("GET", "/profile/")
+    sync()
+    assert fake_livelike.count_calls("GET", "/profile/") - reads == 2  # the two active ones
+
+    output = sync("--include-revoked")
+    assert count(output, "token refused (revoked)") == 1
+    assert row_of(profiles[0]).status == Status.REVOKED
+
+
+def test_a_token_that_works_again_is_restored(fake_livelike, profiles):
+    LiveLikeProfile.objects.filter(pk=profiles[0].pk).update(
+        status=Status.REVOKED, last_error="LiveLikeTokenRejected: HTTP 401"
+    )
+    output = sync("--include-revoked")
+    row = row_of(profiles[0])
+    assert row.status == Status.ACTIVE and row.last_error == ""
+    assert count(output, "token works again (restored)") == 1
+
+
+def test_a_nickname_waiting_to_be_pushed_is_not_overwritten(fake_livelike, profiles):
+    profile = profiles[0]
+    LiveLikeProfile.objects.filter(pk=profile.pk).update(
+        nickname="Site's new nickname", nickname_sync_due=True
+    )
+    sync()
+    row = row_of(profile)
+    assert row.nickname == "Site's new nickname" and row.nickname_sync_due
+    assert row.synced_at is not None
+
+
+def test_livelike_failing_exits_non_zero_and_changes_nothing(fake_livelike, profiles):
+    get_client().get_application()  # discovered already: the next request is the read
+    fake_livelike.malformed_next(1)
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="1 profile\\(s\\) could not be checked"):
+        call_command("livelike_sync", "--concurrency", "1", stdout=out)
+    assert count(out.getvalue(), "LiveLike error") == 1
+    assert "LiveLikeBadResponse" in out.getvalue()
+    assert {row.status for row in LiveLikeProfile.objects.all()} == {Status.ACTIVE}
+    assert LiveLikeProfile.objects.filter(synced_at__isnull=True).count() == 1
+
+
+def test_a_rate_limit_pauses_and_retries(fake_livelike, profiles):
+    get_client().get_application()
+    fake_livelike.rate_limit_next(1, retry_after=0)
+    output = sync("--concurrency", "1")
+    assert count(output, "refreshed") == 3
+    assert fake_livelike.count_calls("GET", "/profile/") == 4  # 3 + the 429
+
+
+def test_an_unreadable_token_is_reported(fake_livelike, profiles, settings):
+    other_key = Fernet.generate_key().decode()
+    unreadable = profiles[0]
+    settings.LIVELIKE = {**settings.LIVELIKE, "ENCRYPTION_KEYS": [other_key]}
+    row = LiveLikeProfile.objects.get(pk=unreadable.pk)
+    row.access_token = "some-other-token-under-another-key"
+    row.save()
+    settings.LIVELIKE = {k: v for k, v in settings.LIVELIKE.items() if k != "ENCRYPTION_KEYS"}
+    out = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("livelike_sync", stdout=out)
+    assert count(out.getvalue(), "token unreadable (key missing)") == 1
+    assert count(out.getvalue(), "refreshed") == 2
+    assert row_of(unreadable).status == Status.ACTIVE
+
+
+def test_stale_hours_skips_recently_synced_profiles(fake_livelike, profiles):
+    LiveLikeProfile.objects.filter(pk=profiles[0].pk).update(synced_at=timezone.now())
+    LiveLikeProfile.objects.filter(pk=profiles[1].pk).update(
+        synced_at=timezone.now() - timedelta(hours=30)
+    )
+    output = sync("--stale-hours", "24")
+    assert count(output, "profiles checked") == 2
+    assert count(sync("--users", str(profiles[0].user_id)), "profiles checked") == 1
+
+
+def test_bad_user_ids_are_refused(fake_livelike):
+    with pytest.raises(CommandError, match="not a valid user id"):
+        sync("--users", "not-an-id")
