@@ -7,13 +7,14 @@ chooses the users, feeds them to threads and counts the outcomes.
 
 Users are read in batches ordered by primary key, each batch starting after the
 last key of the one before (keyset pagination), so memory stays flat and any
-primary key type works. On PostgreSQL each batch is claimed with ``SELECT ...
-FOR NO KEY UPDATE SKIP LOCKED`` on a connection of its own and held while its
-users are provisioned: several copies of the command, on several machines,
-then take disjoint batches. (``NO KEY`` because the profile row's foreign key
-takes a ``KEY SHARE`` lock on the user, which ``FOR UPDATE`` would block.)
-Elsewhere batches are not claimed: one runner is correct, and several are
-still safe, as ``ensure_profile``'s claim decides who creates each profile.
+primary key type works. On PostgreSQL each batch is claimed, user by user, with
+``pg_try_advisory_xact_lock`` in a transaction held while its users are
+provisioned: several copies of the command, on several machines, skip what
+another holds and so take disjoint work, the way ``SELECT ... FOR UPDATE SKIP
+LOCKED`` would, but without locking the user rows themselves (a user logging
+in, which updates ``last_login``, must never wait for a backfill). Elsewhere
+batches are not claimed: one runner is correct, and several are still safe, as
+``ensure_profile``'s claim decides who creates each profile.
 
 A rerun resumes: users whose profile is active (or in conflict, revoked, or
 being created right now) are not selected again; ``failed`` rows are retried
@@ -22,6 +23,7 @@ at once, whatever their backoff, since an operator asked for it.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import queue
 import threading
@@ -347,9 +349,8 @@ class BackfillReport:
 
 
 def claims_batches(using: str | None = None) -> bool:
-    """Whether batches can be claimed with ``FOR NO KEY UPDATE SKIP LOCKED`` (PostgreSQL)."""
-    features = connections[using or router.db_for_read(get_user_model())].features
-    return features.has_select_for_update_skip_locked and features.has_select_for_no_key_update
+    """Whether several runners split the work by claiming batches (PostgreSQL)."""
+    return connections[using or router.db_for_read(get_user_model())].vendor == "postgresql"
 
 
 def backfill(
@@ -387,10 +388,11 @@ def backfill(
             while True:
                 # The claim lasts as long as the batch: commit releases it.
                 with transaction.atomic(using=using) if lock else nullcontext():
-                    batch = _next_batch(todo, after, batch_size, lock)
-                    if not batch:
+                    page = _next_page(todo, after, batch_size)
+                    if not page:
                         break
-                    after = batch[-1].pk
+                    after = page[-1].pk
+                    batch = _claim(page, using) if lock else page
                     for user, result in workers.map(batch):
                         _count(report, user, result)
                         if on_result is not None:
@@ -413,15 +415,30 @@ def _count(report: BackfillReport, user: Any, result: Any) -> None:
         report.add_error(user.pk, result)
 
 
-def _next_batch(todo: QuerySet, after: Any, size: int, lock: bool) -> list[AbstractBaseUser]:
-    batch = todo.order_by("pk")
+def _next_page(todo: QuerySet, after: Any, size: int) -> list[AbstractBaseUser]:
+    page = todo.order_by("pk")
     if after is not None:
-        batch = batch.filter(pk__gt=after)
+        page = page.filter(pk__gt=after)
     status = LiveLikeProfile.objects.filter(user_id=OuterRef("pk")).values("status")[:1]
-    batch = batch.annotate(livelike_backfill_status=Subquery(status))
-    if lock:
-        batch = batch.select_for_update(skip_locked=True, no_key=True, of=("self",))
-    return list(batch[:size])
+    return list(page.annotate(livelike_backfill_status=Subquery(status))[:size])
+
+
+def _claim(users: list[AbstractBaseUser], using: str) -> list[AbstractBaseUser]:
+    """The users of ``users`` no other runner holds, now held by us until the transaction ends."""
+    keys = {_claim_key(user.pk): user for user in users}
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            "SELECT key FROM unnest(%s::bigint[]) AS key WHERE pg_try_advisory_xact_lock(key)",
+            [list(keys)],
+        )
+        held = {key for (key,) in cursor.fetchall()}
+    return [user for key, user in keys.items() if key in held]
+
+
+def _claim_key(pk: Any) -> int:
+    """A 64-bit advisory lock key for the user: this app's namespace and the pk, hashed."""
+    digest = hashlib.blake2b(f"livelike_profiles.backfill:{pk}".encode(), digest_size=8)
+    return int.from_bytes(digest.digest(), "big", signed=True)
 
 
 def provision_users(users: Iterable[AbstractBaseUser]) -> list[UserResult]:

@@ -106,13 +106,13 @@ def apply(row: LiveLikeProfile, answer: RemoteProfile | BaseException) -> SyncRe
         pk=row.pk, status=row.status, profile_id=row.profile_id
     )
     if isinstance(answer, LiveLikeTokenRejected):
-        detail = f"{type(answer).__name__}: {answer}"[:255]
+        detail = _describe(answer)
         if row.status == Status.REVOKED:
             return _result(row, SyncOutcome.REVOKED, "still refused: " + detail)
         written = same_row.update(status=Status.REVOKED, last_error=detail, updated_at=now)
         return _result(row, SyncOutcome.REVOKED if written else SyncOutcome.CHANGED, detail)
     if isinstance(answer, BaseException):
-        return _result(row, SyncOutcome.ERROR, f"{type(answer).__name__}: {answer}"[:255])
+        return _result(row, SyncOutcome.ERROR, _describe(answer))
     if answer.id != row.profile_id:
         return _result(
             row, SyncOutcome.MISMATCH, f"the token reads profile {answer.id}, not {row.profile_id}"
@@ -248,6 +248,18 @@ def _token(row: LiveLikeProfile) -> str | SyncResult:
     if not token:
         return _result(row, SyncOutcome.SKIPPED, "no token stored")
     return token
+
+
+def _describe(error: BaseException) -> str:
+    """The error's class, status and LiveLike's words: short, and never a token or URL."""
+    parts = [type(error).__name__]
+    if isinstance(error, LiveLikeError):
+        if error.status_code is not None:
+            parts.append(f"HTTP {error.status_code}")
+        parts.append(error.detail or error.description)
+    else:
+        parts.append(str(error))
+    return ": ".join(part for part in parts if part)[:255]
 
 
 def _result(row: LiveLikeProfile, outcome: SyncOutcome, detail: str = "") -> SyncResult:

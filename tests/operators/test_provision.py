@@ -228,16 +228,14 @@ def test_users_are_read_in_batches_never_all_at_once(fake_livelike):
     table = get_user_model()._meta.db_table
     with CaptureQueriesContext(connection) as captured:
         provision("--batch-size", "3", "--concurrency", "2")
-    reads = [
-        q["sql"]
-        for q in captured.captured_queries
-        if q["sql"].startswith("SELECT") and f'FROM "{table}"' in q["sql"]
+    sql = [query["sql"] for query in captured.captured_queries]
+    pages = [
+        q for q in sql if q.startswith("SELECT") and f'FROM "{table}"' in q and "COUNT(" not in q
     ]
-    pages = [sql for sql in reads if "COUNT(" not in sql]
     assert len(pages) == 5  # 3 + 3 + 3 + 1, then an empty page
-    assert all(sql.rstrip().endswith("LIMIT 3") or " LIMIT 3 " in sql for sql in pages)
-    if claims_batches():
-        assert all("FOR NO KEY UPDATE" in sql and "SKIP LOCKED" in sql for sql in pages)
+    assert all(re.search(r"\bLIMIT 3\b", q) for q in pages)
+    claims = [q for q in sql if "pg_try_advisory_xact_lock" in q]
+    assert len(claims) == (4 if claims_batches() else 0)
 
 
 def test_progress_is_redrawn_on_a_terminal_and_sparse_otherwise():
@@ -320,6 +318,12 @@ def test_runs_on_several_machines_split_the_batches(fake_livelike):
     try:
         # Both of the first runner's threads are inside LiveLike with its first batch claimed.
         assert fake_livelike.wait_for_held(2, timeout=60), "the first runner never started"
+        # The claim locks no user row: what a login writes goes through at once.
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '5s'")
+        get_user_model()._default_manager.filter(pk__in=[u.pk for u in users[:10]]).update(
+            last_login=timezone.now()
+        )
         second = worker(
             fake_livelike, "livelike_provision", "--concurrency", "4", "--batch-size", "10"
         )
