@@ -26,9 +26,8 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.common import ROOT, setup_django, throwaway_database
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -152,27 +151,18 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=8)
     args = parser.parse_args()
 
-    import django
-
-    django.setup()
+    setup_django()
     from django.db import connection
-    from django.test.utils import setup_test_environment
 
     from livelike_profiles.fake import FakeLiveLike
 
-    setup_test_environment()
-    old_name = connection.settings_dict["NAME"]
-    connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    try:
-        with FakeLiveLike(client_id="bench", admin_token="bench-admin") as fake:
-            fake.latency = args.latency_ms / 1000
-            measure_logins(fake, args.samples, args.latency_ms / 1000)
-            if connection.vendor == "postgresql":
-                measure_processes(fake, args.users, args.logins, args.processes, args.threads)
-            else:
-                print("\n(The multi-process run needs PostgreSQL: set DATABASE_URL.)")
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
+    with throwaway_database("provisioning"), FakeLiveLike(client_id="bench") as fake:
+        fake.latency = args.latency_ms / 1000
+        measure_logins(fake, args.samples, args.latency_ms / 1000)
+        if connection.vendor == "postgresql":
+            measure_processes(fake, args.users, args.logins, args.processes, args.threads)
+        else:
+            print("\n(The multi-process run needs PostgreSQL: set DATABASE_URL.)")
     return 0
 
 

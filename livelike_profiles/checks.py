@@ -16,9 +16,15 @@ from django.utils.module_loading import import_string
 
 from .conf import DEFAULTS
 
-_NON_NEGATIVE_NUMBERS = ("LEASE_SECONDS", "WAIT_SECONDS", "APPLICATION_CACHE_SECONDS")
-_POSITIVE_NUMBERS = ("TIMEOUT", "RETRY_BASE_SECONDS", "RETRY_MAX_SECONDS")
-_BOOLEANS = ("PROVISION_ON_LOGIN", "CUSTOM_IDS")
+_NON_NEGATIVE_NUMBERS = ("WAIT_SECONDS", "APPLICATION_CACHE_SECONDS")
+_POSITIVE_NUMBERS = ("TIMEOUT", "LEASE_SECONDS", "RETRY_BASE_SECONDS", "RETRY_MAX_SECONDS")
+_OPTIONAL_STRINGS = ("API_TOKEN", "CUSTOM_ID_SECRET")
+# One attempt may make two requests (a create, then a lookup after a 409), and
+# TIMEOUT bounds a connect and each read: leave room for all of them.
+_LEASE_TIMEOUTS = 4
+_BOOLEANS = ("PROVISION_ON_LOGIN", "CUSTOM_IDS", "SYNC_NICKNAME")
+_MIDDLEWARE = "livelike_profiles.middleware.LiveLikeProfileMiddleware"
+_AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
 
 
 @register()
@@ -47,6 +53,11 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         _check_custom_id_path,
         _check_unknown_keys,
         _check_admin_token,
+        _check_nickname_length,
+        _check_throttle_rate,
+        _check_sync_nickname,
+        _check_strings,
+        _check_lease,
     ):
         messages.extend(check(raw))
     return messages
@@ -235,3 +246,113 @@ def _check_admin_token(raw: dict[str, Any]) -> list[CheckMessage]:
             )
         ]
     return []
+
+
+def _check_nickname_length(raw: dict[str, Any]) -> list[CheckMessage]:
+    value = raw.get("NICKNAME_MAX_LENGTH", DEFAULTS["NICKNAME_MAX_LENGTH"])
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 255:
+        return []
+    return [
+        Error(
+            f'LIVELIKE["NICKNAME_MAX_LENGTH"] must be a whole number from 1 to 255, not {value!r}.',
+            hint=f"The default is {DEFAULTS['NICKNAME_MAX_LENGTH']!r}.",
+            id="livelike_profiles.E009",
+        )
+    ]
+
+
+def _check_throttle_rate(raw: dict[str, Any]) -> list[CheckMessage]:
+    value = raw.get("THROTTLE_RATE", DEFAULTS["THROTTLE_RATE"])
+    if value is None:
+        return []
+    number, _, period = value.partition("/") if isinstance(value, str) else ("", "", "")
+    if number.isdigit() and int(number) > 0 and period[:1] in ("s", "m", "h", "d"):
+        return []
+    return [
+        Error(
+            f'LIVELIKE["THROTTLE_RATE"] must be a DRF rate like "10/minute", or None, '
+            f"not {value!r}.",
+            hint=f"The default is {DEFAULTS['THROTTLE_RATE']!r}.",
+            id="livelike_profiles.E010",
+        )
+    ]
+
+
+def _check_sync_nickname(raw: dict[str, Any]) -> list[CheckMessage]:
+    if raw.get("SYNC_NICKNAME") is True and not raw.get("NICKNAME"):
+        return [
+            Warning(
+                'LIVELIKE["SYNC_NICKNAME"] is on but LIVELIKE["NICKNAME"] is not set: '
+                "there is no nickname to keep in sync.",
+                hint="Set NICKNAME to the dotted path of a function user -> str | None.",
+                id="livelike_profiles.W003",
+            )
+        ]
+    return []
+
+
+def _check_strings(raw: dict[str, Any]) -> list[CheckMessage]:
+    return [
+        Error(
+            f'LIVELIKE["{key}"] must be a string, not {type(raw[key]).__name__}.',
+            hint="Leave it out for the default.",
+            id="livelike_profiles.E012",
+        )
+        for key in _OPTIONAL_STRINGS
+        if raw.get(key) is not None and not isinstance(raw[key], str)
+    ]
+
+
+def _check_lease(raw: dict[str, Any]) -> list[CheckMessage]:
+    lease = raw.get("LEASE_SECONDS", DEFAULTS["LEASE_SECONDS"])
+    timeout = raw.get("TIMEOUT", DEFAULTS["TIMEOUT"])
+    if not (_is_number(lease) and _is_number(timeout)) or lease <= 0 or timeout <= 0:
+        return []  # E003 says what is wrong
+    if lease >= _LEASE_TIMEOUTS * timeout:
+        return []
+    return [
+        Warning(
+            f'LIVELIKE["LEASE_SECONDS"] ({lease:g}) is shorter than {_LEASE_TIMEOUTS} x '
+            f'LIVELIKE["TIMEOUT"] ({timeout:g}): a slow attempt can lose its claim while '
+            "LiveLike is still creating the profile, and without custom ids that costs a "
+            "second profile.",
+            hint=f"Set LEASE_SECONDS to at least {_LEASE_TIMEOUTS * timeout:g}.",
+            id="livelike_profiles.W004",
+        )
+    ]
+
+
+@register()
+def check_middleware(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """``LiveLikeProfileMiddleware`` needs ``AuthenticationMiddleware`` before it."""
+    from django.conf import settings
+
+    middleware = [_resolve(entry) for entry in getattr(settings, "MIDDLEWARE", None) or []]
+    ours = [i for i, cls in enumerate(middleware) if _is_subclass(cls, _MIDDLEWARE)]
+    if not ours:
+        return []
+    auth = [i for i, cls in enumerate(middleware) if _is_subclass(cls, _AUTH_MIDDLEWARE)]
+    if not auth:
+        problem = f"{_MIDDLEWARE} needs {_AUTH_MIDDLEWARE}, which is not in MIDDLEWARE."
+    elif auth[0] > ours[0]:
+        problem = f"{_MIDDLEWARE} must come after {_AUTH_MIDDLEWARE} in MIDDLEWARE."
+    else:
+        return []
+    return [
+        Error(
+            problem,
+            hint="It reads request.user, which AuthenticationMiddleware sets.",
+            id="livelike_profiles.E011",
+        )
+    ]
+
+
+def _resolve(entry: str) -> Any:
+    try:
+        return import_string(entry)
+    except ImportError:
+        return None  # Django reports unimportable middleware itself
+
+
+def _is_subclass(cls: Any, path: str) -> bool:
+    return isinstance(cls, type) and issubclass(cls, import_string(path))

@@ -273,8 +273,13 @@ def _error_detail(data: Any, response: requests.Response) -> tuple[str, dict[str
     return detail[:_DETAIL_LIMIT], errors
 
 
-def _redact(data: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in data.items() if "token" not in str(key).lower()}
+def _redact(data: Any) -> Any:
+    """``data`` without any key that names a token, however deeply nested."""
+    if isinstance(data, dict):
+        return {k: _redact(v) for k, v in data.items() if "token" not in str(k).lower()}
+    if isinstance(data, list):
+        return [_redact(item) for item in data]
+    return data
 
 
 def _describe_body(response: requests.Response) -> str:

@@ -27,6 +27,9 @@ DEFAULTS: dict[str, Any] = {
     "WAIT_SECONDS": 2.0,
     "RETRY_BASE_SECONDS": 5,
     "RETRY_MAX_SECONDS": 3600,
+    "NICKNAME_MAX_LENGTH": 50,
+    "THROTTLE_RATE": "10/minute",
+    "SYNC_NICKNAME": False,
 }
 
 
@@ -105,6 +108,19 @@ class LiveLikeSettings:
     @property
     def RETRY_MAX_SECONDS(self) -> float:
         return float(self._get("RETRY_MAX_SECONDS"))
+
+    @property
+    def NICKNAME_MAX_LENGTH(self) -> int:
+        return int(self._get("NICKNAME_MAX_LENGTH"))
+
+    @property
+    def THROTTLE_RATE(self) -> str | None:
+        """DRF rate ("10/minute") for nickname changes through the API; None: no limit."""
+        return self._get("THROTTLE_RATE") or None
+
+    @property
+    def SYNC_NICKNAME(self) -> bool:
+        return bool(self._get("SYNC_NICKNAME"))
 
 
 conf = LiveLikeSettings()

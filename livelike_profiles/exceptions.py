@@ -71,6 +71,27 @@ class LiveLikeError(Exception):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self)!r})"
 
+    def summary(self) -> str:
+        """What came back, without the URL: for places operators see (``last_error``).
+
+        The URL of a lookup holds the user's custom id, which is better kept
+        out of sight until the profile exists.
+        """
+        status = f"HTTP {self.status_code}" if self.status_code is not None else ""
+        return ": ".join(part for part in (status, self.detail) if part) or self.description
+
+    def __reduce__(self) -> Any:
+        # Pickling (a task queue, a cache) must not carry the response: its
+        # request headers hold the bearer token.
+        state = {**self.__dict__, "response": None}
+        return (_rebuild, (type(self), self.args), state)
+
+
+def _rebuild(cls: type[LiveLikeError], args: tuple[Any, ...]) -> LiveLikeError:
+    error = cls.__new__(cls)
+    error.args = args
+    return error
+
 
 class LiveLikeUnavailable(LiveLikeError):
     """LiveLike could not be reached or failed (connection error, timeout, 5xx): retry later."""

@@ -41,7 +41,7 @@ from functools import partial
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import IntegrityError, router, transaction
+from django.db import IntegrityError, OperationalError, router, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -53,6 +53,7 @@ from .exceptions import (
     LiveLikeConflict,
     LiveLikeError,
     LiveLikeRateLimited,
+    LiveLikeRejected,
     LiveLikeUnavailable,
 )
 from .models import LiveLikeProfile
@@ -64,6 +65,8 @@ Status = LiveLikeProfile.Status
 
 # How often a caller waiting for another's claim looks at the row again.
 _POLL_FIRST, _POLL_MAX = 0.02, 0.2
+# Module attribute so a test can act at the very moment a caller waits.
+_sleep = time.sleep
 
 
 def custom_id_for(user: AbstractBaseUser) -> str:
@@ -88,9 +91,10 @@ def ensure_profile(user: AbstractBaseUser) -> LiveLikeProfile:
 
     Never raises for LiveLike trouble. When no usable profile can be had now
     (LiveLike failing, backoff not over, another request still creating it
-    after ``WAIT_SECONDS``, or called inside a transaction) the row is
-    returned as it is, and ``profile.is_active`` is ``False``: callers test
-    ``is_active`` before using ``profile_id`` or ``access_token``.
+    after ``WAIT_SECONDS``, a conflict or revoked token left for an operator,
+    or called inside a transaction) the row is returned as it is, and
+    ``profile.is_active`` is ``False``: callers test ``is_active`` before
+    using ``profile_id`` or ``access_token``.
 
     Costs one query when the profile is active (none if ``user.livelike_profile``
     is already cached on the instance).
@@ -101,35 +105,80 @@ def ensure_profile(user: AbstractBaseUser) -> LiveLikeProfile:
     if row is not None and not _due(row):
         return _remember(user, row)
 
-    using = router.db_for_write(LiveLikeProfile)
-    if transaction.get_connection(using).in_atomic_block:
-        transaction.on_commit(partial(_provision_by_pk, user.pk), using=using, robust=True)
-        return _remember(user, row or LiveLikeProfile(user=user, status=Status.PENDING))
+    if transaction.get_connection(_db()).in_atomic_block:
+        # The same instance, so that after the commit it carries the outcome.
+        transaction.on_commit(partial(ensure_profile, user), using=_db(), robust=True)
+        # user_id, not user=: assigning the user would cache this unsaved
+        # placeholder as user.livelike_profile.
+        return row or LiveLikeProfile(user_id=user.pk, status=Status.PENDING)
     return _remember(user, _provision(user, row))
 
 
 def provision_on_login(user: AbstractBaseUser) -> None:
-    """The ``user_logged_in`` receiver's work: ensure the profile when ``PROVISION_ON_LOGIN``."""
+    """The ``user_logged_in`` receiver's work: ensure the profile when ``PROVISION_ON_LOGIN``.
+
+    Also retries a nickname push that failed earlier (``SYNC_NICKNAME``).
+    """
     if conf.PROVISION_ON_LOGIN:
-        ensure_profile(user)
+        row = ensure_profile(user)
+        if row.nickname_sync_due and row.is_active:
+            from .nickname_sync import push_nickname
+
+            push_nickname(user)
+
+
+def nickname_for(user: AbstractBaseUser) -> str | None:
+    """The nickname ``LIVELIKE["NICKNAME"]`` gives the user; ``None`` if unset or it fails."""
+    path = conf.NICKNAME
+    if not path:
+        return None
+    try:
+        nickname = import_string(path)(user)
+    except Exception:
+        # A bug in the site's callable must not cost the user a profile.
+        logger.exception("LIVELIKE['NICKNAME'] callable failed for user=%s", user.pk)
+        return None
+    return nickname[: conf.NICKNAME_MAX_LENGTH] if nickname else None
+
+
+def backoff_seconds(attempts: int) -> float:
+    """Delay before retry number ``attempts + 1``: capped exponential, with jitter.
+
+    The jitter (a random half to all of the step) keeps many users who failed
+    in the same outage from all retrying in the same second.
+    """
+    step = min(conf.RETRY_MAX_SECONDS, conf.RETRY_BASE_SECONDS * 2 ** max(0, attempts - 1))
+    return step * random.uniform(0.5, 1.0)  # noqa: S311 - not for security
 
 
 # -- reading -------------------------------------------------------------------
 
 
+def _db() -> str:
+    return router.db_for_write(LiveLikeProfile)
+
+
+def _rows() -> Any:
+    """Rows on the primary: the state machine must read what it (or a rival) just wrote."""
+    return LiveLikeProfile.objects.using(_db())
+
+
 def _load(user: AbstractBaseUser) -> LiveLikeProfile | None:
+    # Routed like any read (a replica, if the site has one): a stale answer
+    # only sends us to the state machine, which works on the primary.
     return LiveLikeProfile.objects.filter(user_id=user.pk).first()
 
 
 def _remember(user: AbstractBaseUser, row: LiveLikeProfile) -> LiveLikeProfile:
     # Later reads of user.livelike_profile then cost nothing.
-    if row.pk is not None:
-        user._state.fields_cache["livelike_profile"] = row
+    user._state.fields_cache["livelike_profile"] = row
     return row
 
 
+# Who may claim a row: failed and past its backoff, or pending with a dead
+# lease (its process died). The same rule twice, side by side: once in Python
+# (to skip a pointless write) and once in SQL (where it decides).
 def _claimable(row: LiveLikeProfile, now: Any) -> bool:
-    """Whether a caller may take this row's claim: failed and due, or pending with a dead lease."""
     if row.status == Status.FAILED:
         return row.next_attempt_at is None or row.next_attempt_at <= now
     if row.status == Status.PENDING:
@@ -137,17 +186,22 @@ def _claimable(row: LiveLikeProfile, now: Any) -> bool:
     return False
 
 
+def _claimable_q(now: Any) -> Q:
+    failed_and_due = Q(status=Status.FAILED) & (
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    )
+    lease_dead = Q(status=Status.PENDING) & (
+        Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now)
+    )
+    return failed_and_due | lease_dead
+
+
 def _due(row: LiveLikeProfile) -> bool:
-    """Whether the row needs work: claimable, or pending (a fresh claim is waited for)."""
+    """Whether the row needs work: claimable, or pending (a fresh claim is waited for).
+
+    Active rows are done; ``conflict`` and ``revoked`` are an operator's.
+    """
     return row.status == Status.PENDING or _claimable(row, timezone.now())
-
-
-def _provision_by_pk(user_pk: Any) -> None:
-    from django.contrib.auth import get_user_model
-
-    user = get_user_model()._default_manager.filter(pk=user_pk).first()
-    if user is not None:
-        ensure_profile(user)
 
 
 # -- the state machine -----------------------------------------------------------
@@ -166,9 +220,9 @@ def _provision(user: AbstractBaseUser, row: LiveLikeProfile | None) -> LiveLikeP
             return row
         # Another request holds a fresh claim: its outcome is a few hundred
         # milliseconds away, so look again shortly rather than call LiveLike.
-        time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+        _sleep(min(pause, max(0.0, deadline - time.monotonic())))
         pause = min(pause * 2, _POLL_MAX)
-        row = _load(user)
+        row = _rows().get(user_id=user.pk)
 
 
 def _claim(
@@ -186,7 +240,7 @@ def _claim(
     if row is None:
         # We run in autocommit (see ensure_profile): the INSERT commits at once.
         try:
-            row = LiveLikeProfile.objects.create(
+            row = _rows().create(
                 user_id=user.pk,
                 custom_id=custom_id_for(user) if conf.CUSTOM_IDS else "",
                 attempts=1,
@@ -197,19 +251,23 @@ def _claim(
             pass  # another caller inserted it first: take it over only if due
 
     # One conditional UPDATE: the database lets exactly one caller match it.
-    claimable = Q(status=Status.FAILED) & (
-        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
-    ) | Q(status=Status.PENDING) & (Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now))
-    taken = LiveLikeProfile.objects.filter(claimable, user_id=user.pk).update(
-        attempts=F("attempts") + 1, **claimed
-    )
-    row = LiveLikeProfile.objects.get(user_id=user.pk)
+    try:
+        taken = (
+            _rows()
+            .filter(_claimable_q(now), user_id=user.pk)
+            .update(attempts=F("attempts") + 1, **claimed)
+        )
+    except OperationalError:
+        # REPEATABLE READ / SERIALIZABLE: a rival's concurrent claim made ours
+        # fail to serialize. That rival holds the claim; we lost it.
+        taken = 0
+    row = _rows().get(user_id=user.pk)
     if not taken:
         return row, None
     if conf.CUSTOM_IDS and not row.custom_id:
         # First claimed while CUSTOM_IDS was off: from now on keep one id.
         row.custom_id = custom_id_for(user)
-        LiveLikeProfile.objects.filter(pk=row.pk, claim=claim).update(custom_id=row.custom_id)
+        _rows().filter(pk=row.pk, claim=claim).update(custom_id=row.custom_id)
     return row, claim
 
 
@@ -218,69 +276,82 @@ def _call_livelike(
 ) -> LiveLikeProfile:
     """Ask LiveLike for the profile, then record the outcome while we hold the claim."""
     started = time.monotonic()
-    client = get_client()
     recovered = False
     try:
-        nickname = _nickname(user)
-        if row.custom_id:
-            try:
-                remote = client.create_profile_by_custom_id(row.custom_id, nickname=nickname)
-            except LiveLikeConflict:
-                # An earlier attempt created it and its answer was lost.
-                remote, reason = _recover(client, row.custom_id)
-                if remote is None:
-                    return _record_conflict(user, row, claim, reason, started)
-                recovered = True
-        else:
-            remote = client.create_profile(nickname=nickname)
-    except LiveLikeError as error:
+        try:
+            remote = _create(user, row.custom_id)
+        except LiveLikeConflict:
+            # An earlier attempt created it and its answer was lost.
+            remote, reason = _recover(row.custom_id)
+            if remote is None:
+                return _record_conflict(user, row, claim, reason, started)
+            recovered = True
+    except LiveLikeError as error:  # from the create, or an outage during the lookup
         return _record_failure(user, row, claim, error, started)
     return _record_success(user, row, claim, remote, recovered, started)
 
 
-def _recover(client: Any, custom_id: str) -> tuple[RemoteProfile | None, str]:
-    """Find the profile an earlier attempt created; ``(None, reason)`` if it cannot be used."""
+def _create(user: AbstractBaseUser, custom_id: str) -> RemoteProfile:
+    """Create the profile (by custom id when the row has one), nickname permitting."""
+    client = get_client()
+
+    def create(nickname: str | None) -> RemoteProfile:
+        if custom_id:
+            return client.create_profile_by_custom_id(custom_id, nickname=nickname)
+        return client.create_profile(nickname=nickname)
+
+    nickname = nickname_for(user)
     try:
-        remote = client.get_profile_by_custom_id(custom_id)
+        return create(nickname)
+    except LiveLikeRejected as error:
+        if nickname is None or error.status_code != 400:
+            raise
+        # LiveLike refused the site's nickname (and created nothing): a user
+        # without their nickname beats a user without a profile.
+        logger.warning(
+            "LiveLike refused the nickname for user=%s, creating without: %s",
+            user.pk,
+            error.summary(),
+        )
+        return create(None)
+
+
+def _recover(custom_id: str) -> tuple[RemoteProfile | None, str]:
+    """Find the profile an earlier attempt created; ``(None, reason)`` if it cannot be used.
+
+    Raises :class:`LiveLikeUnavailable` for an outage: that is retried later
+    (the 409 will come again), not a conflict.
+    """
+    try:
+        remote = get_client().get_profile_by_custom_id(custom_id)
     except LiveLikeConfigurationError:
         return None, "409 for the custom id, and no API_TOKEN to look the profile up"
     except LiveLikeUnavailable:
-        raise  # a passing outage: fail and retry later, the 409 will come again
+        raise
     except LiveLikeError as error:
-        return None, f"409 for the custom id, and the lookup failed: {error}"
+        return None, f"409 for the custom id, and the lookup failed: {error.summary()}"
     if not remote.access_token:
         return None, "409 for the custom id, and LiveLike's lookup answer has no access token"
     return remote, ""
 
 
-def _nickname(user: AbstractBaseUser) -> str | None:
-    path = conf.NICKNAME
-    if not path:
-        return None
-    try:
-        nickname = import_string(path)(user)
-    except Exception:
-        # A bug in the site's callable must not cost the user a profile.
-        logger.exception("LIVELIKE['NICKNAME'] callable failed for user=%s", user.pk)
-        return None
-    return nickname or None
-
-
-def _release(row: LiveLikeProfile, claim: uuid.UUID, **fields: Any) -> LiveLikeProfile:
-    """Write the outcome if we still hold the claim; return the row as it now is."""
+def _release(row: LiveLikeProfile, claim: uuid.UUID, **fields: Any) -> tuple[LiveLikeProfile, bool]:
+    """Write the outcome if we still hold the claim; the row as it now is, and whether we did."""
     fields.update(claim=None, lease_expires_at=None, updated_at=timezone.now())
-    if LiveLikeProfile.objects.filter(pk=row.pk, claim=claim).update(**fields):
+    if _rows().filter(pk=row.pk, claim=claim).update(**fields):
         for name, value in fields.items():
             setattr(row, name, value)
-        return row
+        return row, True
+    fresh = _rows().get(pk=row.pk)
     # Our lease ran out and another caller took over; its outcome stands.
     logger.warning(
-        "LiveLike provisioning outcome dropped: user=%s attempt=%s (lease expired, "
-        "claim taken over; with custom ids both attempts reach the same profile)",
+        "LiveLike provisioning outcome dropped: user=%s attempt=%s status_now=%s (lease "
+        "expired and the claim was taken over)",
         row.user_id,
         row.attempts,
+        fresh.status,
     )
-    return LiveLikeProfile.objects.get(pk=row.pk)
+    return fresh, False
 
 
 def _record_success(
@@ -291,7 +362,7 @@ def _record_success(
     recovered: bool,
     started: float,
 ) -> LiveLikeProfile:
-    fresh = _release(
+    fresh, held = _release(
         row,
         claim,
         status=Status.ACTIVE,
@@ -301,6 +372,16 @@ def _record_success(
         last_error="",
         next_attempt_at=None,
     )
+    if not held:
+        if not row.custom_id:
+            # Without a custom id nothing can find this profile again.
+            logger.error(
+                "LiveLike profile orphaned: user=%s profile=%s (created after this "
+                "attempt's lease expired; LEASE_SECONDS is too short for LiveLike's latency)",
+                row.user_id,
+                remote.id,
+            )
+        return fresh
     logger.info(
         "LiveLike profile %s: user=%s profile=%s attempt=%s duration_ms=%.0f",
         "recovered" if recovered else "created",
@@ -309,8 +390,7 @@ def _record_success(
         row.attempts,
         (time.monotonic() - started) * 1000,
     )
-    if fresh.profile_id == remote.id and fresh.is_active:
-        _send(profile_provisioned, profile=fresh, user=user, recovered=recovered)
+    _send(profile_provisioned, profile=fresh, user=user, recovered=recovered)
     return fresh
 
 
@@ -324,13 +404,15 @@ def _record_failure(
     delay = backoff_seconds(row.attempts)
     if isinstance(error, LiveLikeRateLimited) and error.retry_after:
         delay = max(delay, error.retry_after)
-    fresh = _release(
+    fresh, held = _release(
         row,
         claim,
         status=Status.FAILED,
-        last_error=_short(error),
+        last_error=f"{type(error).__name__}: {error.summary()}"[:255],
         next_attempt_at=timezone.now() + timedelta(seconds=delay),
     )
+    if not held:
+        return fresh
     logger.warning(
         "LiveLike profile not provisioned: user=%s attempt=%s duration_ms=%.0f error=%s "
         "retry_in_s=%.0f",
@@ -351,7 +433,9 @@ def _record_conflict(
     reason: str,
     started: float,
 ) -> LiveLikeProfile:
-    fresh = _release(row, claim, status=Status.CONFLICT, last_error=reason[:255])
+    fresh, held = _release(row, claim, status=Status.CONFLICT, last_error=reason[:255])
+    if not held:
+        return fresh
     logger.error(
         "LiveLike profile in conflict, left for an operator: user=%s attempt=%s "
         "duration_ms=%.0f error=LiveLikeConflict reason=%s",
@@ -362,20 +446,6 @@ def _record_conflict(
     )
     _send(provisioning_failed, profile=fresh, user=user, error=None)
     return fresh
-
-
-def backoff_seconds(attempts: int) -> float:
-    """Delay before retry number ``attempts + 1``: capped exponential, with jitter.
-
-    The jitter (a random half to all of the step) keeps many users who failed
-    in the same outage from all retrying in the same second.
-    """
-    step = min(conf.RETRY_MAX_SECONDS, conf.RETRY_BASE_SECONDS * 2 ** max(0, attempts - 1))
-    return step * random.uniform(0.5, 1.0)  # noqa: S311 - not for security
-
-
-def _short(error: LiveLikeError) -> str:
-    return f"{type(error).__name__}: {error}"[:255]
 
 
 def _send(signal: Any, **kwargs: Any) -> None:

@@ -23,7 +23,9 @@ Both are sent with ``send_robust``: a receiver that raises is logged, and
 never breaks the login or request that triggered provisioning.
 """
 
+from django.conf import settings
 from django.contrib.auth.signals import user_logged_in
+from django.db.models.signals import post_save
 from django.dispatch import Signal, receiver
 
 profile_provisioned = Signal()
@@ -36,3 +38,11 @@ def provision_on_login(sender, user, **kwargs) -> None:
     from .provisioning import provision_on_login
 
     provision_on_login(user)
+
+
+@receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="livelike_profiles.user_saved")
+def sync_nickname_on_save(sender, instance, update_fields=None, **kwargs) -> None:
+    """Push a changed nickname to LiveLike after commit when ``SYNC_NICKNAME`` is on."""
+    from .nickname_sync import user_saved
+
+    user_saved(instance, update_fields)

@@ -35,3 +35,37 @@ def log_in(user, client: Client | None = None) -> Client:
     )
     assert response.status_code == 302, f"login failed with {response.status_code}"
     return client
+
+
+def make_due(user) -> None:
+    """Let the backoff (or the lease) run out, as if time had passed."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from livelike_profiles.models import LiveLikeProfile
+
+    past = timezone.now() - timedelta(seconds=1)
+    LiveLikeProfile.objects.filter(user_id=user.pk).update(
+        next_attempt_at=past, lease_expires_at=past
+    )
+
+
+def claim_held_elsewhere(user, lease_seconds: float = 60):
+    """A row claimed by another process that is still talking to LiveLike."""
+    import uuid
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from livelike_profiles.models import LiveLikeProfile
+    from livelike_profiles.provisioning import custom_id_for
+
+    return LiveLikeProfile.objects.create(
+        user_id=user.pk,
+        status=LiveLikeProfile.Status.PENDING,
+        custom_id=custom_id_for(user),
+        attempts=1,
+        claim=uuid.uuid4(),
+        lease_expires_at=timezone.now() + timedelta(seconds=lease_seconds),
+    )

@@ -9,3 +9,7 @@ def from_username(user) -> str:
 
 def none_for_everyone(user) -> None:
     return None
+
+
+def too_long_for_livelike(user) -> str:
+    return "n" * 60  # the fake LiveLike refuses more than 50

@@ -59,7 +59,7 @@ def test_timeout_float_is_fine(settings):
     assert ids(settings, {**GOOD, "TIMEOUT": 0.5}) == []
 
 
-@pytest.mark.parametrize("key", ["LEASE_SECONDS", "WAIT_SECONDS", "APPLICATION_CACHE_SECONDS"])
+@pytest.mark.parametrize("key", ["WAIT_SECONDS", "APPLICATION_CACHE_SECONDS"])
 def test_durations_must_not_be_negative(settings, key):
     assert ids(settings, {**GOOD, key: -1}) == ["livelike_profiles.E003"]
     assert ids(settings, {**GOOD, key: 0}) == []
@@ -152,3 +152,46 @@ def test_manage_py_check_reports_warning(settings, capsys):
     settings.LIVELIKE = {**GOOD, "TYPO": 1}
     call_command("check")
     assert "livelike_profiles.W001" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", [0, 256, "50", 2.5, True])
+def test_nickname_max_length(settings, value):
+    assert ids(settings, {**GOOD, "NICKNAME_MAX_LENGTH": value}) == ["livelike_profiles.E009"]
+    assert ids(settings, {**GOOD, "NICKNAME_MAX_LENGTH": 80}) == []
+
+
+@pytest.mark.parametrize("value", ["10", "ten/minute", "10/fortnight", "0/minute", 10])
+def test_throttle_rate(settings, value):
+    assert ids(settings, {**GOOD, "THROTTLE_RATE": value}) == ["livelike_profiles.E010"]
+    assert 'LIVELIKE["THROTTLE_RATE"]' in messages(settings, {**GOOD, "THROTTLE_RATE": value})[0]
+
+
+@pytest.mark.parametrize("value", ["5/second", "100/hour", "1000/day", None])
+def test_valid_throttle_rates(settings, value):
+    assert ids(settings, {**GOOD, "THROTTLE_RATE": value}) == []
+
+
+def test_sync_nickname_without_nickname_warns(settings):
+    assert ids(settings, {**GOOD, "SYNC_NICKNAME": True}) == ["livelike_profiles.W003"]
+    with_nickname = {**GOOD, "SYNC_NICKNAME": True, "NICKNAME": "tests.nicknames.from_username"}
+    assert ids(settings, with_nickname) == []
+    assert ids(settings, {**GOOD, "SYNC_NICKNAME": "yes"}) == ["livelike_profiles.E007"]
+
+
+@pytest.mark.parametrize("lease", [0, -5, "30"])
+def test_lease_must_be_positive(settings, lease):
+    assert ids(settings, {**GOOD, "LEASE_SECONDS": lease}) == ["livelike_profiles.E003"]
+
+
+def test_lease_shorter_than_a_few_timeouts_warns(settings):
+    assert ids(settings, {**GOOD, "LEASE_SECONDS": 10, "TIMEOUT": 5}) == ["livelike_profiles.W004"]
+    assert ids(settings, {**GOOD, "LEASE_SECONDS": 20, "TIMEOUT": 5}) == []
+
+
+@pytest.mark.parametrize("key", ["API_TOKEN", "CUSTOM_ID_SECRET"])
+@pytest.mark.parametrize("value", [b"bytes", 12345])
+def test_secrets_must_be_strings(settings, key, value):
+    found = ids(settings, {**GOOD, key: value})
+    assert found == ["livelike_profiles.E012"]
+    assert f'LIVELIKE["{key}"]' in messages(settings, {**GOOD, key: value})[0]
+    assert str(value) not in messages(settings, {**GOOD, key: value})[0]

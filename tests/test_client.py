@@ -334,3 +334,43 @@ def test_get_client_is_shared_per_configuration(settings):
     assert second is not first
     assert second.client_id == "two"
     assert ADMIN not in repr(second)
+
+
+def test_pickled_errors_carry_no_token(client, mocked):
+    import pickle
+
+    mocked.get(PROFILE_URL, json={"detail": "Invalid token."}, status=401)
+    with pytest.raises(LiveLikeTokenRejected) as caught:
+        client.get_own_profile(TOKEN)
+    assert TOKEN in caught.value.response.request.headers["Authorization"]  # live object: yes
+    data = pickle.dumps(caught.value)
+    assert TOKEN.encode() not in data and ADMIN.encode() not in data
+    copy = pickle.loads(data)
+    assert type(copy) is LiveLikeTokenRejected
+    assert (str(copy), copy.status_code, copy.response) == (str(caught.value), 401, None)
+
+
+def test_pickled_rate_limit_keeps_retry_after(client, mocked):
+    import pickle
+
+    mocked.post(PROFILE_URL, json={"detail": "slow down"}, status=429, headers={"Retry-After": "7"})
+    with pytest.raises(LiveLikeRateLimited) as caught:
+        client.create_profile()
+    assert pickle.loads(pickle.dumps(caught.value)).retry_after == 7
+
+
+def test_nested_tokens_are_redacted(client, mocked):
+    body = {"errors": [{"access_token": TOKEN, "field": "x"}], "meta": {"refresh_token": TOKEN}}
+    mocked.post(PROFILE_URL, json=body, status=400)
+    with pytest.raises(LiveLikeRejected) as caught:
+        client.create_profile()
+    assert caught.value.errors == {"errors": [{"field": "x"}], "meta": {}}
+    assert_no_secret(caught.value)
+
+
+def test_summary_leaves_the_url_out(client, mocked):
+    mocked.post(PROFILE_URL, json={"detail": "nope"}, status=400)
+    with pytest.raises(LiveLikeRejected) as caught:
+        client.create_profile()
+    assert caught.value.summary() == "HTTP 400: nope"
+    assert PROFILE_URL in str(caught.value)

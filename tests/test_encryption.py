@@ -160,3 +160,31 @@ def test_fixture_roundtrip_keeps_the_token(profile, tmp_path):
     LiveLikeProfile.objects.all().delete()
     call_command("loaddata", str(fixture), verbosity=0)
     assert LiveLikeProfile.objects.get(profile_id="p-1").access_token == TOKEN
+
+
+def test_fixture_made_with_another_key_fails_to_load_clearly(settings, profile, tmp_path):
+    fixture = tmp_path / "profiles.json"
+    call_command("dumpdata", "livelike_profiles", output=str(fixture), verbosity=0)
+    LiveLikeProfile.objects.all().delete()
+    old_secret = settings.SECRET_KEY
+
+    settings.SECRET_KEY = "a key that did not make the fixture"
+    with pytest.raises(UnreadableTokenError, match="SECRET_KEY_FALLBACKS"):
+        call_command("loaddata", str(fixture), verbosity=0)
+    assert not LiveLikeProfile.objects.exists()  # never the ciphertext stored as a token
+
+    settings.SECRET_KEY_FALLBACKS = [old_secret]
+    call_command("loaddata", str(fixture), verbosity=0)
+    settings.SECRET_KEY_FALLBACKS = []  # loading re-encrypted it with the current key
+    assert LiveLikeProfile.objects.get(profile_id="p-1").access_token == TOKEN
+
+
+def test_plain_tokens_are_never_mistaken_for_ciphertext(user):
+    jwt_like = (
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0."
+        "dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
+    )
+    for token in (TOKEN, jwt_like, "gAAAAA-short"):
+        row = LiveLikeProfile.objects.create(user=user, access_token=token)
+        assert LiveLikeProfile.objects.get(pk=row.pk).access_token == token
+        row.delete()

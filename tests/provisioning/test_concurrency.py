@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 from collections import Counter
 from pathlib import Path
 
@@ -20,7 +19,8 @@ from django.db import connection
 
 from livelike_profiles.models import LiveLikeProfile
 from livelike_profiles.provisioning import custom_id_for, ensure_profile
-from tests.factories import log_in, make_user, make_users
+from tests.factories import log_in, make_due, make_user, make_users
+from tests.workers import login as login_in_threads
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -39,11 +39,11 @@ def atomic_requests(request):
     connection.settings_dict["ATOMIC_REQUESTS"] = False
 
 
-def assert_exactly_one_profile_each(fake, users) -> None:
+def assert_exactly_one_profile_each(fake, users, create_attempts: int | None = None) -> None:
     """The guarantee, checked at LiveLike and in the database."""
     assert fake.create_count == len(users), "LiveLike created more profiles than users"
     # Not even an attempt at a second create: the database, not LiveLike's 409, decided.
-    assert fake.count_calls("POST") == len(users)
+    assert fake.count_calls("POST") == (create_attempts or len(users))
     rows = list(LiveLikeProfile.objects.filter(user_id__in=[u.pk for u in users]))
     assert len(rows) == len(users)
     assert Counter(row.status for row in rows) == {LiveLikeProfile.Status.ACTIVE: len(users)}
@@ -53,43 +53,41 @@ def assert_exactly_one_profile_each(fake, users) -> None:
         assert issued.custom_id == (row.custom_id or None)
 
 
-def run_in_threads(users, logins: int, threads: int) -> None:
-    tasks = [user for _ in range(logins) for user in users]
-    start = threading.Barrier(threads)
-    errors = []
-
-    def run(share) -> None:
-        from django.db import connection as thread_connection  # this thread's own
-
-        try:
-            start.wait()
-            for user in share:
-                log_in(user)
-        except BaseException as error:
-            errors.append(error)
-        finally:
-            thread_connection.close()
-
-    workers = [threading.Thread(target=run, args=(tasks[i::threads],)) for i in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    assert not errors, errors[:3]
+def login_concurrently(users, logins: int, threads: int) -> None:
+    """Every user logs in ``logins`` times, from ``threads`` threads with their own connections."""
+    login_in_threads([str(user.pk) for user in users], logins, threads)
 
 
 @pytest.mark.parametrize(
-    "atomic_requests", [False, True], indirect=True, ids=["autocommit", "atomic_requests"]
+    ("atomic_requests", "custom_ids"),
+    [(False, True), (True, True), (False, False)],
+    indirect=["atomic_requests"],
+    ids=["autocommit", "atomic_requests", "plain_create"],
 )
 def test_concurrent_logins_in_threads_create_one_profile_per_user(
-    fake_livelike, settings, atomic_requests
+    fake_livelike, settings, atomic_requests, custom_ids
 ):
     # A little latency keeps each remote create in flight while other logins arrive.
     fake_livelike.latency = 0.02
-    settings.LIVELIKE = {**settings.LIVELIKE, "WAIT_SECONDS": 10}
+    settings.LIVELIKE = {**settings.LIVELIKE, "WAIT_SECONDS": 10, "CUSTOM_IDS": custom_ids}
     users = make_users(USERS)
-    run_in_threads(users, LOGINS, threads=40)
+    login_concurrently(users, LOGINS, threads=40)
     assert_exactly_one_profile_each(fake_livelike, users)
+
+
+@pytest.mark.parametrize("custom_ids", [True, False], ids=["custom_ids", "plain_create"])
+def test_concurrent_retries_of_a_failed_row_make_one_attempt(fake_livelike, settings, custom_ids):
+    """Twenty requests find the same failed row due for a retry: one of them retries."""
+    settings.LIVELIKE = {**settings.LIVELIKE, "WAIT_SECONDS": 10, "CUSTOM_IDS": custom_ids}
+    user = make_user()
+    fake_livelike.fail_next_creates(1, status=503)
+    assert ensure_profile(user).status == LiveLikeProfile.Status.FAILED
+    make_due(user)
+    fake_livelike.latency = 0.05  # the winner's create is in flight while the others arrive
+    login_concurrently([user], 20, threads=20)
+    # The failed attempt, and exactly one retry among the twenty.
+    assert_exactly_one_profile_each(fake_livelike, [user], create_attempts=2)
+    assert LiveLikeProfile.objects.get(user=user).attempts == 2
 
 
 def worker_env(fake, **livelike) -> dict[str, str]:
@@ -154,8 +152,6 @@ def test_process_killed_between_remote_create_and_local_save(fake_livelike, sett
     assert fake_livelike.count_calls("POST") == 1
 
     # After the lease, the next attempt recovers the very profile LiveLike made.
-    from tests.provisioning.test_ensure_profile import make_due
-
     make_due(user)
     row = ensure_profile(type(user)._default_manager.get(pk=user.pk))
     created = fake_livelike.profile_by_custom_id(custom_id_for(user))
@@ -168,5 +164,5 @@ def test_repeat_logins_from_many_threads_after_provisioning(fake_livelike):
     user = make_user()
     log_in(user)
     calls = len(fake_livelike.calls)
-    run_in_threads([user], 20, threads=10)
+    login_concurrently([user], 20, threads=10)
     assert len(fake_livelike.calls) == calls

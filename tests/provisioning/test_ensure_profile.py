@@ -16,7 +16,7 @@ from livelike_profiles.exceptions import LiveLikeRateLimited, LiveLikeUnavailabl
 from livelike_profiles.models import LiveLikeProfile
 from livelike_profiles.provisioning import backoff_seconds, custom_id_for, ensure_profile
 from livelike_profiles.signals import profile_provisioned, provisioning_failed
-from tests.factories import log_in, make_user
+from tests.factories import claim_held_elsewhere, log_in, make_due, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -30,14 +30,6 @@ def fresh(user):
 
 def row_of(user) -> LiveLikeProfile:
     return LiveLikeProfile.objects.get(user_id=user.pk)
-
-
-def make_due(user) -> None:
-    """Let the backoff (or the lease) run out, as if time had passed."""
-    past = timezone.now() - timedelta(seconds=1)
-    LiveLikeProfile.objects.filter(user_id=user.pk).update(
-        next_attempt_at=past, lease_expires_at=past
-    )
 
 
 def assert_active_with_fakes_token(fake, user) -> LiveLikeProfile:
@@ -197,11 +189,15 @@ def test_outage_login_succeeds_then_one_profile_after_recovery(fake_livelike, se
     user = make_user()
     OUTAGES[kind](fake_livelike)
     failures = []
-    provisioning_failed.connect(lambda **kw: failures.append(kw["error"]), weak=False)
+
+    def on_failure(error, **kwargs):
+        failures.append(error)
+
+    provisioning_failed.connect(on_failure)
     try:
         log_in(user)  # asserts the login itself succeeded
     finally:
-        provisioning_failed.receivers.clear()
+        provisioning_failed.disconnect(on_failure)
     row = row_of(user)
     assert row.status == Status.FAILED
     assert row.attempts == 1 and row.last_error and row.next_attempt_at > timezone.now()
@@ -283,8 +279,12 @@ def test_backoff_grows_across_failed_attempts(fake_livelike, settings):
 def test_lost_answer_retry_recovers_the_same_profile(fake_livelike, settings):
     settings.LIVELIKE = {**settings.LIVELIKE, "TIMEOUT": 0.3}
     fake_livelike.lose_next_create_answers(1, delay=5.0)
-    recovered = []
-    profile_provisioned.connect(lambda **kw: recovered.append(kw["recovered"]), weak=False)
+    recovered_flags = []
+
+    def on_provisioned(recovered: bool, **kwargs):
+        recovered_flags.append(recovered)
+
+    profile_provisioned.connect(on_provisioned)
     try:
         user = make_user()
         row = ensure_profile(user)
@@ -295,12 +295,12 @@ def test_lost_answer_retry_recovers_the_same_profile(fake_livelike, settings):
         make_due(user)
         row = ensure_profile(fresh(user))
     finally:
-        profile_provisioned.receivers.clear()
+        profile_provisioned.disconnect(on_provisioned)
     created = fake_livelike.profile_by_custom_id(custom_id_for(user))
     assert row.is_active and row.profile_id == created.id
     assert row.access_token == created.access_token
     assert fake_livelike.create_count == 1
-    assert recovered == [True]
+    assert recovered_flags == [True]
 
 
 def test_lost_answer_without_admin_token_goes_to_conflict(fake_livelike, settings):
@@ -361,20 +361,6 @@ def test_without_custom_ids_a_lost_answer_costs_a_second_profile(fake_livelike, 
 # -- claims, leases and bounded waiting ------------------------------------------------
 
 
-def claim_held_elsewhere(user, lease_seconds: float = 60) -> None:
-    """A row claimed by another process that is still talking to LiveLike."""
-    import uuid
-
-    LiveLikeProfile.objects.create(
-        user_id=user.pk,
-        status=Status.PENDING,
-        custom_id=custom_id_for(user),
-        attempts=1,
-        claim=uuid.uuid4(),
-        lease_expires_at=timezone.now() + timedelta(seconds=lease_seconds),
-    )
-
-
 def test_fresh_claim_elsewhere_is_waited_for_boundedly(fake_livelike, settings):
     settings.LIVELIKE = {**settings.LIVELIKE, "WAIT_SECONDS": 0.3}
     user = make_user()
@@ -387,29 +373,23 @@ def test_fresh_claim_elsewhere_is_waited_for_boundedly(fake_livelike, settings):
     assert fake_livelike.calls == []
 
 
-def test_waiting_ends_as_soon_as_the_other_claim_finishes(fake_livelike, settings):
+def test_waiting_ends_as_soon_as_the_other_claim_finishes(fake_livelike, settings, monkeypatch):
     settings.LIVELIKE = {**settings.LIVELIKE, "WAIT_SECONDS": 30}
     user = make_user()
     claim_held_elsewhere(user)
-    polls = []
+    waits = []
 
-    def finish_on_second_poll(row_user):
-        polls.append(1)
-        if len(polls) == 2:  # the other process records its outcome
-            LiveLikeProfile.objects.filter(user_id=user.pk).update(
-                status=Status.ACTIVE, profile_id="p-elsewhere", access_token="tok-elsewhere"
-            )
-        return LiveLikeProfile.objects.filter(user_id=row_user.pk).first()
+    def other_process_finishes_while_we_wait(seconds):
+        waits.append(seconds)
+        LiveLikeProfile.objects.filter(user_id=user.pk).update(
+            status=Status.ACTIVE, profile_id="p-elsewhere", access_token="tok-elsewhere", claim=None
+        )
 
-    original = provisioning._load
-    provisioning._load = finish_on_second_poll
-    try:
-        started = time.monotonic()
-        row = ensure_profile(user)
-    finally:
-        provisioning._load = original
+    monkeypatch.setattr(provisioning, "_sleep", other_process_finishes_while_we_wait)
+    row = ensure_profile(user)
     assert row.is_active and row.profile_id == "p-elsewhere"
-    assert time.monotonic() - started < 5
+    assert row.access_token == "tok-elsewhere"
+    assert len(waits) == 1 and waits[0] < 1  # looked again after one short pause
     assert fake_livelike.calls == []
 
 
@@ -429,8 +409,10 @@ def test_a_late_outcome_after_takeover_is_dropped(fake_livelike):
     make_due(user)
     _, new_claim = provisioning._claim(user, row_of(user))
     assert new_claim is not None and new_claim != claim
-    stale = provisioning._release(row, claim, status=Status.FAILED, last_error="late")
+    stale, held = provisioning._release(row, claim, status=Status.FAILED, last_error="late")
+    assert not held
     assert stale.status == Status.PENDING and stale.claim == new_claim
+    assert row_of(user).last_error == ""
 
 
 # -- inside a transaction -----------------------------------------------------------------
@@ -473,3 +455,88 @@ def test_login_under_atomic_requests(fake_livelike, settings):
         connection.settings_dict["ATOMIC_REQUESTS"] = False
     assert_active_with_fakes_token(fake_livelike, user)
     assert fake_livelike.create_count == 1
+
+
+def test_login_rolled_back_under_atomic_requests_never_calls_livelike(fake_livelike):
+    """The deferral matters: a claim and a create inside a transaction that rolls back."""
+    from django.db import connection
+    from django.test import Client
+
+    from tests.factories import PASSWORD
+
+    user = make_user()
+    connection.settings_dict["ATOMIC_REQUESTS"] = True
+    try:
+        response = Client(raise_request_exception=False).post(
+            "/login-then-fail/", {"username": user.get_username(), "password": PASSWORD}
+        )
+        assert response.status_code == 500
+        assert fake_livelike.calls == []
+        assert not LiveLikeProfile.objects.exists()
+        log_in(user)
+    finally:
+        connection.settings_dict["ATOMIC_REQUESTS"] = False
+    assert_active_with_fakes_token(fake_livelike, user)
+    assert fake_livelike.count_calls("POST") == 1
+
+
+def test_inside_a_transaction_the_same_user_instance_gets_the_outcome(
+    fake_livelike, django_assert_num_queries
+):
+    user = make_user()
+    with transaction.atomic():
+        placeholder = ensure_profile(user)
+        assert placeholder.pk is None and not placeholder.is_active
+        assert "livelike_profile" not in user._state.fields_cache
+    with django_assert_num_queries(0):
+        assert user.livelike_profile.is_active
+    assert user.livelike_profile == row_of(user)
+
+
+def test_failure_and_conflict_log_lines(fake_livelike, settings, caplog):
+    settings.LIVELIKE = {**settings.LIVELIKE, "TIMEOUT": 0.3, "API_TOKEN": ""}
+    fake_livelike.lose_next_create_answers(1, delay=5.0)
+    user = make_user()
+    with caplog.at_level(logging.INFO, logger="livelike_profiles"):
+        ensure_profile(user)
+        make_due(user)
+        ensure_profile(fresh(user))
+    warning, error = [r for r in caplog.records if r.name == "livelike_profiles.provisioning"]
+    assert warning.levelname == "WARNING"
+    for part in (f"user={user.pk}", "attempt=1", "duration_ms=", "error=LiveLikeUnavailable"):
+        assert part in warning.getMessage()
+    assert error.levelname == "ERROR"
+    for part in (f"user={user.pk}", "attempt=2", "duration_ms=", "error=LiveLikeConflict"):
+        assert part in error.getMessage()
+    assert "API_TOKEN" in error.getMessage()
+    token = fake_livelike.profiles[0].access_token
+    assert token not in caplog.text
+    assert custom_id_for(user) not in caplog.text
+
+
+def test_nickname_refused_by_livelike_creates_without_it(fake_livelike, settings):
+    settings.LIVELIKE = {
+        **settings.LIVELIKE,
+        "NICKNAME": "tests.nicknames.too_long_for_livelike",
+        "NICKNAME_MAX_LENGTH": 80,
+    }
+    row = ensure_profile(make_user())
+    assert row.is_active
+    assert row.nickname != "n" * 60
+    assert fake_livelike.create_count == 1
+
+
+def test_nickname_is_cut_to_the_maximum_length(fake_livelike, settings):
+    settings.LIVELIKE = {**settings.LIVELIKE, "NICKNAME": "tests.nicknames.too_long_for_livelike"}
+    row = ensure_profile(make_user())
+    assert row.nickname == "n" * 50
+    assert fake_livelike.count_calls("POST") == 1
+
+
+@pytest.mark.parametrize("status", [Status.CONFLICT, Status.REVOKED])
+def test_operator_states_are_left_alone(fake_livelike, status):
+    user = make_user()
+    LiveLikeProfile.objects.create(user=user, status=status, custom_id=custom_id_for(user))
+    row = ensure_profile(user)
+    assert row.status == status and not row.is_active
+    assert fake_livelike.calls == []

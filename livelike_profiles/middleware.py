@@ -1,0 +1,137 @@
+"""``request.livelike_profile``: the current user's LiveLike profile, looked up only when used.
+
+Add ``livelike_profiles.middleware.LiveLikeProfileMiddleware`` after
+``django.contrib.auth.middleware.AuthenticationMiddleware``. A request that
+never touches the attribute costs nothing: no query, no remote call.
+
+What code sees:
+
+* :func:`get_livelike_profile(request) <get_livelike_profile>` returns the
+  user's *active* profile, or ``None`` (anonymous user, or no usable profile
+  yet: provisioning pending, failed or in conflict). It is the plain answer.
+* ``request.livelike_profile`` is a lazy stand-in for that same value. It is
+  falsy when there is no profile, so ``if request.livelike_profile:`` works,
+  but a lazy object is never ``None``: do not write ``is None``.
+* In async views, ``await request.alivelike_profile()`` (or
+  :func:`aget_livelike_profile`), like Django's ``request.auser()``.
+
+The lookup follows the user *as it is when used*: inside a Django REST
+framework view that is the user DRF authenticated (token, session, JWT), not
+the anonymous user the middleware saw. The answer is remembered per request
+and per user, so repeated use costs nothing more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.http import HttpRequest, HttpResponse
+from django.utils.functional import LazyObject
+
+from .models import LiveLikeProfile
+from .provisioning import ensure_profile
+
+_MEMO = "_livelike_profile_memo"
+
+
+def _http_request(request: Any) -> HttpRequest:
+    # A DRF Request wraps the HttpRequest; remember the answer on the latter
+    # so the view and the middleware's lazy attribute share it.
+    return getattr(request, "_request", request)
+
+
+def _remembered(request: Any, user: Any) -> tuple[bool, LiveLikeProfile | None]:
+    memo = _http_request(request).__dict__.get(_MEMO)
+    if memo is not None and memo[0] == user.pk:
+        return True, memo[1]
+    return False, None
+
+
+def _remember(request: Any, user: Any, profile: LiveLikeProfile | None) -> None:
+    _http_request(request).__dict__[_MEMO] = (user.pk, profile)
+
+
+def get_livelike_profile(request: Any) -> LiveLikeProfile | None:
+    """The request user's active LiveLike profile, or ``None``.
+
+    Provisions a user who has none (bounded by ``WAIT_SECONDS``, never raising
+    for LiveLike trouble). One query the first time for a user with a profile;
+    nothing more afterwards in the same request.
+    """
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return None
+    known, profile = _remembered(request, user)
+    if not known:
+        row = ensure_profile(user)
+        profile = row if row.is_active else None
+        _remember(request, user, profile)
+    return profile
+
+
+async def aget_livelike_profile(request: Any) -> LiveLikeProfile | None:
+    """Async :func:`get_livelike_profile`, for async views."""
+    auser = getattr(request, "auser", None)
+    user = await auser() if auser is not None else getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return None
+    known, profile = _remembered(request, user)
+    if known:
+        return profile
+    row = await LiveLikeProfile.objects.filter(user_id=user.pk).afirst()
+    if row is None or not row.is_active:
+        # Only provisioning needs the sync machinery (and a thread).
+        row = await sync_to_async(ensure_profile)(user)
+    profile = row if row.is_active else None
+    _remember(request, user, profile)
+    return profile
+
+
+class LazyLiveLikeProfile(LazyObject):
+    """Stands in for ``get_livelike_profile(request)``, resolved on each use.
+
+    Unlike ``SimpleLazyObject`` it does not keep its first answer: it asks
+    again every time (a dictionary lookup once answered), so it follows a
+    user that changes after the middleware ran, as DRF's authentication does.
+    """
+
+    def __init__(self, request: Any) -> None:
+        # No super().__init__(): it only stores ``empty`` in ``_wrapped``,
+        # which the property below replaces. This runs on every request.
+        self.__dict__["_request"] = request
+
+    # LazyObject proxies every operation to ``self._wrapped``; computing it on
+    # each read is what keeps the answer tied to the current user.
+    @property
+    def _wrapped(self) -> Any:  # type: ignore[override]
+        return get_livelike_profile(self.__dict__["_request"])
+
+    def __repr__(self) -> str:
+        return f"<LazyLiveLikeProfile: {self._wrapped!r}>"
+
+
+class LiveLikeProfileMiddleware:
+    """Sets ``request.livelike_profile`` (lazy) and ``request.alivelike_profile()`` (async)."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]:
+        # Nothing to await here: under ASGI this hands back get_response's
+        # coroutine unawaited, so no thread is needed to run this middleware.
+        self._attach(request)
+        return self.get_response(request)
+
+    @staticmethod
+    def _attach(request: HttpRequest) -> None:
+        request.livelike_profile = LazyLiveLikeProfile(request)
+        request.alivelike_profile = partial(aget_livelike_profile, request)
