@@ -48,7 +48,10 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 if os.environ.get("DATABASE_URL"):
     DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=0)}
-    DATABASES["default"]["TEST"] = {"NAME": "test_livelike_profiles"}
+    # TEST_DATABASE_NAME lets two runs share one server without clobbering each other.
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.environ.get("TEST_DATABASE_NAME", "test_livelike_profiles")
+    }
 else:
     DATABASES = {
         "default": {

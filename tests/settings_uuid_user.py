@@ -14,4 +14,4 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         "test_db", "test_db_uuid_user"
     )
 else:
-    DATABASES["default"]["TEST"] = {"NAME": "test_livelike_profiles_uuid_user"}
+    DATABASES["default"]["TEST"] = {"NAME": DATABASES["default"]["TEST"]["NAME"] + "_uuid_user"}

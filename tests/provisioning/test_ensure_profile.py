@@ -276,6 +276,17 @@ def test_backoff_grows_across_failed_attempts(fake_livelike, settings):
 # -- lost answers and conflicts ------------------------------------------------------------
 
 
+def first_answer_lost(fake, settings, **livelike):
+    """A user whose first create reached LiveLike but whose answer never came back."""
+    settings.LIVELIKE = {**settings.LIVELIKE, "TIMEOUT": 0.3, **livelike}
+    fake.lose_next_create_answers(1, delay=5.0)
+    user = make_user()
+    assert ensure_profile(user).status == Status.FAILED
+    assert fake.create_count == 1
+    make_due(user)
+    return user
+
+
 def test_lost_answer_retry_recovers_the_same_profile(fake_livelike, settings):
     settings.LIVELIKE = {**settings.LIVELIKE, "TIMEOUT": 0.3}
     fake_livelike.lose_next_create_answers(1, delay=5.0)
@@ -304,11 +315,7 @@ def test_lost_answer_retry_recovers_the_same_profile(fake_livelike, settings):
 
 
 def test_lost_answer_without_admin_token_goes_to_conflict(fake_livelike, settings):
-    settings.LIVELIKE = {**settings.LIVELIKE, "TIMEOUT": 0.3, "API_TOKEN": ""}
-    fake_livelike.lose_next_create_answers(1, delay=5.0)
-    user = make_user()
-    ensure_profile(user)
-    make_due(user)
+    user = first_answer_lost(fake_livelike, settings, API_TOKEN="")
     row = ensure_profile(fresh(user))
     assert row.status == Status.CONFLICT
     assert "API_TOKEN" in row.last_error
@@ -320,12 +327,8 @@ def test_lost_answer_without_admin_token_goes_to_conflict(fake_livelike, setting
 
 
 def test_lookup_answer_without_token_goes_to_conflict(fake_livelike, settings):
-    settings.LIVELIKE = {**settings.LIVELIKE, "TIMEOUT": 0.3}
     fake_livelike.lookup_includes_token = False
-    fake_livelike.lose_next_create_answers(1, delay=5.0)
-    user = make_user()
-    ensure_profile(user)
-    make_due(user)
+    user = first_answer_lost(fake_livelike, settings)
     row = ensure_profile(fresh(user))
     assert row.status == Status.CONFLICT
     assert "no access token" in row.last_error
@@ -333,11 +336,7 @@ def test_lookup_answer_without_token_goes_to_conflict(fake_livelike, settings):
 
 
 def test_lookup_outage_is_retried_not_a_conflict(fake_livelike, settings):
-    settings.LIVELIKE = {**settings.LIVELIKE, "TIMEOUT": 0.3}
-    fake_livelike.lose_next_create_answers(1, delay=5.0)
-    user = make_user()
-    ensure_profile(user)
-    make_due(user)
+    user = first_answer_lost(fake_livelike, settings)
     fake_livelike.fail_next_lookups(1, status=503)
     assert ensure_profile(fresh(user)).status == Status.FAILED
     assert row_of(user).last_error.startswith("LiveLikeUnavailable")
@@ -349,11 +348,7 @@ def test_lookup_outage_is_retried_not_a_conflict(fake_livelike, settings):
 
 def test_without_custom_ids_a_lost_answer_costs_a_second_profile(fake_livelike, settings):
     """The window the README admits to: with CUSTOM_IDS off a lost answer cannot be recovered."""
-    settings.LIVELIKE = {**settings.LIVELIKE, "TIMEOUT": 0.3, "CUSTOM_IDS": False}
-    fake_livelike.lose_next_create_answers(1, delay=5.0)
-    user = make_user()
-    ensure_profile(user)
-    make_due(user)
+    user = first_answer_lost(fake_livelike, settings, CUSTOM_IDS=False)
     assert ensure_profile(fresh(user)).is_active
     assert fake_livelike.create_count == 2
 
