@@ -1,5 +1,6 @@
 # The two commands of the README: `make demo` and `make test`.
-# Everything they need is installed into .venv from PyPI on first use.
+# Everything they need is installed into .venv from PyPI on first use, and the
+# official LiveLike JavaScript SDK from the npm registry (when npm is there).
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -7,7 +8,7 @@ PY     := $(VENV)/bin/python
 DEMO_PORT ?= 8000
 FAKE_PORT ?= 8765
 
-.PHONY: demo test lint check clean
+.PHONY: demo test lint check clean sdk
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed (set PYTHON=...)") if sys.version_info < (3, 11) else None'
@@ -16,15 +17,36 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
+## make sdk: the official LiveLike JavaScript SDK (@livelike/javascript, pinned with its
+## integrity hash in demo_site/package-lock.json), whose browser bundle the demo's fan zone
+## serves as a static file. Without npm, or when npm ci fails, it says so and goes on: the
+## demo then runs without its SDK panel, and the end-to-end test skips (fails under CI=true).
+NPM_DIR    := demo_site
+SDK_BUNDLE := $(NPM_DIR)/static/vendor/livelike-javascript.umd.js
+
+sdk: $(SDK_BUNDLE)
+
+$(SDK_BUNDLE): $(NPM_DIR)/package.json $(NPM_DIR)/package-lock.json
+	@if ! command -v npm >/dev/null 2>&1; then \
+	  echo "*** npm not found: the demo runs without the LiveLike SDK (install Node.js and npm)."; \
+	elif npm ci --prefix $(NPM_DIR) --ignore-scripts --no-audit --no-fund --loglevel=error; then \
+	  mkdir -p $(@D) && cp $(NPM_DIR)/node_modules/@livelike/javascript/livelike-javascript.umd.js $@ \
+	  && echo "LiveLike SDK: $@"; \
+	else \
+	  echo "*** npm ci failed: the demo runs without the LiveLike SDK."; \
+	fi
+
 ## make test: the whole suite on SQLite, then the provisioning tests again with a
 ## custom user model (UUID primary key, e-mail login); the same on PostgreSQL
 ## when DATABASE_URL is set.
 PYTEST     := $(PY) -m pytest
 UUID_USER  := tests/provisioning --ds=tests.settings_uuid_user
 
-test: $(VENV)/.installed
+# The end-to-end test (tests/e2e, a real browser) needs no database of the suite's: it
+# runs once, in the PostgreSQL pass when there is one.
+test: $(VENV)/.installed sdk
 ifdef DATABASE_URL
-	env -u DATABASE_URL $(PYTEST) -m "not postgres"
+	env -u DATABASE_URL $(PYTEST) -m "not postgres and not e2e"
 	env -u DATABASE_URL $(PYTEST) -m "not postgres" $(UUID_USER)
 	$(PYTEST)
 	$(PYTEST) $(UUID_USER)
@@ -34,7 +56,7 @@ else
 endif
 
 ## make demo: the demo site and the fake LiveLike service, until Ctrl-C.
-demo: $(VENV)/.installed
+demo: $(VENV)/.installed sdk
 	$(PY) -m demo_site.run --port $(DEMO_PORT) --fake-port $(FAKE_PORT)
 
 lint: $(VENV)/.installed
@@ -47,3 +69,4 @@ check: lint
 
 clean:
 	rm -rf $(VENV) demo.sqlite3 tests/*.sqlite3 .pytest_cache .ruff_cache
+	rm -rf $(NPM_DIR)/node_modules $(dir $(SDK_BUNDLE)) test-artifacts

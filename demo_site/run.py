@@ -1,7 +1,7 @@
 """``make demo``: migrate, create the demo users, start the fake LiveLike and the site.
 
 Both servers stop on Ctrl-C. Run as ``python -m demo_site.run`` from the
-repository root (the Makefile does).
+repository root (the Makefile does, after fetching the LiveLike SDK with npm).
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# Where `make sdk` copies the official SDK's browser bundle (views.SDK_STATIC_PATH).
+SDK_BUNDLE = ROOT / "demo_site" / "static" / "vendor" / "livelike-javascript.umd.js"
 DEMO_USERS = [("alice", "alice-demo-pw"), ("bob", "bob-demo-pw")]
 ADMIN = ("admin", "admin-demo-pw")
 
@@ -24,7 +26,8 @@ def _port_free(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
-def _prepare_database(env: dict[str, str]) -> None:
+def prepare_database(env: dict[str, str]) -> None:
+    """Migrate the demo's database and create its users (the end-to-end tests do it too)."""
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "--verbosity", "0"], check=True, env=env, cwd=ROOT)
     subprocess.run([*manage, "demo_users"], check=True, env=env, cwd=ROOT)
@@ -49,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ)
     env["DJANGO_SETTINGS_MODULE"] = "demo_site.settings"
     env["DEMO_LIVELIKE_URL"] = f"http://127.0.0.1:{args.fake_port}/api/v1/"
-    _prepare_database(env)
+    prepare_database(env)
 
     fake = subprocess.Popen(
         [sys.executable, "-m", "livelike_profiles.fake", "--port", str(args.fake_port)]
@@ -68,9 +71,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     print()
     print(f"  Demo site:  http://127.0.0.1:{args.port}/")
+    print(f"  Fan zone:   http://127.0.0.1:{args.port}/fan-zone/  (log in first)")
     print(f"  Admin:      http://127.0.0.1:{args.port}/admin/  ({ADMIN[0]} / {ADMIN[1]})")
     for username, password in DEMO_USERS:
         print(f"  Demo user:  {username} / {password}")
+    if not SDK_BUNDLE.exists():
+        print()
+        print("  The LiveLike JavaScript SDK is missing (npm was not found, or `npm ci` failed):")
+        print("  everything works but the fan zone's SDK panel, which says why it is empty.")
+        print("  Install Node.js and npm, then run `make demo` again.")
+    print()
     print("  Ctrl-C stops both servers.")
     print(flush=True)
     try:

@@ -1,5 +1,6 @@
 """Settings of the demo site: SQLite, the admin, and the app talking to the fake LiveLike.
 
+What a project adds to use the app is marked "django-livelike-profiles" below.
 Not for production: the secret key and DEBUG are for a local demo only.
 """
 
@@ -29,6 +30,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # django-livelike-profiles: after AuthenticationMiddleware (check E011 says so otherwise).
+    "livelike_profiles.middleware.LiveLikeProfileMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -43,6 +46,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                # django-livelike-profiles: LIVELIKE_CLIENT_ID, LIVELIKE_API_URL, livelike_profile.
+                "livelike_profiles.context_processors.livelike",
             ]
         },
     }
@@ -59,9 +64,19 @@ USE_TZ = True
 TIME_ZONE = "UTC"
 STATIC_URL = "static/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-LOGIN_REDIRECT_URL = "/"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "fan_zone"
+LOGOUT_REDIRECT_URL = "home"
 
-# The fake LiveLike service that `make demo` starts (python -m livelike_profiles.fake).
+# The profile API authenticates the browser by its session (PATCH then needs the
+# X-CSRFToken header, which the fan zone's script sends).
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+}
+
+# django-livelike-profiles: the fake LiveLike service that `make demo` starts
+# (python -m livelike_profiles.fake); a real project sets its own client id and
+# admin token and leaves API_URL at its default.
 LIVELIKE = {
     "CLIENT_ID": "demo",
     "API_URL": os.environ.get("DEMO_LIVELIKE_URL", "http://127.0.0.1:8765/api/v1/"),

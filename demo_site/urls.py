@@ -1,8 +1,16 @@
 from django.contrib import admin
-from django.urls import path
-from django.views.generic import TemplateView
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from demo_site import views
 
 urlpatterns = [
-    path("", TemplateView.as_view(template_name="demo/home.html"), name="home"),
+    path("", views.home, name="home"),
+    path("fan-zone/", views.fan_zone, name="fan_zone"),
+    path("accounts/signup/", views.sign_up, name="signup"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    # django-livelike-profiles: GET/PATCH /livelike/profile/ for the SDK.
+    path("livelike/", include("livelike_profiles.urls")),
 ]
