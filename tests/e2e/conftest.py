@@ -1,0 +1,175 @@
+"""The demo site served for real, the fake LiveLike beside it, and what a browser test needs.
+
+The demo runs as ``make demo`` runs it: ``manage.py runserver`` in its own
+process with the demo's settings, on a free port, against a fresh SQLite file,
+talking to an in-process :class:`FakeLiveLike` the test can inspect.
+
+Without Chromium, Playwright or the SDK bundle (``make sdk``) the tests are
+skipped with the reason shown; under ``CI=true`` they fail instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NoReturn
+
+import pytest
+
+from livelike_profiles.fake import FakeLiveLike
+
+ROOT = Path(__file__).resolve().parents[2]
+SDK_BUNDLE = ROOT / "demo_site" / "static" / "vendor" / "livelike-javascript.umd.js"
+ARTIFACTS = ROOT / "test-artifacts"
+# What the machine's closed network and a root user need (no sandbox, no phoning home).
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+_SERVER_START_SECONDS = 30
+
+_artifacts: list[Path] = []
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Skip, with ``reason`` shown; under ``CI=true`` fail: CI must never pass by skipping."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason} (CI=true forbids skipping the end-to-end tests)", pytrace=False)
+    pytest.skip(reason)
+
+
+def record_artifact(path: Path) -> Path:
+    """Remember ``path`` so the end of the run prints it."""
+    _artifacts.append(path)
+    return path
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _artifacts:
+        terminalreporter.section("end-to-end artifacts")
+        for path in _artifacts:
+            terminalreporter.write_line(str(path))
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Path of the Chromium to drive (``E2E_CHROMIUM``, else ``chromium`` on the PATH)."""
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        unavailable("Playwright for Python is not installed (pip install -r requirements.txt)")
+    path = os.environ.get("E2E_CHROMIUM") or shutil.which("chromium")
+    if not path:
+        unavailable("Chromium is not installed (apt-get install chromium, or set E2E_CHROMIUM)")
+    return path
+
+
+@pytest.fixture(scope="module")
+def fake_service() -> Iterator[FakeLiveLike]:
+    """The fake LiveLike, with the client id and admin token the demo's settings use."""
+    with FakeLiveLike(client_id="demo", admin_token="demo-admin-token") as fake:
+        yield fake
+
+
+@dataclass(frozen=True)
+class ProfileRow:
+    profile_id: str
+    nickname: str
+    custom_id: str
+    status: str
+
+
+@dataclass(frozen=True)
+class DemoSite:
+    url: str
+    database: Path
+
+    def profile_row(self, username: str) -> ProfileRow | None:
+        """The user's ``LiveLikeProfile`` row, read straight from the site's database."""
+        with sqlite3.connect(self.database) as db:
+            found = db.execute(
+                "SELECT p.profile_id, p.nickname, p.custom_id, p.status"
+                " FROM livelike_profiles_livelikeprofile p"
+                " JOIN auth_user u ON u.id = p.user_id WHERE u.username = ?",
+                (username,),
+            ).fetchone()
+        return ProfileRow(*found) if found else None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_until_listening(port: int, server: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + _SERVER_START_SECONDS
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"the demo site exited with {server.returncode}:\n{log.read_text()}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)  # polling a port that is not open yet, not waiting for a page
+    pytest.fail(
+        f"the demo site did not listen within {_SERVER_START_SECONDS} s:\n{log.read_text()}"
+    )
+
+
+@pytest.fixture(scope="module")
+def demo(
+    chromium: str, fake_service: FakeLiveLike, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DemoSite]:
+    """The demo site (migrated, demo users created) served by runserver on a free port."""
+    from demo_site.run import prepare_database
+
+    if not SDK_BUNDLE.exists():
+        unavailable(
+            "the LiveLike SDK bundle is missing: run `make sdk` (needs npm) to fetch "
+            "@livelike/javascript into demo_site/static/vendor/"
+        )
+    workdir = tmp_path_factory.mktemp("demo_site")
+    database = workdir / "demo.sqlite3"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "demo_site.settings",
+        "DEMO_DB": str(database),
+        "DEMO_LIVELIKE_URL": fake_service.url,
+        "PYTHONUNBUFFERED": "1",
+    }
+    prepare_database(env)
+    port = _free_port()
+    log = workdir / "runserver.log"
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_until_listening(port, server, log)
+        yield DemoSite(f"http://127.0.0.1:{port}", database)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()

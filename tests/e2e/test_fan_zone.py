@@ -1,0 +1,204 @@
+"""End to end: the demo's fan zone in headless Chromium, with the official LiveLike SDK.
+
+The promise under test: a user keeps one LiveLike profile however often and
+wherever they log in, and the profile the SDK works with is the one stored for
+them. Every wait is on a condition in the page, never on a timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+
+from livelike_profiles.fake import FakeLiveLike
+from tests.e2e.conftest import ARTIFACTS, CHROMIUM_ARGS, DemoSite, record_artifact
+
+pytestmark = pytest.mark.e2e
+
+PROFILE_URL = "/api/v1/applications/demo/profile/"  # the fake's profile_url for client "demo"
+WAIT_MS = 15_000
+
+
+@asynccontextmanager
+async def _browser(chromium: str):
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+def _run(scenario: Callable[..., Awaitable[None]], chromium: str, name: str) -> None:
+    """Run ``scenario(browser, problems)``; on failure keep a screenshot of every open page."""
+
+    async def main() -> None:
+        async with _browser(chromium) as browser:
+            problems: list[str] = []
+            browser.on("disconnected", lambda _: problems.append("browser disconnected"))
+            try:
+                await scenario(browser, problems)
+            except BaseException:
+                ARTIFACTS.mkdir(exist_ok=True)
+                pages = [page for context in browser.contexts for page in context.pages]
+                for n, page in enumerate(pages):
+                    path = ARTIFACTS / f"e2e-{name}-failure-{n}.png"
+                    await page.screenshot(path=path, full_page=True)
+                    record_artifact(path)
+                raise
+            # Console errors and uncaught exceptions fail the test even when the page looked fine.
+            assert problems == []
+
+    asyncio.run(main())
+
+
+async def _new_page(context: Any, problems: list[str]) -> Any:
+    page = await context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on(
+        "console",
+        lambda message: message.type == "error" and problems.append(f"console: {message.text}"),
+    )
+    return page
+
+
+async def _sign_in(page: Any, site: DemoSite, username: str, password: str) -> None:
+    await page.goto(f"{site.url}/accounts/login/")
+    await page.fill("#id_username", username)
+    await page.fill("#id_password", password)
+    await page.click("form.stack button[type=submit]")
+    await page.wait_for_url(f"{site.url}/fan-zone/")
+
+
+async def _sdk_profile(page: Any) -> tuple[str, str]:
+    """Wait until the SDK has reported a profile; return (id, nickname) as the page shows them."""
+    from playwright.async_api import expect
+
+    await expect(page.locator("#sdk-panel")).to_have_attribute("data-state", "ready")
+    return (
+        await page.locator("#sdk-profile-id").inner_text(),
+        await page.locator("#sdk-nickname").inner_text(),
+    )
+
+
+async def _open_fan_zone(page: Any, site: DemoSite) -> tuple[str, str]:
+    await page.goto(f"{site.url}/fan-zone/")
+    return await _sdk_profile(page)
+
+
+async def _sign_in_and_read(page: Any, site: DemoSite, username: str, password: str):
+    await _sign_in(page, site, username, password)
+    return await _sdk_profile(page)
+
+
+def test_one_profile_for_alice_on_every_device(
+    demo: DemoSite, fake_service: FakeLiveLike, chromium: str
+) -> None:
+    async def scenario(browser: Any, problems: list[str]) -> None:
+        from playwright.async_api import expect
+
+        laptop = await browser.new_context()
+        page = await _new_page(laptop, problems)
+        await _sign_in(page, demo, "alice", "alice-demo-pw")
+        profile_id, nickname = await _sdk_profile(page)
+
+        # What the SDK reports is the row stored for alice, and the fake's own record.
+        row = demo.profile_row("alice")
+        assert row is not None and row.status == "active"
+        assert (profile_id, nickname) == (row.profile_id, row.nickname)
+        remote = fake_service.profile(profile_id)
+        assert remote.custom_id == row.custom_id
+        await expect(page.locator("#sdk-match")).to_be_visible()
+
+        # The token reached the SDK, yet is nowhere in the page nor in the browser's storage.
+        assert remote.access_token not in await page.content()
+        storage = await page.evaluate(
+            "() => JSON.stringify([Object.entries(localStorage), Object.entries(sessionStorage)])"
+        )
+        assert remote.access_token not in storage
+
+        # A new nickname goes through our PATCH; the page then shows the SDK's own fresh read.
+        sdk_reads = fake_service.count_calls("GET", PROFILE_URL)
+        await page.fill("#nickname-input", "Alice in the stands")
+        await page.click("#nickname-form button[type=submit]")
+        await expect(page.locator("#sdk-nickname")).to_have_text("Alice in the stands")
+        await expect(page.locator("#site-nickname")).to_have_text("Alice in the stands")
+        assert fake_service.count_calls("GET", PROFILE_URL) == sdk_reads + 1
+        assert fake_service.profile(profile_id).nickname == "Alice in the stands"
+        assert demo.profile_row("alice").nickname == "Alice in the stands"
+
+        ARTIFACTS.mkdir(exist_ok=True)
+        screenshot = record_artifact(ARTIFACTS / "e2e-fan-zone.png")
+        await page.screenshot(path=screenshot, full_page=True)
+        print(f"fan zone screenshot: {screenshot}")
+
+        # A second device signs in while a second tab of the first one opens the fan zone.
+        phone = await _new_page(await browser.new_context(), problems)
+        second_tab = await _new_page(laptop, problems)
+        seen = await asyncio.gather(
+            _sign_in_and_read(phone, demo, "alice", "alice-demo-pw"),
+            _open_fan_zone(second_tab, demo),
+        )
+        assert seen == [(profile_id, "Alice in the stands")] * 2
+
+        # The fake recorded exactly one profile created for alice, and none by the SDK itself.
+        assert [p.id for p in fake_service.profiles if p.custom_id == row.custom_id] == [profile_id]
+        assert fake_service.count_calls("POST", f"/profile-by-custom-id/demo/{row.custom_id}/") == 1
+        assert fake_service.count_calls("POST", PROFILE_URL) == 0
+
+    _run(scenario, chromium, "alice")
+
+
+def test_first_sign_in_on_three_devices_at_once_creates_one_profile(
+    demo: DemoSite, fake_service: FakeLiveLike, chromium: str
+) -> None:
+    async def scenario(browser: Any, problems: list[str]) -> None:
+        pages = [await _new_page(await browser.new_context(), problems) for _ in range(3)]
+        # Slow LiveLike down so the other sign-ins arrive while the first create is in flight.
+        fake_service.latency = 0.3
+        try:
+            seen = await asyncio.gather(
+                *(_sign_in_and_read(page, demo, "bob", "bob-demo-pw") for page in pages)
+            )
+        finally:
+            fake_service.latency = 0
+        row = demo.profile_row("bob")
+        assert row is not None
+        assert {profile_id for profile_id, _ in seen} == {row.profile_id}
+        assert [p.id for p in fake_service.profiles if p.custom_id == row.custom_id] == [
+            row.profile_id
+        ]
+        assert fake_service.count_calls("POST", f"/profile-by-custom-id/demo/{row.custom_id}/") == 1
+        assert fake_service.count_calls("POST", PROFILE_URL) == 0
+
+    _run(scenario, chromium, "bob")
+
+
+def test_fan_zone_without_the_sdk_says_why(
+    demo: DemoSite, fake_service: FakeLiveLike, chromium: str
+) -> None:
+    """If the SDK's script cannot load, the panel says so and the rest of the page works."""
+
+    async def scenario(browser: Any, problems: list[str]) -> None:
+        from playwright.async_api import expect
+
+        context = await browser.new_context()
+        await context.route("**/vendor/livelike-javascript.umd.js", lambda route: route.abort())
+        page = await _new_page(context, problems)
+        await _sign_in(page, demo, "admin", "admin-demo-pw")
+        await expect(page.locator("#sdk-panel")).to_have_attribute("data-state", "missing")
+        await expect(page.locator("#sdk-error")).to_contain_text("did not load")
+        row = demo.profile_row("admin")
+        assert row is not None
+        await expect(page.locator("#site-profile-id")).to_have_text(row.profile_id)
+        # The aborted script is reported by the browser itself; that one is expected.
+        problems[:] = [p for p in problems if "ERR_FAILED" not in p]
+
+    _run(scenario, chromium, "no-sdk")
