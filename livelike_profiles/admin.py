@@ -165,13 +165,22 @@ class LiveLikeProfileAdmin(admin.ModelAdmin):
         if rows is None:
             return
         by_pk = {row.pk: row for row in rows}
+        # History for status changes only (a row found still revoked is not one).
+        was_active = {
+            pk for pk, row in by_pk.items() if row.status == LiveLikeProfile.Status.ACTIVE
+        }
         results = [refresh_profile(row) for row in rows]
         for outcome, group in _grouped(results, lambda r: r.outcome).items():
             level, text = _SYNC_MESSAGES[outcome]
             named = _named(text, [by_pk[r.profile_pk].user for r in group], group)
             self.message_user(request, named, level)
         for outcome in (SyncOutcome.REVOKED, SyncOutcome.RESTORED):
-            changed = [by_pk[r.profile_pk] for r in results if r.outcome == outcome]
+            changed = [
+                by_pk[r.profile_pk]
+                for r in results
+                if r.outcome == outcome
+                and (outcome != SyncOutcome.REVOKED or r.profile_pk in was_active)
+            ]
             _log(request, changed, _SYNC_MESSAGES[outcome][1])
 
 

@@ -316,11 +316,6 @@ class BackfillReport:
         return self.counts[Outcome.FAILED] + self.counts[Outcome.CONFLICT] + self.errors
 
     @property
-    def skipped(self) -> int:
-        """Users not provisioned by this run and not failed: already done, or done elsewhere."""
-        return self.selected - self.to_do + self.skipped_during_run
-
-    @property
     def skipped_during_run(self) -> int:
         """Users found done, revoked or busy elsewhere when their turn came."""
         skipped = (Outcome.ACTIVE, Outcome.REVOKED, Outcome.BUSY, Outcome.SCHEDULED)
