@@ -150,6 +150,7 @@ def demo(
         "DJANGO_SETTINGS_MODULE": "demo_site.settings",
         "DEMO_DB": str(database),
         "DEMO_LIVELIKE_URL": fake_service.url,
+        "DEMO_FAST_PASSWORD_HASHING": "1",
         "PYTHONUNBUFFERED": "1",
     }
     prepare_database(env)
