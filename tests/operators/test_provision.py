@@ -372,3 +372,22 @@ def test_backfill_refuses_to_run_inside_a_transaction(fake_livelike):
     make_user(1)
     with transaction.atomic(), pytest.raises(RuntimeError, match="inside a transaction"):
         backfill(select_users())
+
+
+def test_threads_close_their_database_connections(fake_livelike):
+    from django.db.backends.signals import connection_created
+
+    make_users(20)
+    opened = []
+
+    def remember(sender, connection, **kwargs):
+        if threading.current_thread() is not threading.main_thread():
+            opened.append(connection)
+
+    connection_created.connect(remember, weak=False)
+    try:
+        provision("--concurrency", "8", "--batch-size", "5")
+    finally:
+        connection_created.disconnect(remember)
+    assert len(opened) == 8  # one per thread, not one per user
+    assert all(wrapper.connection is None for wrapper in opened)
