@@ -181,6 +181,37 @@ def test_first_sign_in_on_three_devices_at_once_creates_one_profile(
     _run(scenario, chromium, "bob")
 
 
+def test_sign_up_while_livelike_is_down_then_the_fan_zone_catches_up(
+    demo: DemoSite, fake_service: FakeLiveLike, chromium: str
+) -> None:
+    """Signing up never fails for LiveLike; the page waits (Retry-After) and then connects."""
+
+    async def scenario(browser: Any, problems: list[str]) -> None:
+        from playwright.async_api import expect
+
+        page = await _new_page(await browser.new_context(), problems)
+        await page.goto(f"{demo.url}/accounts/signup/")
+        await page.fill("#id_username", "dana")
+        await page.fill("#id_password1", "dana-demo-pw-2024")
+        await page.fill("#id_password2", "dana-demo-pw-2024")
+        fake_service.fail_next_creates(1, status=503)
+        await page.click("form.stack button[type=submit]")
+        await page.wait_for_url(f"{demo.url}/fan-zone/")
+        await expect(page.locator("#sdk-panel")).to_have_attribute("data-state", "waiting")
+        assert demo.profile_row("dana").status == "failed"
+
+        # The retry happens when the API's Retry-After says, without reloading the page.
+        profile_id, _ = await _sdk_profile(page)
+        row = demo.profile_row("dana")
+        assert (row.status, row.profile_id) == ("active", profile_id)
+        assert fake_service.count_calls("POST", f"/profile-by-custom-id/demo/{row.custom_id}/") == 2
+        assert [p.id for p in fake_service.profiles if p.custom_id == row.custom_id] == [profile_id]
+        # The 503s the page waited through are the browser's own console errors: expected.
+        problems[:] = [p for p in problems if "503" not in p]
+
+    _run(scenario, chromium, "dana")
+
+
 def test_fan_zone_without_the_sdk_says_why(
     demo: DemoSite, fake_service: FakeLiveLike, chromium: str
 ) -> None:
