@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
@@ -100,7 +101,7 @@ class DemoSite:
 
     def profile_row(self, username: str) -> ProfileRow | None:
         """The user's ``LiveLikeProfile`` row, read straight from the site's database."""
-        with sqlite3.connect(self.database) as db:
+        with closing(sqlite3.connect(self.database)) as db:
             found = db.execute(
                 "SELECT p.profile_id, p.nickname, p.custom_id, p.status"
                 " FROM livelike_profiles_livelikeprofile p"
