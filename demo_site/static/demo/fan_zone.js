@@ -1,6 +1,6 @@
 // The fan zone: ask the site for the user's LiveLike credentials, initialise the official
-// SDK with them, and show what the SDK reports. The access token stays in this closure: it
-// is never written into the page, and the SDK is told not to keep it in localStorage.
+// SDK with them, and show what the SDK reports. The access token stays in this closure and
+// the SDK's memory: it is never written into the page nor into the browser's storage.
 (() => {
   "use strict";
 
@@ -12,9 +12,9 @@
   const message = byId("nickname-message");
   let accessToken = null;
 
-  // The SDK stores its profile, token included, in localStorage unless given another
-  // strategy. The site already keeps the token for the user: memory is enough, and nothing
-  // is left behind for the next person on this browser after logging out.
+  // Where the SDK keeps its profile, token included. 1.3.0 keeps it in memory by default,
+  // but its typings document localStorage: say so explicitly. The site keeps the token for
+  // the user, so nothing needs to outlive the page, nor be left for the next person here.
   const memoryStorage = (() => {
     let saved;
     return { get: () => saved, set: (profile) => { saved = profile; } };
