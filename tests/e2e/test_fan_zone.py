@@ -39,6 +39,10 @@ def _run(scenario: Callable[..., Awaitable[None]], chromium: str, name: str) -> 
     """Run ``scenario(browser, problems)``; on failure keep a screenshot of every open page."""
 
     async def main() -> None:
+        from playwright.async_api import expect
+
+        # expect() has its own timeout (5 s): a Retry-After alone may take that long.
+        expect.set_options(timeout=WAIT_MS)
         async with _browser(chromium) as browser:
             problems: list[str] = []
             browser.on("disconnected", lambda _: problems.append("browser disconnected"))
