@@ -164,7 +164,11 @@ class Command(BaseCommand):
 
         progress: Progress | None = None
         if verbosity >= 1:
-            mode = "claiming batches (SKIP LOCKED)" if claims_batches(users.db) else "one runner"
+            mode = (
+                "batches claimed, so several copies may run at once"
+                if claims_batches(users.db)
+                else "batches not claimed on this database: run one copy at a time"
+            )
             self.stdout.write(
                 f"Provisioning LiveLike profiles: concurrency {concurrency}, "
                 f"batches of {batch_size}, {mode}."
