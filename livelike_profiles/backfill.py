@@ -175,6 +175,9 @@ def provision_user(
             retry_now(user.pk)
         _this_thread.created = _this_thread.error = None
         user._state.fields_cache.pop("livelike_profile", None)
+        if status is None and not attempt:
+            # Known to have no row: cached as such, ensure_profile skips its lookup.
+            user._state.fields_cache["livelike_profile"] = None
         row = ensure_profile(user)
         error = _this_thread.error
         rate_limited = row.status == Status.FAILED and isinstance(error, LiveLikeRateLimited)

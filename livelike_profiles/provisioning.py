@@ -82,8 +82,7 @@ def custom_id_for(user: AbstractBaseUser) -> str:
 
 def cached_profile(user: AbstractBaseUser) -> LiveLikeProfile | None:
     """The user's row without a query, if ``user.livelike_profile`` was already loaded."""
-    cache = user._state.fields_cache
-    return cache.get("livelike_profile")
+    return user._state.fields_cache.get("livelike_profile")
 
 
 def ensure_profile(user: AbstractBaseUser) -> LiveLikeProfile:
@@ -96,12 +95,15 @@ def ensure_profile(user: AbstractBaseUser) -> LiveLikeProfile:
     ``profile.is_active`` is ``False``: callers test ``is_active`` before
     using ``profile_id`` or ``access_token``.
 
-    Costs one query when the profile is active (none if ``user.livelike_profile``
-    is already cached on the instance).
+    Costs one query when the profile is active, none if ``user.livelike_profile``
+    is already cached on the instance: loaded, or fetched with
+    ``select_related("livelike_profile")``, which also caches that there is
+    none (a stale "none" only costs a failed INSERT, never a second profile).
     """
     if user.pk is None or user._state.adding:
         raise ValueError("ensure_profile() needs a saved user")
-    row = cached_profile(user) or _load(user)
+    cache = user._state.fields_cache
+    row = cache["livelike_profile"] if "livelike_profile" in cache else _load(user)
     if row is not None and not _due(row):
         return _remember(user, row)
 

@@ -374,3 +374,12 @@ def test_summary_leaves_the_url_out(client, mocked):
         client.create_profile()
     assert caught.value.summary() == "HTTP 400: nope"
     assert PROFILE_URL in str(caught.value)
+
+
+def test_environment_is_read_once_at_session_creation(monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/site-bundle.pem")
+    client = LiveLikeClient(api_url=BASE, client_id="cid")
+    assert client.session.proxies["https"] == "http://proxy.example:3128"
+    assert client.session.verify == "/etc/ssl/certs/site-bundle.pem"
+    assert client.session.trust_env is False  # no per-request environment scan

@@ -535,3 +535,20 @@ def test_operator_states_are_left_alone(fake_livelike, status):
     row = ensure_profile(user)
     assert row.status == status and not row.is_active
     assert fake_livelike.calls == []
+
+
+def test_select_related_absence_saves_the_lookup(fake_livelike, django_assert_num_queries):
+    user = make_user()
+    loaded = type(user)._default_manager.select_related("livelike_profile").get(pk=user.pk)
+    with django_assert_num_queries(2):  # the claim's INSERT and the outcome's UPDATE
+        assert ensure_profile(loaded).is_active
+    assert fake_livelike.create_count == 1
+
+
+def test_a_stale_cached_absence_never_makes_a_second_profile(fake_livelike):
+    user = make_user()
+    stale = type(user)._default_manager.select_related("livelike_profile").get(pk=user.pk)
+    first = ensure_profile(fresh(user))  # provisioned meanwhile, elsewhere
+    again = ensure_profile(stale)  # still believes there is no row
+    assert again.profile_id == first.profile_id and again.is_active
+    assert fake_livelike.count_calls("POST") == 1
