@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from livelike_profiles import backfill as backfill_module
 from livelike_profiles.backfill import backfill, claims_batches, select_users
-from livelike_profiles.management.commands.livelike_provision import Progress
+from livelike_profiles.management.output import Progress
 from livelike_profiles.models import LiveLikeProfile
 from livelike_profiles.provisioning import custom_id_for, ensure_profile
 from tests.factories import make_user, make_users

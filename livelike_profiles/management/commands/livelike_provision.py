@@ -6,12 +6,11 @@ options, and that module for how several copies split the work.
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 from datetime import time as dt_time
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -24,60 +23,7 @@ from livelike_profiles.backfill import (
 )
 from livelike_profiles.client import POOL_SIZE
 
-
-class Progress:
-    """A progress line through ``self.stdout``: redrawn in place on a terminal,
-    otherwise one line per tenth of the work (a log file gets ten lines, not a million).
-    """
-
-    BAR_WIDTH = 24
-    REDRAW_SECONDS = 0.2
-
-    def __init__(self, out: OutputWrapper, total: int, *, tty: bool | None = None) -> None:
-        self.out = out
-        self.total = total
-        self.tty = out.isatty() if tty is None else tty
-        self._drawn_at = 0.0
-        self._next_tenth = 1
-        self._dirty = False
-
-    def update(self, done: int, counts: str, *, final: bool = False) -> None:
-        """Show ``done`` of ``total`` and the ``counts`` text, if it is time to."""
-        if self.tty:
-            now = time.monotonic()
-            if final or now - self._drawn_at >= self.REDRAW_SECONDS:
-                self._drawn_at = now
-                self.out.write("\r" + self.line(done, counts), ending="")
-                self.out.flush()
-                self._dirty = True
-            return
-        tenth = done * 10 // self.total if self.total else 10
-        if tenth >= self._next_tenth or (final and done and self._next_tenth <= 10):
-            self._next_tenth = tenth + 1
-            self.out.write(self.line(done, counts))
-
-    def close(self) -> None:
-        """End the redrawn line, so what follows starts on a line of its own."""
-        if self._dirty:
-            self.out.write("")
-            self._dirty = False
-
-    def line(self, done: int, counts: str) -> str:
-        fraction = done / self.total if self.total else 1.0
-        filled = int(fraction * self.BAR_WIDTH)
-        bar = "#" * filled + "-" * (self.BAR_WIDTH - filled)
-        return f"[{bar}] {fraction:4.0%} {done}/{self.total}  {counts}"
-
-
-def table(rows: list[tuple[str, Any]]) -> str:
-    """A two-column plain-text table, numbers right-aligned."""
-    width = max(len(label) for label, _ in rows)
-    values = [str(value) for _, value in rows]
-    value_width = max(len(value) for value in values)
-    return "\n".join(
-        f"  {label:<{width}}  {value:>{value_width}}"
-        for (label, _), value in zip(rows, values, strict=True)
-    )
+from ..output import progress_reporter, table
 
 
 def parse_since(value: str) -> datetime:
@@ -162,7 +108,6 @@ class Command(BaseCommand):
             self._dry_run(users, verbosity)
             return
 
-        progress: Progress | None = None
         if verbosity >= 1:
             mode = (
                 "batches claimed, so several copies may run at once"
@@ -174,21 +119,13 @@ class Command(BaseCommand):
                 f"batches of {batch_size}, {mode}."
             )
 
-        def on_result(report: BackfillReport) -> None:
-            nonlocal progress
-            if progress is None:
-                progress = Progress(self.stdout, report.to_do)
-            progress.update(report.done, _counts(report))
-
-        report = backfill(
-            users,
-            concurrency=concurrency,
-            batch_size=batch_size,
-            on_result=on_result if verbosity >= 1 else None,
+        on_result, finish = progress_reporter(
+            self.stdout, verbosity, total=lambda report: report.to_do, counts=_counts
         )
-        if progress is not None:
-            progress.update(report.done, _counts(report), final=True)
-            progress.close()
+        report = backfill(
+            users, concurrency=concurrency, batch_size=batch_size, on_result=on_result
+        )
+        finish(report)
         if verbosity >= 1:
             self._summary(report)
         if report.interrupted:

@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from livelike_profiles.keys import RotationReport, UnreadableTokens, rotate
 
-from .livelike_provision import Progress, table
+from ..output import Progress, table
 
 
 class Command(BaseCommand):

@@ -16,7 +16,7 @@ from livelike_profiles.backfill import parse_user_ids
 from livelike_profiles.client import POOL_SIZE
 from livelike_profiles.remote_sync import SyncOutcome, SyncReport, sync_profiles, syncable
 
-from .livelike_provision import Progress, table
+from ..output import progress_reporter, table
 
 
 class Command(BaseCommand):
@@ -78,23 +78,14 @@ class Command(BaseCommand):
             except ValueError as error:
                 raise CommandError(f"--users: {error}") from None
         verbosity = options["verbosity"]
-        progress: Progress | None = None
 
-        def on_result(report: SyncReport) -> None:
-            nonlocal progress
-            if progress is None:
-                progress = Progress(self.stdout, report.total)
-            progress.update(report.done, _counts(report))
-
-        report = sync_profiles(
-            rows,
-            concurrency=concurrency,
-            batch_size=batch_size,
-            on_result=on_result if verbosity >= 1 else None,
+        on_result, finish = progress_reporter(
+            self.stdout, verbosity, total=lambda report: report.total, counts=_counts
         )
-        if progress is not None:
-            progress.update(report.done, _counts(report), final=True)
-            progress.close()
+        report = sync_profiles(
+            rows, concurrency=concurrency, batch_size=batch_size, on_result=on_result
+        )
+        finish(report)
         if verbosity >= 1:
             self._summary(report)
         if report.interrupted:
