@@ -77,9 +77,10 @@ def test_user_agent_and_timeout_on_every_call(client, mocked):
     client.session.request = spy
     mocked.post(PROFILE_URL, json=PROFILE, status=201)
     client.create_profile()
-    assert seen == [3, 3]
-    agent = mocked.calls[0].request.headers["User-Agent"]
-    assert agent.startswith(f"django-livelike-profiles/{__version__} ")
+    assert seen == [3, 3]  # discovery, then the create
+    agents = [call.request.headers["User-Agent"] for call in mocked.calls]
+    assert len(agents) == 2
+    assert all(agent.startswith(f"django-livelike-profiles/{__version__} ") for agent in agents)
 
 
 def test_application_resource_is_cached(client, mocked):

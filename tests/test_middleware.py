@@ -188,3 +188,18 @@ def test_check_fails_without_authentication_middleware(settings):
 def test_check_silent_without_our_middleware(settings):
     settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if m not in (OURS, AUTH)]
     assert check_middleware() == []
+
+
+def test_async_view_provisions_a_user_without_profile(fake_livelike, settings):
+    settings.LIVELIKE = {**settings.LIVELIKE, "PROVISION_ON_LOGIN": False}
+    user = make_user()
+
+    async def run():
+        client = AsyncClient()
+        await client.aforce_login(user)
+        return await client.get("/async-touch/")
+
+    response = async_to_sync(run)()
+    row = LiveLikeProfile.objects.get(user=user)
+    assert row.is_active and response.json()["profile_id"] == row.profile_id
+    assert fake_livelike.count_calls("POST") == 1

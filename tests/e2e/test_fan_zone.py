@@ -153,11 +153,16 @@ def test_one_profile_for_alice_on_every_device(
         assert seen == [(profile_id, "Alice in the stands")] * 2
 
         # The fake recorded exactly one profile created for alice, and none by the SDK itself.
-        assert [p.id for p in fake_service.profiles if p.custom_id == row.custom_id] == [profile_id]
-        assert fake_service.count_calls("POST", f"/profile-by-custom-id/demo/{row.custom_id}/") == 1
-        assert fake_service.count_calls("POST", PROFILE_URL) == 0
+        _assert_created_once(fake_service, row.custom_id, profile_id)
 
     _run(scenario, chromium, "alice")
+
+
+def _assert_created_once(fake: FakeLiveLike, custom_id: str, profile_id: str) -> None:
+    """One create for this user, by our server (custom id), and none by the SDK itself."""
+    assert [p.id for p in fake.profiles if p.custom_id == custom_id] == [profile_id]
+    assert fake.count_calls("POST", f"/profile-by-custom-id/demo/{custom_id}/") == 1
+    assert fake.count_calls("POST", PROFILE_URL) == 0
 
 
 def test_first_sign_in_on_three_devices_at_once_creates_one_profile(
@@ -176,11 +181,7 @@ def test_first_sign_in_on_three_devices_at_once_creates_one_profile(
         row = demo.profile_row("bob")
         assert row is not None
         assert {profile_id for profile_id, _ in seen} == {row.profile_id}
-        assert [p.id for p in fake_service.profiles if p.custom_id == row.custom_id] == [
-            row.profile_id
-        ]
-        assert fake_service.count_calls("POST", f"/profile-by-custom-id/demo/{row.custom_id}/") == 1
-        assert fake_service.count_calls("POST", PROFILE_URL) == 0
+        _assert_created_once(fake_service, row.custom_id, row.profile_id)
 
     _run(scenario, chromium, "bob")
 

@@ -21,8 +21,8 @@ from livelike_profiles.backfill import (
     needing_profile,
     select_users,
 )
-from livelike_profiles.client import POOL_SIZE
 
+from ..arguments import add_worker_arguments, worker_options
 from ..output import progress_reporter, table
 
 
@@ -65,20 +65,11 @@ class Command(BaseCommand):
             help="Only these user ids (primary keys; spaces or commas between them). "
             "Inactive users named here are included.",
         )
-        parser.add_argument(
-            "--concurrency",
-            type=int,
-            default=4,
-            metavar="N",
-            help=f"Threads calling LiveLike at once, sharing one connection pool (1 to "
-            f"{POOL_SIZE}; default 4). Each uses a database connection.",
-        )
-        parser.add_argument(
-            "--batch-size",
-            type=int,
-            default=200,
-            metavar="N",
-            help="Users read (and, on PostgreSQL, claimed) per batch (default 200).",
+        add_worker_arguments(
+            parser,
+            concurrency_help="Threads calling LiveLike at once, sharing one connection pool; "
+            "each uses a database connection",
+            batch_help="Users read (and, on PostgreSQL, claimed) per batch",
         )
         parser.add_argument(
             "--dry-run",
@@ -87,11 +78,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        concurrency, batch_size = options["concurrency"], options["batch_size"]
-        if not 1 <= concurrency <= POOL_SIZE:
-            raise CommandError(f"--concurrency must be between 1 and {POOL_SIZE}")
-        if batch_size < 1:
-            raise CommandError("--batch-size must be at least 1")
+        concurrency, batch_size = worker_options(options)
         since = parse_since(options["since"]) if options["since"] else None
         ids = None
         if options["users"]:

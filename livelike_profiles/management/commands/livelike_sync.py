@@ -13,9 +13,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from livelike_profiles.backfill import parse_user_ids
-from livelike_profiles.client import POOL_SIZE
 from livelike_profiles.remote_sync import SyncOutcome, SyncReport, sync_profiles, syncable
 
+from ..arguments import add_worker_arguments, worker_options
 from ..output import progress_reporter, table
 
 
@@ -44,27 +44,14 @@ class Command(BaseCommand):
             metavar="ID",
             help="Only the profiles of these user ids (spaces or commas between them).",
         )
-        parser.add_argument(
-            "--concurrency",
-            type=int,
-            default=4,
-            metavar="N",
-            help=f"Calls to LiveLike at once (1 to {POOL_SIZE}; default 4).",
-        )
-        parser.add_argument(
-            "--batch-size",
-            type=int,
-            default=200,
-            metavar="N",
-            help="Profiles read per batch (default 200).",
+        add_worker_arguments(
+            parser,
+            concurrency_help="Calls to LiveLike at once",
+            batch_help="Profiles read per batch",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        concurrency, batch_size = options["concurrency"], options["batch_size"]
-        if not 1 <= concurrency <= POOL_SIZE:
-            raise CommandError(f"--concurrency must be between 1 and {POOL_SIZE}")
-        if batch_size < 1:
-            raise CommandError("--batch-size must be at least 1")
+        concurrency, batch_size = worker_options(options)
         stale_before = None
         if options["stale_hours"] is not None:
             if options["stale_hours"] < 0:
