@@ -448,17 +448,42 @@ def provision_users(users: Iterable[AbstractBaseUser]) -> list[UserResult]:
 
 
 def parse_user_ids(raw: Iterable[str]) -> list[Any]:
-    """User primary keys from text (``"12"``, a UUID...); ``ValueError`` names invalid ones."""
-    pk_field = get_user_model()._meta.pk
+    """User primary keys from text (``"12"``, a UUID...); ``ValueError`` names invalid ones.
+
+    An integer beyond what the key's column holds is invalid too: some
+    database drivers (SQLite's) raise ``OverflowError`` on it in a query.
+    """
+    model = get_user_model()
+    pk_field = model._meta.pk
+    bounds = _integer_bounds(model)
     pks, invalid = [], []
     for value in raw:
         try:
-            pks.append(pk_field.to_python(value.strip()))
+            pk = pk_field.to_python(value.strip())
         except ValidationError:
             invalid.append(value)
+            continue
+        if bounds and isinstance(pk, int) and not bounds[0] <= pk <= bounds[1]:
+            invalid.append(value)
+        else:
+            pks.append(pk)
     if invalid:
         raise ValueError(f"not a valid user id: {_some(invalid)}")
     return list(dict.fromkeys(pks))
+
+
+def _integer_bounds(model: Any) -> tuple[int, int] | None:
+    """The range of the user model's integer primary key column; ``None`` if not an integer."""
+    field = model._meta.pk
+    while field.is_relation:  # multi-table inheritance: the parent's key
+        field = field.target_field
+    ops = connections[router.db_for_read(model)].ops
+    try:
+        low, high = ops.integer_field_range(field.get_internal_type())
+    except KeyError:
+        return None
+    # None means unbounded on that database.
+    return (-(2**63) if low is None else low, 2**63 - 1 if high is None else high)
 
 
 def _has_field(model: Any, name: str) -> bool:
