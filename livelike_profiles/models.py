@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from .fields import EncryptedTokenField
@@ -33,8 +32,17 @@ class LiveLikeProfile(models.Model):
     status = models.CharField(
         _("status"), max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
     )
+    # "No id yet" is NULL, not "": every database lets NULLs repeat under a
+    # plain unique constraint, while MariaDB/MySQL cannot build the
+    # conditional one that "" would need.
     profile_id = models.CharField(
-        _("LiveLike profile id"), max_length=64, blank=True, default="", editable=False
+        _("LiveLike profile id"),
+        max_length=64,
+        null=True,
+        blank=True,
+        default=None,
+        unique=True,
+        editable=False,
     )
     access_token = EncryptedTokenField(
         _("access token"),
@@ -47,8 +55,10 @@ class LiveLikeProfile(models.Model):
     custom_id = models.CharField(
         _("custom id"),
         max_length=255,
+        null=True,
         blank=True,
-        default="",
+        default=None,
+        unique=True,
         editable=False,
         help_text=_("Keyed hash of the user's primary key, sent to LiveLike as the custom id."),
     )
@@ -80,20 +90,6 @@ class LiveLikeProfile(models.Model):
     class Meta:
         verbose_name = _("LiveLike profile")
         verbose_name_plural = _("LiveLike profiles")
-        constraints = [
-            # One local row per remote profile, and per custom id: a second
-            # row pointing at the same profile would be a bug worth failing on.
-            models.UniqueConstraint(
-                fields=["profile_id"],
-                condition=~Q(profile_id=""),
-                name="livelike_profiles_unique_profile_id",
-            ),
-            models.UniqueConstraint(
-                fields=["custom_id"],
-                condition=~Q(custom_id=""),
-                name="livelike_profiles_unique_custom_id",
-            ),
-        ]
 
     def __str__(self) -> str:
         # Never the token; and user_id rather than user, to cost no query.

@@ -244,7 +244,7 @@ def _claim(
         try:
             row = _rows().create(
                 user_id=user.pk,
-                custom_id=custom_id_for(user) if conf.CUSTOM_IDS else "",
+                custom_id=custom_id_for(user) if conf.CUSTOM_IDS else None,
                 attempts=1,
                 **claimed,
             )

@@ -32,7 +32,7 @@ class ProfileSerializer(serializers.Serializer):
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
         return {
-            "profile_id": instance.profile_id,
+            "profile_id": instance.profile_id or "",
             "nickname": instance.nickname,
             "access_token": instance.access_token,
             "client_id": conf.CLIENT_ID,

@@ -177,7 +177,7 @@ def test_the_token_is_in_no_admin_page(admin_client, fake_livelike):
     rows = [ensure_profile(user) for user in users]
     tokens = [fake_livelike.profile(row.profile_id).access_token for row in rows]
     ciphertexts = [row.__dict__["access_token"] for row in rows]
-    failed = local_row(10, status=Status.FAILED, profile_id="", access_token="")
+    failed = local_row(10, status=Status.FAILED, profile_id=None, access_token="")
     fake_livelike.revoke(rows[2].profile_id)
 
     pages = {
@@ -238,9 +238,9 @@ def test_list_queries_do_not_grow_with_the_rows_shown(admin_client):
 def test_provision_now_retries_failed_rows_and_leaves_the_others(admin_client, fake_livelike):
     later = timezone.now() + timedelta(hours=1)
     failed = local_row(
-        1, status=Status.FAILED, profile_id="", access_token="", next_attempt_at=later
+        1, status=Status.FAILED, profile_id=None, access_token="", next_attempt_at=later
     )
-    conflict = local_row(2, status=Status.CONFLICT, profile_id="", access_token="")
+    conflict = local_row(2, status=Status.CONFLICT, profile_id=None, access_token="")
     active = local_row(3)
     response = run_action(admin_client, LIST, "provision_now", [failed.pk, conflict.pk, active.pk])
     shown = messages_of(response)
@@ -262,7 +262,7 @@ def test_provision_now_retries_failed_rows_and_leaves_the_others(admin_client, f
 
 @pytest.mark.django_db(transaction=True)
 def test_provision_now_reports_a_failure(admin_client, fake_livelike):
-    failed = local_row(1, status=Status.FAILED, profile_id="", access_token="")
+    failed = local_row(1, status=Status.FAILED, profile_id=None, access_token="")
     fake_livelike.fail_next_creates(1, status=503)
     shown = messages_of(run_action(admin_client, LIST, "provision_now", [failed.pk]))
     row = LiveLikeProfile.objects.get(pk=failed.pk)
@@ -276,7 +276,7 @@ def test_refresh_updates_nicknames_and_marks_revoked_tokens(admin_client, fake_l
     renamed, revoked, unchanged = (ensure_profile(user) for user in users)
     get_client().update_own_profile(renamed.access_token, nickname="Renamed At LiveLike")
     fake_livelike.revoke(revoked.profile_id)
-    failed = local_row(9, status=Status.FAILED, profile_id="", access_token="")
+    failed = local_row(9, status=Status.FAILED, profile_id=None, access_token="")
     calls = len(fake_livelike.calls)
 
     response = run_action(
@@ -307,7 +307,7 @@ def test_actions_refuse_more_rows_than_a_request_should_handle(
     admin_client, fake_livelike, monkeypatch
 ):
     monkeypatch.setattr(livelike_admin, "MAX_ROWS_PER_ACTION", 2)
-    rows = [local_row(n, status=Status.FAILED, profile_id="", access_token="") for n in range(3)]
+    rows = [local_row(n, status=Status.FAILED, profile_id=None, access_token="") for n in range(3)]
     shown = messages_of(run_action(admin_client, LIST, "provision_now", [r.pk for r in rows]))
     assert any("At most 2 rows" in m for m in shown)
     assert fake_livelike.calls == []
@@ -325,7 +325,7 @@ def atomic_requests():
 def test_actions_provision_at_once_even_with_atomic_requests(
     admin_client, fake_livelike, atomic_requests
 ):
-    failed = local_row(1, status=Status.FAILED, profile_id="", access_token="")
+    failed = local_row(1, status=Status.FAILED, profile_id=None, access_token="")
     shown = messages_of(run_action(admin_client, LIST, "provision_now", [failed.pk]))
     assert LiveLikeProfile.objects.get(pk=failed.pk).status == Status.ACTIVE
     assert any(m.startswith("LiveLike profile created") for m in shown)

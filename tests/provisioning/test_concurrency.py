@@ -143,7 +143,7 @@ def test_process_killed_between_remote_create_and_local_save(fake_livelike, sett
         child.send_signal(signal.SIGKILL)
         child.communicate(timeout=30)
     row = LiveLikeProfile.objects.get(user_id=user.pk)
-    assert row.status == LiveLikeProfile.Status.PENDING and row.profile_id == ""
+    assert row.status == LiveLikeProfile.Status.PENDING and row.profile_id is None
     fake_livelike.release_held()
 
     # Within the lease nobody takes over (the dead worker might still be alive).

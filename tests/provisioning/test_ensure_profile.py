@@ -128,7 +128,7 @@ def test_without_custom_ids_plain_create_is_used(fake_livelike, settings):
     settings.LIVELIKE = {**settings.LIVELIKE, "CUSTOM_IDS": False}
     user = make_user()
     row = ensure_profile(user)
-    assert row.is_active and row.custom_id == ""
+    assert row.is_active and row.custom_id is None
     assert fake_livelike.profile(row.profile_id).custom_id is None
     assert fake_livelike.count_calls("POST", "/profile/") == 1
 
