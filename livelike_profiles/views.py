@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
@@ -90,12 +92,8 @@ class ProfileView(APIView):
         profile = ensure_profile(request.user)
         if not profile.is_active:
             return _not_ready(profile)
-        token = _token_of(profile)
-        if token is None:
-            return _unreadable(profile)
-        # LiveLike first: if it refuses, nothing local has changed.
         try:
-            remote = get_client().update_own_profile(token, nickname=nickname)
+            return _change_nickname(profile, nickname)
         except LiveLikeTokenRejected:
             return _error(502, _("LiveLike no longer accepts this profile's access token."))
         except LiveLikeRejected as error:
@@ -108,11 +106,44 @@ class ProfileView(APIView):
             return _error(503, _("LiveLike is unavailable; try again later."), retry_after)
         except LiveLikeBadResponse:
             return _error(502, _("LiveLike sent an unusable answer."))
-        profile.nickname = (remote.nickname or nickname)[:255]
-        LiveLikeProfile.objects.filter(pk=profile.pk).update(
-            nickname=profile.nickname, nickname_sync_due=False, updated_at=timezone.now()
+
+
+def _change_nickname(profile: LiveLikeProfile, nickname: str) -> Response:
+    """LiveLike first (if it refuses, nothing local changes), then the row; raises LiveLikeError."""
+    client = get_client()
+    client.profile_url()  # discovered before the lock, which then covers one call only
+    with _one_change_at_a_time(profile) as row:
+        if row is None or not row.is_active:  # deleted or changed while we waited
+            return _not_ready(row or profile)
+        token = _token_of(row)
+        if token is None:
+            return _unreadable(row)
+        remote = client.update_own_profile(token, nickname=nickname)
+        row.nickname = (remote.nickname or nickname)[:255]
+        LiveLikeProfile.objects.filter(pk=row.pk).update(
+            nickname=row.nickname, nickname_sync_due=False, updated_at=timezone.now()
         )
-        return Response(ProfileSerializer(profile).data)
+    return Response(ProfileSerializer(row).data)
+
+
+@contextmanager
+def _one_change_at_a_time(profile: LiveLikeProfile) -> Iterator[LiveLikeProfile | None]:
+    """The user's row read again and locked until the block ends.
+
+    Two changes of one user must reach LiveLike and the row in the same order,
+    or each side keeps a different winner. The row lock serializes them; a
+    second change waits at most one LiveLike call (``TIMEOUT``). SQLite has no
+    row lock, only the whole database's, which would hold every other write
+    (logins included) behind a LiveLike call: there the changes are not
+    serialized (see the README).
+    """
+    using = router.db_for_write(LiveLikeProfile, instance=profile)
+    if not connections[using].features.has_select_for_update:
+        yield profile
+        return
+    with transaction.atomic(using=using):
+        rows = LiveLikeProfile.objects.using(using).select_for_update()
+        yield rows.filter(pk=profile.pk).first()
 
 
 def _token_of(profile: LiveLikeProfile) -> str | None:
