@@ -78,6 +78,14 @@ def test_a_text_body_is_a_415(client, user, fake_livelike):
     assert_nothing_changed(user, fake_livelike, before, patches)
 
 
+def test_form_data_is_still_accepted(client, user, fake_livelike):
+    response = patch(client, "nickname=Grace", content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 200
+    assert (
+        row_of(user).nickname == "Grace" == fake_livelike.profile(row_of(user).profile_id).nickname
+    )
+
+
 # -- LiveLike refusals ------------------------------------------------------------------
 
 
