@@ -48,11 +48,20 @@ class ProfileSchema(AutoSchema):
         }
         errors = {
             "403": {"description": "Not authenticated.", **detail},
-            "503": {"description": "Not ready or LiveLike unavailable (Retry-After).", **detail},
+            "406": {"description": "The Accept header excludes JSON.", **detail},
+            "503": {
+                "description": "Not ready, LiveLike unavailable, or the stored token cannot "
+                "be decrypted (Retry-After).",
+                **detail,
+            },
         }
         if method == "PATCH":
             errors["400"] = {"description": "Invalid input, naming the field."}
+            errors["415"] = {"description": "A body that is not JSON or form data.", **detail}
             errors["429"] = {"description": "Too many nickname changes.", **detail}
-            errors["502"] = {"description": "LiveLike refused or answered badly.", **detail}
+            errors["502"] = {
+                "description": "LiveLike refused the token or the request, or answered badly.",
+                **detail,
+            }
         responses.update(errors)
         return responses

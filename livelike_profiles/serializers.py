@@ -10,10 +10,74 @@ from rest_framework import serializers
 
 from .conf import conf
 
-# Bidirectional overrides and isolates (Unicode "format" characters) can make
-# a nickname display as something else; other format characters such as the
-# zero-width joiner inside emoji sequences are allowed.
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Nicknames are shown to other people, so each must display as what it is:
+# nothing invisible, blank-looking or drawn over its neighbours.
+_REFUSED_CATEGORIES = frozenset(
+    # controls, surrogates, private use, unassigned, line and paragraph separators
+    {"Cc", "Cs", "Co", "Cn", "Zl", "Zp"}
+)
+# Letters and symbols that draw nothing (Hangul fillers, the braille blank, Khmer's
+# inherent vowels): the usual way to make a name that looks empty.
+_BLANK = frozenset("\u115f\u1160\u3164\uffa0\u2800\u17b4\u17b5")
+# The only format characters allowed: the zero-width joiner and non-joiner shape
+# emoji sequences, Indic conjuncts and Persian words, between two visible characters.
+_JOINERS = frozenset("\u200c\u200d")
+# Tag characters after the black flag spell a subdivision flag (England, Scotland...).
+_FLAG = "\U0001f3f4"
+_TAGS = range(0xE0020, 0xE0080)
+_CANCEL_TAG = "\U000e007f"
+# Where new emoji are assigned: unassigned there (Python's Unicode data lags the
+# phones') is a pictograph, not a control character that is not known yet.
+_PICTOGRAPHS = range(0x1F000, 0x1FB00)
+# Non-spacing marks stacked on one character: real scripts use up to three or
+# four (Tibetan stacks, Hebrew points); "zalgo" text uses dozens.
+MAX_MARKS_PER_CHARACTER = 4
+
+
+def _visible(char: str) -> bool:
+    if ord(char) in _PICTOGRAPHS:
+        return True
+    return unicodedata.category(char)[0] not in "CMZ" and char not in _BLANK
+
+
+def _tag(char: str) -> bool:
+    return bool(char) and ord(char) in _TAGS
+
+
+def nickname_problem(value: str) -> str | None:
+    """Why ``value`` (NFC, stripped) would not display as itself, or ``None``."""
+    invisible = _("Invisible or control characters are not allowed.")
+    marks = 0  # non-spacing marks on the current character
+    anchored = False  # the previous character is visible, or a mark on a visible one
+    for index, char in enumerate(value):
+        category = unicodedata.category(char)
+        previous = value[index - 1] if index else ""
+        following = value[index + 1 : index + 2]
+        if char in _BLANK or (category in _REFUSED_CATEGORIES and ord(char) not in _PICTOGRAPHS):
+            return invisible
+        if category[0] == "M":
+            if not index:
+                return _("A combining mark must follow a character.")
+            if category != "Mc":  # spacing marks take room of their own: they never pile up
+                marks += 1
+                if marks > MAX_MARKS_PER_CHARACTER:
+                    return _("Too many combining marks on one character.")
+            continue
+        if category == "Cf":
+            joins = char in _JOINERS and anchored and bool(following) and _visible(following)
+            # A flag's tags follow the black flag and end with the cancel tag.
+            flag = (previous == _FLAG or _tag(previous)) and (
+                char == _CANCEL_TAG or _tag(following)
+            )
+            if not (joins or (_tag(char) and flag)):
+                return invisible
+            anchored = False
+            continue
+        marks = 0
+        anchored = _visible(char)
+    if not any(_visible(char) for char in value):
+        return _("Enter at least one visible character.")
+    return None
 
 
 class ProfileSerializer(serializers.Serializer):
@@ -41,13 +105,23 @@ class ProfileSerializer(serializers.Serializer):
         }
 
 
+class NicknameField(serializers.CharField):
+    """A stripped string in Unicode's composed form (NFC): the length limit counts what shows."""
+
+    def to_internal_value(self, data: Any) -> str:
+        return unicodedata.normalize("NFC", super().to_internal_value(data))
+
+
 class NicknameSerializer(serializers.Serializer):
-    """A new nickname: a string, stripped, 1 to ``NICKNAME_MAX_LENGTH`` characters."""
+    """A new nickname: a string, stripped, NFC, 1 to ``NICKNAME_MAX_LENGTH`` characters.
+
+    Refused: anything that would not display as itself (see :func:`nickname_problem`).
+    """
 
     def get_fields(self) -> dict[str, serializers.Field]:
         # Built per instance, so the maximum follows the setting (never frozen at import).
         return {
-            "nickname": serializers.CharField(
+            "nickname": NicknameField(
                 max_length=conf.NICKNAME_MAX_LENGTH, trim_whitespace=True, allow_blank=False
             )
         }
@@ -66,7 +140,7 @@ class NicknameSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
     def validate_nickname(self, value: str) -> str:
-        for char in value:
-            if unicodedata.category(char) in ("Cc", "Cs") or char in _BIDI_CONTROLS:
-                raise serializers.ValidationError(_("Control characters are not allowed."))
+        problem = nickname_problem(value)
+        if problem:
+            raise serializers.ValidationError(problem)
         return value

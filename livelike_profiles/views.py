@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
@@ -22,8 +26,10 @@ from .exceptions import (
     LiveLikeRejected,
     LiveLikeTokenRejected,
     LiveLikeUnavailable,
+    UnreadableTokenError,
 )
 from .models import LiveLikeProfile
+from .parsers import JSONParser
 from .provisioning import ensure_profile
 from .schema import ProfileSchema
 from .serializers import NicknameSerializer, ProfileSerializer
@@ -32,6 +38,14 @@ from .serializers import NicknameSerializer, ProfileSerializer
 _PENDING_RETRY_AFTER = 2
 # A failed update is retried by the caller; LiveLike did not say when.
 _UNAVAILABLE_RETRY_AFTER = 30
+# The longest Retry-After we send: past a day a client should stop waiting and
+# someone should look. Also what an infinite or absurd wait from LiveLike becomes.
+_MAX_RETRY_AFTER = 24 * 3600
+# What an operator sees on a row whose token no configured key can decrypt.
+_KEY_MISSING = (
+    "The stored access token cannot be decrypted: restore the encryption key "
+    '(the old SECRET_KEY in SECRET_KEY_FALLBACKS, or the key in LIVELIKE["ENCRYPTION_KEYS"]).'
+)
 
 
 class NicknameChangeThrottle(UserRateThrottle):
@@ -47,6 +61,9 @@ class ProfileView(APIView):
     """``GET``: the caller's profile and what the SDK needs. ``PATCH``: change its nickname."""
 
     permission_classes = [IsAuthenticated]
+    # JSON only: the browsable API would render the access token into an HTML page.
+    renderer_classes = [JSONRenderer]
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
     schema = ProfileSchema()
 
     def get_throttles(self) -> list[Any]:
@@ -64,6 +81,8 @@ class ProfileView(APIView):
         profile = ensure_profile(request.user)
         if not profile.is_active:
             return _not_ready(profile)
+        if _token_of(profile) is None:
+            return _unreadable(profile)
         return Response(ProfileSerializer(profile).data)
 
     def patch(self, request: Request) -> Response:
@@ -73,29 +92,94 @@ class ProfileView(APIView):
         profile = ensure_profile(request.user)
         if not profile.is_active:
             return _not_ready(profile)
-        # LiveLike first: if it refuses, nothing local has changed.
         try:
-            remote = get_client().update_own_profile(profile.access_token, nickname=nickname)
+            return _change_nickname(profile, nickname)
         except LiveLikeTokenRejected:
             return _error(502, _("LiveLike no longer accepts this profile's access token."))
         except LiveLikeRejected as error:
-            return Response(error.errors or {"nickname": [error.detail]}, status=400)
+            if error.status_code == 400:  # only a 400 says the value was wrong
+                return Response(error.errors or {"nickname": [error.detail]}, status=400)
+            detail = _("LiveLike refused the change (HTTP %(status)s).")
+            return _error(502, detail % {"status": error.status_code})
         except LiveLikeUnavailable as error:
-            retry_after = getattr(error, "retry_after", None) or _UNAVAILABLE_RETRY_AFTER
+            retry_after = getattr(error, "retry_after", None)
             return _error(503, _("LiveLike is unavailable; try again later."), retry_after)
         except LiveLikeBadResponse:
             return _error(502, _("LiveLike sent an unusable answer."))
-        profile.nickname = (remote.nickname or nickname)[:255]
-        LiveLikeProfile.objects.filter(pk=profile.pk).update(
-            nickname=profile.nickname, nickname_sync_due=False, updated_at=timezone.now()
+
+
+def _change_nickname(profile: LiveLikeProfile, nickname: str) -> Response:
+    """LiveLike first (if it refuses, nothing local changes), then the row; raises LiveLikeError."""
+    client = get_client()
+    client.profile_url()  # discovered before the lock, which then covers one call only
+    with _one_change_at_a_time(profile) as row:
+        if row is None or not row.is_active:  # deleted or changed while we waited
+            return _not_ready(row or profile)
+        token = _token_of(row)
+        if token is None:
+            return _unreadable(row)
+        remote = client.update_own_profile(token, nickname=nickname)
+        row.nickname = (remote.nickname or nickname)[:255]
+        LiveLikeProfile.objects.filter(pk=row.pk).update(
+            nickname=row.nickname, nickname_sync_due=False, updated_at=timezone.now()
         )
-        return Response(ProfileSerializer(profile).data)
+    return Response(ProfileSerializer(row).data)
+
+
+@contextmanager
+def _one_change_at_a_time(profile: LiveLikeProfile) -> Iterator[LiveLikeProfile | None]:
+    """The user's row read again and locked until the block ends.
+
+    Two changes of one user must reach LiveLike and the row in the same order,
+    or each side keeps a different winner. The row lock serializes them; a
+    second change waits at most one LiveLike call (``TIMEOUT``). SQLite has no
+    row lock, only the whole database's, which would hold every other write
+    (logins included) behind a LiveLike call: there the changes are not
+    serialized (see the README).
+    """
+    using = router.db_for_write(LiveLikeProfile, instance=profile)
+    if not connections[using].features.has_select_for_update:
+        yield profile
+        return
+    with transaction.atomic(using=using):
+        rows = LiveLikeProfile.objects.using(using).select_for_update()
+        yield rows.filter(pk=profile.pk).first()
+
+
+def _token_of(profile: LiveLikeProfile) -> str | None:
+    """The profile's access token, or ``None`` (the row marked) when no key can decrypt it."""
+    try:
+        token = profile.access_token
+    except UnreadableTokenError:
+        # A queryset update: saving the row would touch the token, and the
+        # status stays as it is, since the profile itself is fine.
+        LiveLikeProfile.objects.filter(pk=profile.pk).exclude(last_error=_KEY_MISSING).update(
+            last_error=_KEY_MISSING
+        )
+        return None
+    if profile.last_error == _KEY_MISSING:  # the key is back
+        LiveLikeProfile.objects.filter(pk=profile.pk, last_error=_KEY_MISSING).update(last_error="")
+    return token
+
+
+def _retry_after(seconds: Any, default: float | None = None) -> int | None:
+    """Whole seconds, 1 to a day, for ``Retry-After``; ``default`` for a NaN or a non-number."""
+    try:
+        seconds = float(seconds)
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if math.isnan(seconds):
+        if default is None:
+            return None
+        seconds = default
+    return math.ceil(min(max(seconds, 1.0), _MAX_RETRY_AFTER))
 
 
 def _error(
     http_status: int, detail: str, retry_after: float | None = None, **extra: Any
 ) -> Response:
-    headers = {"Retry-After": str(math.ceil(retry_after))} if retry_after else None
+    seconds = _retry_after(retry_after, _UNAVAILABLE_RETRY_AFTER if http_status == 503 else None)
+    headers = {"Retry-After": str(seconds)} if seconds else None
     return Response({"detail": detail, **extra}, status=http_status, headers=headers)
 
 
@@ -103,7 +187,7 @@ def _not_ready(profile: LiveLikeProfile) -> Response:
     """503 while there is no usable profile, with when to ask again."""
     status = profile.status
     if status == LiveLikeProfile.Status.FAILED and profile.next_attempt_at:
-        wait = max(1.0, (profile.next_attempt_at - timezone.now()).total_seconds())
+        wait = (profile.next_attempt_at - timezone.now()).total_seconds()
         return _error(503, _("LiveLike is unavailable; try again later."), wait, status=status)
     if status in (LiveLikeProfile.Status.CONFLICT, LiveLikeProfile.Status.REVOKED):
         detail = _("This LiveLike profile needs an operator's attention.")
@@ -111,6 +195,15 @@ def _not_ready(profile: LiveLikeProfile) -> Response:
     return _error(
         503, _("The LiveLike profile is being created."), _PENDING_RETRY_AFTER, status=status
     )
+
+
+def _unreadable(profile: LiveLikeProfile) -> Response:
+    """503: the profile exists but its token cannot be decrypted until the key is restored."""
+    detail = _(
+        "This profile's access token cannot be decrypted: an operator must restore "
+        "the encryption key."
+    )
+    return _error(503, detail, conf.RETRY_MAX_SECONDS, status=profile.status)
 
 
 # Provisioning must run outside the request's transaction (ATOMIC_REQUESTS),

@@ -1,0 +1,227 @@
+"""The API under odd input, odd LiveLike answers and an unreadable token: never a 500."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+import pytest
+from cryptography.fernet import Fernet
+from django.core.cache import cache
+from django.test import Client, RequestFactory
+from django.utils import timezone
+
+from livelike_profiles.client import LiveLikeClient
+from livelike_profiles.exceptions import LiveLikeRateLimited
+from livelike_profiles.fields import Ciphertext, derive_key
+from livelike_profiles.middleware import LiveLikeProfileMiddleware
+from livelike_profiles.models import LiveLikeProfile
+from livelike_profiles.provisioning import ensure_profile
+from tests.factories import make_user
+from tests.test_api import URL, patch, row_of
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+Status = LiveLikeProfile.Status
+DEEP = 100_000  # far past Python's recursion limit
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttle_history():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def user(fake_livelike):
+    user = make_user()
+    ensure_profile(user)
+    return user
+
+
+@pytest.fixture
+def client(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def assert_nothing_changed(user, fake, nickname: str, patches: int) -> None:
+    row = row_of(user)
+    assert row.nickname == nickname
+    assert fake.profile(row.profile_id).nickname == nickname
+    assert fake.count_calls("PATCH") == patches
+
+
+# -- request bodies ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["[" * DEEP + "]" * DEEP, '{"nickname": ' + "[" * DEEP + "]" * DEEP + "}"],
+    ids=["nested arrays", "nested inside the nickname"],
+)
+def test_deeply_nested_json_is_a_400(client, user, fake_livelike, body):
+    before, patches = row_of(user).nickname, fake_livelike.count_calls("PATCH")
+    response = patch(client, body)
+    assert response.status_code == 400
+    assert "JSON parse error" in response.json()["detail"]
+    assert_nothing_changed(user, fake_livelike, before, patches)
+
+
+def test_a_text_body_is_a_415(client, user, fake_livelike):
+    before, patches = row_of(user).nickname, fake_livelike.count_calls("PATCH")
+    response = patch(client, "nickname=Grace", content_type="text/plain")
+    assert response.status_code == 415
+    assert "text/plain" in response.json()["detail"]
+    assert_nothing_changed(user, fake_livelike, before, patches)
+
+
+def test_form_data_is_still_accepted(client, user, fake_livelike):
+    response = patch(client, "nickname=Grace", content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 200
+    assert (
+        row_of(user).nickname == "Grace" == fake_livelike.profile(row_of(user).profile_id).nickname
+    )
+
+
+# -- LiveLike refusals ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [404, 405, 409, 410, 422])
+def test_a_livelike_refusal_other_than_400_is_a_502_not_the_nicknames_fault(
+    client, user, fake_livelike, status
+):
+    client.get(URL)  # the application resource is discovered before LiveLike fails
+    before = row_of(user).nickname
+    fake_livelike.malformed_next(1, body=json.dumps({"detail": "Not here."}), status=status)
+    response = patch(client, {"nickname": "Grace"})
+    assert response.status_code == 502
+    assert set(response.json()) == {"detail"}
+    assert str(status) in response.json()["detail"]
+    row = row_of(user)
+    assert row.nickname == before
+    assert fake_livelike.profile(row.profile_id).nickname == before
+
+
+def test_a_livelike_400_still_blames_the_field(client, user, fake_livelike):
+    client.get(URL)
+    fake_livelike.malformed_next(
+        1, body=json.dumps({"nickname": ["Not allowed here."]}), status=400
+    )
+    response = patch(client, {"nickname": "Grace"})
+    assert response.status_code == 400
+    assert response.json() == {"nickname": ["Not allowed here."]}
+
+
+# -- Retry-After ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "expected"),
+    [
+        (float("inf"), "86400"),
+        (1e12, "86400"),
+        (float("nan"), "30"),
+        (-5.0, "1"),
+        (0.2, "1"),
+        (41.5, "42"),
+    ],
+)
+def test_retry_after_is_whole_seconds_between_one_and_a_day(
+    client, monkeypatch, retry_after, expected
+):
+    # The client may clamp LiveLike's Retry-After itself; the view must not rely on it.
+    def rate_limited(*args, **kwargs):
+        raise LiveLikeRateLimited("slow down", retry_after=retry_after, status_code=429)
+
+    monkeypatch.setattr(LiveLikeClient, "update_own_profile", rate_limited)
+    response = patch(client, {"nickname": "Grace"})
+    assert response.status_code == 503
+    assert response["Retry-After"] == expected
+
+
+def test_a_far_next_attempt_is_capped_too(client, user):
+    far = timezone.make_aware(datetime(9999, 1, 1)) - timedelta(days=1)
+    LiveLikeProfile.objects.filter(user_id=user.pk).update(
+        status=Status.FAILED, next_attempt_at=far
+    )
+    response = client.get(URL)
+    assert response.status_code == 503
+    assert response["Retry-After"] == "86400"
+
+
+# -- unreadable token ---------------------------------------------------------------------
+
+
+OLD_SECRET = "a secret key this site no longer has"
+
+
+@pytest.fixture
+def unreadable(user):
+    """The row's token encrypted under a key the site no longer has (SECRET_KEY changed)."""
+    row = row_of(user)
+    foreign = Fernet(derive_key(OLD_SECRET)).encrypt(row.access_token.encode()).decode()
+    LiveLikeProfile.objects.filter(pk=row.pk).update(access_token=Ciphertext(foreign))
+    return user
+
+
+@pytest.mark.parametrize("method", ["GET", "PATCH"])
+def test_an_unreadable_token_is_a_clear_503_and_the_row_is_marked(
+    client, unreadable, fake_livelike, method
+):
+    before, patches = row_of(unreadable).nickname, fake_livelike.count_calls("PATCH")
+    response = client.get(URL) if method == "GET" else patch(client, {"nickname": "Grace"})
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "active"
+    assert "encryption key" in body["detail"]
+    assert "access_token" not in body
+    assert int(response["Retry-After"]) >= 1
+    row = row_of(unreadable)
+    assert row.status == Status.ACTIVE  # the profile is fine; only the key is missing
+    assert "cannot be decrypted" in row.last_error
+    assert_nothing_changed(unreadable, fake_livelike, before, patches)
+
+
+def test_the_row_reads_again_once_the_key_is_restored(client, unreadable, settings):
+    assert client.get(URL).status_code == 503
+    settings.SECRET_KEY_FALLBACKS = [OLD_SECRET]
+    assert client.get(URL).status_code == 200
+    assert row_of(unreadable).last_error == ""  # the mark goes with the cause
+
+
+def test_pages_and_templates_do_not_fail_on_an_unreadable_token(unreadable, client):
+    # Neither the middleware nor the context processor reads the token.
+    profile_id = row_of(unreadable).profile_id
+    response = client.get("/touch/")
+    assert response.status_code == 200
+    assert profile_id in response.content.decode()
+
+    from django.template import engines
+
+    request = RequestFactory().get("/")
+    request.user = unreadable
+    LiveLikeProfileMiddleware(lambda r: None)(request)
+    template = "{% if livelike_profile %}{{ livelike_profile.profile_id }}{% endif %}"
+    assert engines["django"].from_string(template).render({}, request) == profile_id
+
+
+# -- no HTML ----------------------------------------------------------------------------
+
+
+def test_html_only_is_refused_without_the_token(client, user):
+    response = client.get(URL, HTTP_ACCEPT="text/html")
+    assert response.status_code == 406
+    assert response["Content-Type"] == "application/json"
+    assert row_of(user).access_token.encode() not in response.content
+
+
+def test_a_browser_gets_json_not_the_browsable_api(client, user):
+    accept = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+    response = client.get(URL, HTTP_ACCEPT=accept)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["access_token"] == row_of(user).access_token
+    assert b"<html" not in response.content.lower()
