@@ -28,6 +28,7 @@ from django.db.models.query_utils import DeferredAttribute
 
 from .conf import conf
 from .exceptions import UnreadableTokenError
+from .redaction import Secret
 
 _HKDF_SALT = b"django-livelike-profiles"
 _HKDF_INFO = b"livelike_profiles access token encryption v1"
@@ -119,6 +120,11 @@ def reencrypt(ciphertext: str) -> str:
         return ciphertext
 
 
+def _as_str(value: Any) -> str:
+    # str() of a Secret is a plain str: keep the Secret (masked in reports).
+    return value if isinstance(value, str) else str(value)
+
+
 class Ciphertext(str):
     """A token as stored: encrypted. Marks values that must not be encrypted again."""
 
@@ -136,7 +142,8 @@ class EncryptedTokenDescriptor(DeferredAttribute):
             return self
         value = super().__get__(instance, cls)
         if isinstance(value, Ciphertext):
-            return decrypt(value)
+            # Masked in any repr(): error reports list every frame's variables.
+            return Secret(decrypt(value))
         return value
 
     def __set__(self, instance: Any, value: Any) -> None:
@@ -158,7 +165,7 @@ class EncryptedTokenField(models.TextField):
             return ""
         if isinstance(value, Ciphertext):
             return value
-        return Ciphertext(encrypt(str(value)))
+        return Ciphertext(encrypt(_as_str(value)))
 
     def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
         return Ciphertext(value) if value else value
@@ -181,7 +188,7 @@ class EncryptedTokenField(models.TextField):
         if isinstance(value, Ciphertext):
             # Saving moves the token to the current key (key rotation).
             return reencrypt(value)
-        return encrypt(str(value))
+        return encrypt(_as_str(value))
 
     def value_from_object(self, obj: Any) -> Any:
         # Serializers and model_to_dict() see the ciphertext, never the token.
