@@ -6,6 +6,12 @@ cannot be added, edited or deleted by hand (a deleted row would let the next
 login create a new profile; a profile row goes only with its user); ``conflict``
 and ``revoked`` rows are reported, never "fixed" by creating another profile.
 
+Read-only means refused, not merely hidden: nobody has the change permission
+on a row here, so the change page is Django's view-only page and a POST to it
+is a 403 before anything is written (a save of the row as read would undo a
+provisioning finishing meanwhile). The model's "change" permission is what
+lets an operator run the actions (:meth:`LiveLikeProfileAdmin.has_operate_permission`).
+
 The access token is never in a page: only a mask (``••••`` and its last four
 characters) is rendered, read-only, and no action message carries it.
 
@@ -42,6 +48,7 @@ from .models import LiveLikeProfile
 from .remote_sync import SyncOutcome, SyncResult, refresh_profile
 
 MAX_ROWS_PER_ACTION = 100
+_CHANGE_PERMISSION = "livelike_profiles.change_livelikeprofile"
 MAX_NAMED_PER_MESSAGE = 20
 MASK = "••••"
 
@@ -111,6 +118,14 @@ class LiveLikeProfileAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Rows change only through provisioning, sync and the actions below.
+        return False
+
+    def has_operate_permission(self, request: HttpRequest) -> bool:
+        """Whether the user may run the actions: the model's "change" permission."""
+        return request.user.has_perm(_CHANGE_PERMISSION)
+
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)
@@ -123,14 +138,9 @@ class LiveLikeProfileAdmin(admin.ModelAdmin):
         form_url: str = "",
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
-        read_only = {
-            "show_save": False,
-            "show_save_and_continue": False,
-            "show_save_and_add_another": False,
-            "show_delete": False,
-        }
+        # The delete permission stays (see delete_view): hide the link it would show.
         return super().change_view(
-            request, object_id, form_url, {**read_only, **(extra_context or {})}
+            request, object_id, form_url, {"show_delete": False, **(extra_context or {})}
         )
 
     def delete_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> Any:
@@ -151,7 +161,7 @@ class LiveLikeProfileAdmin(admin.ModelAdmin):
     def short_error(self, obj: LiveLikeProfile) -> str:
         return Truncator(obj.last_error).chars(60)
 
-    @admin.action(description=_("Provision or retry now"), permissions=["change"])
+    @admin.action(description=_("Provision or retry now"), permissions=["operate"])
     def provision_now(self, request: HttpRequest, queryset: QuerySet) -> None:
         rows = _limited(self, request, queryset.select_related("user"))
         if rows is None:
@@ -159,7 +169,7 @@ class LiveLikeProfileAdmin(admin.ModelAdmin):
         results = provision_users(row.user for row in rows)
         _report_provisioning(self, request, results, {row.user_id: row.user for row in rows})
 
-    @admin.action(description=_("Refresh from LiveLike"), permissions=["change"])
+    @admin.action(description=_("Refresh from LiveLike"), permissions=["operate"])
     def refresh_from_livelike(self, request: HttpRequest, queryset: QuerySet) -> None:
         rows = _limited(self, request, queryset.select_related("user"))
         if rows is None:
@@ -227,6 +237,10 @@ class LiveLikeProfileInline(admin.StackedInline):
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # View-only: Django then never saves these forms, whatever a POST holds.
+        return False
+
     @admin.display(description=_("access token"))
     def masked_token(self, obj: LiveLikeProfile) -> str:
         return mask_token(obj)
@@ -235,7 +249,7 @@ class LiveLikeProfileInline(admin.StackedInline):
 @admin.action(description=_("Provision LiveLike profiles"))
 def provision_livelike_profiles(modeladmin: Any, request: HttpRequest, queryset: QuerySet) -> None:
     """The user admin's action: ensure each selected user has their one profile."""
-    if not request.user.has_perm("livelike_profiles.change_livelikeprofile"):
+    if not request.user.has_perm(_CHANGE_PERMISSION):
         raise PermissionDenied
     users = _limited(modeladmin, request, queryset)
     if users is None:
@@ -267,7 +281,7 @@ class LiveLikeUserAdminMixin:
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         actions = super().get_actions(request)  # type: ignore[misc]
-        if request.user.has_perm("livelike_profiles.change_livelikeprofile"):
+        if request.user.has_perm(_CHANGE_PERMISSION):
             action = provision_livelike_profiles
             actions[action.__name__] = (action, action.__name__, action.short_description)
         return actions

@@ -1,6 +1,9 @@
 """System checks for the ``LIVELIKE`` setting, run by ``manage.py check`` and at startup.
 
-Every message names the exact key and says what would be valid.
+Every message names the exact key and says what would be valid. One check,
+tagged ``database`` (so it runs with ``manage.py check --database default``
+and before ``migrate``, never at startup), reads stored tokens: its ids are
+numbered from 101. No message ever shows a token, a ciphertext or a key.
 """
 
 from __future__ import annotations
@@ -10,8 +13,8 @@ from numbers import Real
 from typing import Any
 from urllib.parse import urlsplit
 
-from cryptography.fernet import Fernet
-from django.core.checks import CheckMessage, Error, Warning, register
+from cryptography.fernet import Fernet, InvalidToken
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.utils.module_loading import import_string
 
 from .conf import DEFAULTS
@@ -25,6 +28,8 @@ _LEASE_TIMEOUTS = 4
 _BOOLEANS = ("PROVISION_ON_LOGIN", "CUSTOM_IDS", "SYNC_NICKNAME")
 _MIDDLEWARE = "livelike_profiles.middleware.LiveLikeProfileMiddleware"
 _AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
+# How many of the most recently stored tokens the database check tries to decrypt.
+TOKEN_SAMPLE_SIZE = 100
 
 
 @register()
@@ -356,3 +361,104 @@ def _resolve(entry: str) -> Any:
 
 def _is_subclass(cls: Any, path: str) -> bool:
     return isinstance(cls, type) and issubclass(cls, import_string(path))
+
+
+@register(Tags.database)
+def check_stored_tokens(
+    app_configs: Any = None, databases: Any = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """Whether the configured keys decrypt the most recently stored tokens (a sample).
+
+    Catches the key change that would orphan them, such as setting
+    ``ENCRYPTION_KEYS`` without the key derived from ``SECRET_KEY``.
+    """
+    if not databases or (
+        app_configs is not None and not any(c.name == "livelike_profiles" for c in app_configs)
+    ):
+        return []
+    from django.db import connections, router
+
+    from .fields import get_fernet, is_readable
+    from .models import LiveLikeProfile
+
+    try:
+        get_fernet()
+    except (TypeError, ValueError):
+        return []  # E005 says what is wrong with the keys
+    messages: list[CheckMessage] = []
+    table = LiveLikeProfile._meta.db_table
+    for alias in databases:
+        if not router.allow_migrate_model(alias, LiveLikeProfile):
+            continue
+        if table not in connections[alias].introspection.table_names():
+            continue  # not migrated yet: nothing stored
+        sample = list(
+            LiveLikeProfile.objects.using(alias)
+            .exclude(access_token="")
+            .order_by("-pk")
+            .values_list("access_token", flat=True)[:TOKEN_SAMPLE_SIZE]
+        )
+        unreadable = [ciphertext for ciphertext in sample if not is_readable(ciphertext)]
+        if unreadable:
+            messages.append(_unreadable_tokens(alias, len(sample), unreadable))
+    return messages
+
+
+def _unreadable_tokens(alias: str, sampled: int, unreadable: list[str]) -> CheckMessage:
+    from django.conf import settings
+
+    from .conf import conf
+
+    every = len(unreadable) == sampled
+    msg = (
+        f"{len(unreadable)} of the {sampled} most recently stored LiveLike access tokens in "
+        f"database {alias!r} cannot be decrypted with any configured key: those users' "
+        "profiles are unusable until the key that encrypted them is configured again."
+    )
+    secrets = {"SECRET_KEY": settings.SECRET_KEY}
+    for index, fallback in enumerate(getattr(settings, "SECRET_KEY_FALLBACKS", [])):
+        secrets[f"SECRET_KEY_FALLBACKS[{index}]"] = fallback
+    if conf.ENCRYPTION_KEYS:
+        # The usual cause: ENCRYPTION_KEYS set without carrying the derived key over.
+        derived = [name for name, secret in secrets.items() if _reads_any(secret, unreadable)]
+        if derived:
+            carried = ", ".join(f"derived_key({name})" for name in derived)
+            hint = (
+                "They are encrypted with the key derived from "
+                f"{' and '.join(derived)} (the default before "
+                'LIVELIKE["ENCRYPTION_KEYS"] was set). Add '
+                f'{carried} to LIVELIKE["ENCRYPTION_KEYS"] after your new key '
+                "(from livelike_profiles.encryption_keys import derived_key), then run "
+                "manage.py livelike_rotate_keys."
+            )
+        else:
+            hint = (
+                'Put the key that encrypted them back in LIVELIKE["ENCRYPTION_KEYS"], after '
+                "the first; manage.py livelike_rotate_keys --dry-run lists the rows."
+            )
+    else:
+        hint = (
+            "If SECRET_KEY was changed, put the old value in SECRET_KEY_FALLBACKS; if they "
+            'were encrypted with LIVELIKE["ENCRYPTION_KEYS"], set those keys again. '
+            "manage.py livelike_rotate_keys --dry-run lists the rows."
+        )
+    if every:
+        return Error(msg, hint=hint, id="livelike_profiles.E101")
+    return Warning(msg, hint=hint, id="livelike_profiles.W101")
+
+
+def _reads_any(secret: Any, ciphertexts: list[str]) -> bool:
+    """Whether the key derived from ``secret`` decrypts any of ``ciphertexts``."""
+    from .encryption_keys import derived_key
+
+    try:
+        fernet = Fernet(derived_key(secret))
+    except (TypeError, ValueError):
+        return False
+    for ciphertext in ciphertexts:
+        try:
+            fernet.decrypt(ciphertext.encode())
+        except (InvalidToken, ValueError):
+            continue
+        return True
+    return False

@@ -36,6 +36,7 @@ from .exceptions import (
     LiveLikeTokenRejected,
     LiveLikeUnavailable,
 )
+from .redaction import Secret, forgets_frames
 
 USER_AGENT = f"django-livelike-profiles/{__version__} python-requests/{requests.__version__}"
 
@@ -212,10 +213,12 @@ class LiveLikeClient:
                 self.forget_application()
             raise
 
+    @forgets_frames  # see redaction: error reports must not show the header or an answer
     def _request(
         self, method: str, url: str, *, token: str | None = None, json: Any = None
     ) -> dict[str, Any]:
-        headers = {"Authorization": f"Bearer {token}"} if token else None
+        # Prints masked in error reports; requests sends the value as it is.
+        headers = {"Authorization": Secret(f"Bearer {token}")} if token else None
         try:
             response = self.session.request(
                 method,
@@ -231,7 +234,10 @@ class LiveLikeClient:
             ) from err
         except requests.RequestException as err:
             raise LiveLikeUnavailable(type(err).__name__, method=method, url=url) from err
-        return _parse(response, method, url)
+        data = _parse(response, method, url)
+        if isinstance(data.get("access_token"), str):  # a create's (or a lookup's) answer
+            data["access_token"] = Secret(data["access_token"])
+        return data
 
 
 def _body(nickname: str | None, *, custom_data: str | None = None) -> dict[str, str]:

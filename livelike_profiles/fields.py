@@ -17,27 +17,25 @@ from __future__ import annotations
 
 import base64
 import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.db import models
 from django.db.models.query_utils import DeferredAttribute
 
 from .conf import conf
+from .encryption_keys import derived_key
 from .exceptions import UnreadableTokenError
-
-_HKDF_SALT = b"django-livelike-profiles"
-_HKDF_INFO = b"livelike_profiles access token encryption v1"
+from .redaction import Secret
 
 
 def derive_key(secret: str | bytes) -> bytes:
     """The Fernet key derived from a Django secret (``SECRET_KEY`` or a fallback)."""
-    material = secret.encode() if isinstance(secret, str) else secret
-    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=_HKDF_SALT, info=_HKDF_INFO)
-    return base64.urlsafe_b64encode(hkdf.derive(material))
+    return derived_key(secret).encode("ascii")
 
 
 def configured_keys() -> tuple[bytes, ...]:
@@ -119,6 +117,11 @@ def reencrypt(ciphertext: str) -> str:
         return ciphertext
 
 
+def _as_str(value: Any) -> str:
+    # str() of a Secret is a plain str: keep the Secret (masked in reports).
+    return value if isinstance(value, str) else str(value)
+
+
 class Ciphertext(str):
     """A token as stored: encrypted. Marks values that must not be encrypted again."""
 
@@ -128,6 +131,26 @@ class Ciphertext(str):
         return "Ciphertext(<encrypted>)"
 
 
+# Set while Django copies field values from one instance to another
+# (refresh_from_db): the copy is of the ciphertext, never a decryption.
+_copying = ContextVar("livelike_profiles_copying_ciphertext", default=False)
+
+
+@contextmanager
+def ciphertext_as_is() -> Iterator[None]:
+    """While in this block, reading the token attribute gives the stored ciphertext.
+
+    Only for copying values between instances of the same row; any other code
+    running meanwhile in this context (a ``post_init`` receiver, say) would
+    read ciphertext too.
+    """
+    reset = _copying.set(True)
+    try:
+        yield
+    finally:
+        _copying.reset(reset)
+
+
 class EncryptedTokenDescriptor(DeferredAttribute):
     """Holds the ciphertext on the instance and decrypts on every read."""
 
@@ -135,8 +158,9 @@ class EncryptedTokenDescriptor(DeferredAttribute):
         if instance is None:
             return self
         value = super().__get__(instance, cls)
-        if isinstance(value, Ciphertext):
-            return decrypt(value)
+        if isinstance(value, Ciphertext) and not _copying.get():
+            # Masked in any repr(): error reports list every frame's variables.
+            return Secret(decrypt(value))
         return value
 
     def __set__(self, instance: Any, value: Any) -> None:
@@ -158,7 +182,7 @@ class EncryptedTokenField(models.TextField):
             return ""
         if isinstance(value, Ciphertext):
             return value
-        return Ciphertext(encrypt(str(value)))
+        return Ciphertext(encrypt(_as_str(value)))
 
     def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
         return Ciphertext(value) if value else value
@@ -181,7 +205,7 @@ class EncryptedTokenField(models.TextField):
         if isinstance(value, Ciphertext):
             # Saving moves the token to the current key (key rotation).
             return reencrypt(value)
-        return encrypt(str(value))
+        return encrypt(_as_str(value))
 
     def value_from_object(self, obj: Any) -> Any:
         # Serializers and model_to_dict() see the ciphertext, never the token.

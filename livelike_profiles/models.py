@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from .fields import EncryptedTokenField
+from .fields import EncryptedTokenField, ciphertext_as_is
 
 
 class LiveLikeProfile(models.Model):
@@ -94,6 +96,13 @@ class LiveLikeProfile(models.Model):
     def __str__(self) -> str:
         # Never the token; and user_id rather than user, to cost no query.
         return f"LiveLike profile {self.profile_id or '(none yet)'} of user {self.user_id}"
+
+    def refresh_from_db(self, *args: Any, **kwargs: Any) -> None:
+        """Reload from the database, even when no configured key can decrypt the token."""
+        # Django copies each value from a fresh instance with getattr(), which
+        # would decrypt the token: copy the ciphertext as it is instead.
+        with ciphertext_as_is():
+            super().refresh_from_db(*args, **kwargs)
 
     @property
     def is_active(self) -> bool:

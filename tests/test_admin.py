@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
 import uuid
 from datetime import timedelta
 
@@ -17,6 +18,7 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.db import connection
+from django.db.models.signals import post_init
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -162,10 +164,122 @@ def test_rows_cannot_be_added_edited_or_deleted_here(admin_client):
     assert admin_client.get(delete).status_code == 403
     assert admin_client.post(delete, {"post": "yes"}).status_code == 403
     assert "delete_selected" not in html(admin_client.get(LIST))
-    # A POST of the change form changes nothing: every field is read-only.
-    admin_client.post(change_url(row), {"status": "failed", "nickname": "Hacked"})
-    assert LiveLikeProfile.objects.get(pk=row.pk).status == Status.ACTIVE
-    assert LiveLikeProfile.objects.get(pk=row.pk).nickname == row.nickname
+
+
+def stored(row: LiveLikeProfile) -> dict:
+    """The row as the database holds it, token ciphertext included (nothing decrypted)."""
+    return LiveLikeProfile.objects.values().get(pk=row.pk)
+
+
+@pytest.mark.django_db
+def test_a_change_form_post_is_refused_and_writes_nothing(admin_client):
+    row = local_row(1)
+    before = stored(row)
+    response = admin_client.post(
+        change_url(row),
+        {
+            "user": str(row.user_id),
+            "status": "pending",
+            "profile_id": "",
+            "access_token": "",
+            "nickname": "Hacked",
+            "attempts": "0",
+            "_save": "Save",
+        },
+    )
+    assert response.status_code == 403
+    # Not one column rewritten: not even the ciphertext re-encrypted or updated_at moved.
+    assert stored(row) == before
+
+
+@pytest.mark.postgres  # SQLite's IMMEDIATE transactions serialise the two writers anyway
+@pytest.mark.django_db(transaction=True)
+def test_a_change_form_post_racing_a_provisioning_cannot_undo_it(admin_client):
+    # The operator's POST reads the row while it is pending; provisioning, on
+    # its own connection, finishes and commits right after that read.
+    row = local_row(1, status=Status.PENDING, profile_id="", access_token="")
+    token = secrets.token_urlsafe(32)
+    finished = []
+
+    def provision_elsewhere() -> None:
+        try:
+            LiveLikeProfile.objects.filter(pk=row.pk).update(
+                status=Status.ACTIVE, profile_id="p-provisioned", access_token=token
+            )
+            finished.append(True)
+        finally:
+            connection.close()
+
+    def provisioning_finishes_after_the_admin_read_it(sender, instance, **kwargs):
+        if instance.pk == row.pk and not finished:
+            other = threading.Thread(target=provision_elsewhere)
+            other.start()
+            other.join()
+
+    post_init.connect(provisioning_finishes_after_the_admin_read_it, sender=LiveLikeProfile)
+    try:
+        response = admin_client.post(change_url(row), {"_save": "Save"})
+    finally:
+        post_init.disconnect(provisioning_finishes_after_the_admin_read_it, sender=LiveLikeProfile)
+    assert finished
+    row = LiveLikeProfile.objects.get(pk=row.pk)
+    assert (row.status, row.profile_id, row.access_token) == (Status.ACTIVE, "p-provisioned", token)
+    assert response.status_code == 403
+
+
+@pytest.mark.django_db
+def test_the_change_page_is_djangos_read_only_view(admin_client):
+    row = local_row(1)
+    response = admin_client.get(change_url(row))
+    page = html(response)
+    assert response.context["has_change_permission"] is False
+    assert 'name="_save"' not in page and 'name="_continue"' not in page
+    assert "deletelink" not in page
+    assert row.profile_id in page and 'name="nickname"' not in page
+
+
+def staff_with(client: Client, *codenames: str):
+    from django.contrib.auth.models import Permission
+
+    staff = make_user(50)
+    staff.is_staff = True
+    staff.save()
+    staff.user_permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="livelike_profiles", codename__in=codenames
+        )
+    )
+    client.force_login(staff)
+    return staff
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_change_permission_runs_the_actions_but_edits_nothing(client, fake_livelike):
+    staff_with(client, "change_livelikeprofile")
+    failed = local_row(1, status=Status.FAILED, profile_id="", access_token="")
+    page = html(client.get(change_url(failed)))
+    assert 'name="_save"' not in page
+    before = stored(failed)
+    assert client.post(change_url(failed), {"nickname": "Hacked"}).status_code == 403
+    assert stored(failed) == before
+
+    assert "provision_now" in html(client.get(LIST))
+    shown = messages_of(run_action(client, LIST, "provision_now", [failed.pk]))
+    assert LiveLikeProfile.objects.get(pk=failed.pk).status == Status.ACTIVE
+    assert any(m.startswith("LiveLike profile created") for m in shown)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_view_permission_shows_rows_but_runs_no_action(client, fake_livelike):
+    staff_with(client, "view_livelikeprofile")  # (logging in provisions the staff user)
+    failed = local_row(1, status=Status.FAILED, profile_id="", access_token="")
+    calls = len(fake_livelike.calls)
+    assert 'name="_save"' not in html(client.get(change_url(failed)))
+    page = html(client.get(LIST))
+    assert "provision_now" not in page and "refresh_from_livelike" not in page
+    run_action(client, LIST, "provision_now", [failed.pk])
+    assert LiveLikeProfile.objects.get(pk=failed.pk).status == Status.FAILED
+    assert len(fake_livelike.calls) == calls
 
 
 # -- secrets -------------------------------------------------------------------------
@@ -436,3 +550,43 @@ def test_user_change_page_shows_the_profile_and_deleting_the_user_still_works(
 def test_user_add_page_has_no_profile_inline(admin_client):
     page = html(admin_client.get(reverse("admin:auth_user_add")))
     assert "livelike_profile-TOTAL_FORMS" not in page
+
+
+@needs_default_user_admin
+@pytest.mark.django_db
+def test_the_user_change_form_cannot_alter_the_profile_through_the_inline(admin_client):
+    row = local_row(1)
+    other = local_row(2)
+    user = row.user
+    before, other_before = stored(row), stored(other)
+    altered = {
+        "status": "pending",
+        "profile_id": "p-hijacked",
+        "access_token": "a-token-of-my-choosing",
+        "nickname": "Hacked",
+        "attempts": "0",
+        "last_error": "x",
+        "nickname_sync_due": "on",
+    }
+    form = {
+        "username": user.get_username(),
+        "date_joined_0": "2024-01-01",
+        "date_joined_1": "00:00:00",
+        "is_active": "on",
+        "livelike_profile-TOTAL_FORMS": "2",
+        "livelike_profile-INITIAL_FORMS": "1",
+        "livelike_profile-MIN_NUM_FORMS": "0",
+        "livelike_profile-MAX_NUM_FORMS": "1",
+        "livelike_profile-0-id": str(row.pk),
+        "livelike_profile-0-user": str(user.pk),
+        "livelike_profile-0-DELETE": "on",
+        **{f"livelike_profile-0-{name}": value for name, value in altered.items()},
+        "livelike_profile-1-user": str(user.pk),
+        **{f"livelike_profile-1-{name}": value for name, value in altered.items()},
+    }
+    admin_client.post(user_change_url(user), form)
+    # The same with the id of another user's row in the form.
+    form["livelike_profile-0-id"] = str(other.pk)
+    admin_client.post(user_change_url(user), form)
+    assert stored(row) == before and stored(other) == other_before
+    assert LiveLikeProfile.objects.count() == 2

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from cryptography.fernet import Fernet
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
-from livelike_profiles.checks import check_settings
+from livelike_profiles.checks import check_settings, check_stored_tokens
+from livelike_profiles.encryption_keys import derived_key
 
 GOOD = {"CLIENT_ID": "abc", "API_TOKEN": "admin"}
 
@@ -195,3 +198,156 @@ def test_secrets_must_be_strings(settings, key, value):
     assert found == ["livelike_profiles.E012"]
     assert f'LIVELIKE["{key}"]' in messages(settings, {**GOOD, key: value})[0]
     assert str(value) not in messages(settings, {**GOOD, key: value})[0]
+
+
+# -- stored tokens: a database check (manage.py check --database default, migrate) -------
+
+
+def store_tokens(first: int, count: int) -> dict[int, str]:
+    """Rows with tokens encrypted under the keys configured now; ``{pk: ciphertext}``."""
+    from livelike_profiles.models import LiveLikeProfile
+    from tests.factories import make_user
+
+    rows = [
+        LiveLikeProfile.objects.create(
+            user=make_user(n), status="active", profile_id=f"p{n}", access_token=f"tok-{n}-secret"
+        )
+        for n in range(first, first + count)
+    ]
+    LiveLikeProfile.objects.create(user=make_user(first + count))  # no token: not sampled
+    return {
+        row.pk: str(value)
+        for row, value in zip(
+            rows,
+            LiveLikeProfile.objects.filter(pk__in=[r.pk for r in rows])
+            .order_by("pk")
+            .values_list("access_token", flat=True),
+            strict=True,
+        )
+    }
+
+
+def stored_token_messages(settings, **livelike) -> list:
+    settings.LIVELIKE = {**settings.LIVELIKE, **livelike}
+    return check_stored_tokens(databases=["default"])
+
+
+def assert_tells_no_secret(message, *secrets: str) -> None:
+    text = f"{message.msg} {message.hint}"
+    for secret in secrets:
+        assert secret not in text
+    assert "tok-" not in text
+
+
+@pytest.mark.django_db
+def test_switching_to_encryption_keys_without_the_derived_key_is_an_error(settings):
+    ciphertexts = store_tokens(0, 3)  # under the key derived from SECRET_KEY
+    new = Fernet.generate_key().decode()
+
+    (message,) = stored_token_messages(settings, ENCRYPTION_KEYS=[new])
+
+    assert message.id == "livelike_profiles.E101"
+    assert message.msg.startswith(
+        "3 of the 3 most recently stored LiveLike access tokens in database 'default' "
+        "cannot be decrypted"
+    )
+    assert 'LIVELIKE["ENCRYPTION_KEYS"]' in message.hint
+    assert "derived_key(SECRET_KEY)" in message.hint
+    assert "livelike_profiles.encryption_keys" in message.hint
+    assert_tells_no_secret(message, new, derived_key(settings.SECRET_KEY), *ciphertexts.values())
+    with pytest.raises(SystemCheckError, match=r"livelike_profiles\.E101"):
+        call_command("check", databases=["default"])
+    with pytest.raises(SystemCheckError, match=r"livelike_profiles\.E101"):
+        # As `manage.py migrate` does (call_command skips checks unless told not to).
+        call_command("migrate", verbosity=0, skip_checks=False)
+    call_command("check")  # without --database, database checks do not run
+
+    # The documented fix: the derived key after the new one.
+    assert (
+        stored_token_messages(settings, ENCRYPTION_KEYS=[new, derived_key(settings.SECRET_KEY)])
+        == []
+    )
+
+
+@pytest.mark.django_db
+def test_tokens_under_a_fallback_secret_name_it(settings):
+    settings.SECRET_KEY_FALLBACKS = ["an-older-secret"]
+    old_secret = settings.SECRET_KEY
+    settings.SECRET_KEY = "an-older-secret"
+    store_tokens(0, 2)
+    settings.SECRET_KEY = old_secret  # the older one is in the fallbacks: still readable
+    assert stored_token_messages(settings) == []
+
+    (message,) = stored_token_messages(settings, ENCRYPTION_KEYS=[Fernet.generate_key().decode()])
+    assert message.id == "livelike_profiles.E101"
+    assert "derived_key(SECRET_KEY_FALLBACKS[0])" in message.hint
+    assert "derived_key(SECRET_KEY)" not in message.hint
+    assert "an-older-secret" not in f"{message.msg} {message.hint}"
+
+
+@pytest.mark.django_db
+def test_a_changed_secret_key_without_fallback_is_an_error(settings):
+    store_tokens(0, 2)
+    settings.SECRET_KEY = "a-new-secret-without-the-old-one-as-fallback"
+    (message,) = stored_token_messages(settings)
+    assert message.id == "livelike_profiles.E101"
+    assert "SECRET_KEY_FALLBACKS" in message.hint
+
+
+@pytest.mark.django_db
+def test_some_unreadable_tokens_are_a_warning_naming_the_keys(settings):
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.LIVELIKE = {**settings.LIVELIKE, "ENCRYPTION_KEYS": [old]}
+    lost = store_tokens(0, 2)
+    settings.LIVELIKE = {**settings.LIVELIKE, "ENCRYPTION_KEYS": [new]}
+    store_tokens(10, 2)
+
+    (message,) = stored_token_messages(settings)
+
+    assert message.id == "livelike_profiles.W101"
+    assert message.msg.startswith("2 of the 4 most recently stored")
+    assert 'LIVELIKE["ENCRYPTION_KEYS"]' in message.hint
+    assert "livelike_rotate_keys" in message.hint
+    assert_tells_no_secret(message, old, new, *lost.values())
+    # A warning is shown but stops nothing.
+    assert "livelike_profiles.W101" in check_output()
+    assert stored_token_messages(settings, ENCRYPTION_KEYS=[new, old]) == []
+
+
+def check_output() -> str:
+    err = io.StringIO()
+    call_command("check", databases=["default"], stderr=err, stdout=io.StringIO())
+    return err.getvalue()
+
+
+@pytest.mark.django_db
+def test_only_the_most_recent_tokens_are_sampled(settings, monkeypatch):
+    from livelike_profiles import checks
+
+    monkeypatch.setattr(checks, "TOKEN_SAMPLE_SIZE", 2)
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.LIVELIKE = {**settings.LIVELIKE, "ENCRYPTION_KEYS": [old]}
+    store_tokens(0, 1)  # the oldest: unreadable below, but not in the sample
+    settings.LIVELIKE = {**settings.LIVELIKE, "ENCRYPTION_KEYS": [new]}
+    store_tokens(10, 2)
+    assert stored_token_messages(settings) == []
+    settings.LIVELIKE = {**settings.LIVELIKE, "ENCRYPTION_KEYS": [Fernet.generate_key().decode()]}
+    store_tokens(20, 1)  # ...but the newest one is
+    (message,) = stored_token_messages(settings, ENCRYPTION_KEYS=[new])
+    assert message.msg.startswith("1 of the 2 most recently stored")
+
+
+@pytest.mark.django_db
+def test_no_stored_token_no_message(settings):
+    assert stored_token_messages(settings, ENCRYPTION_KEYS=[Fernet.generate_key().decode()]) == []
+    assert check_stored_tokens(databases=None) == []  # plain `manage.py check`: no query
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("livelike", ["nope", {**GOOD, "ENCRYPTION_KEYS": ["bad"]}])
+def test_invalid_key_settings_are_left_to_the_settings_checks(settings, livelike):
+    store_tokens(0, 1)
+    settings.LIVELIKE = livelike
+    assert check_stored_tokens(databases=["default"]) == []
+    with pytest.raises(SystemCheckError, match=r"livelike_profiles\.E00[56]"):
+        call_command("check", databases=["default"])

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import pickle
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
@@ -188,3 +191,73 @@ def test_plain_tokens_are_never_mistaken_for_ciphertext(user):
         row = LiveLikeProfile.objects.create(user=user, access_token=token)
         assert LiveLikeProfile.objects.get(pk=row.pk).access_token == token
         row.delete()
+
+
+def test_refresh_from_db_loads_a_row_whose_token_is_unreadable(settings, profile):
+    old_secret = settings.SECRET_KEY
+    before = column(profile)
+    settings.SECRET_KEY = "rotated-without-a-fallback"
+    LiveLikeProfile.objects.filter(pk=profile.pk).update(nickname="changed meanwhile")
+
+    profile.refresh_from_db()  # the row loads, as LiveLikeProfile.objects.get() does
+
+    assert profile.nickname == "changed meanwhile"
+    with pytest.raises(UnreadableTokenError):
+        _ = profile.access_token  # reading the token is what fails
+    profile.refresh_from_db(fields=["access_token", "status"])
+    profile.save()
+    assert column(profile) == before  # kept as it is, not lost
+    settings.SECRET_KEY = old_secret
+    profile.refresh_from_db()
+    assert profile.access_token == TOKEN
+
+
+def test_refresh_and_deferred_loading_still_read_the_token(profile):
+    LiveLikeProfile.objects.filter(pk=profile.pk).update(access_token="tok-refreshed-value")
+    profile.refresh_from_db()
+    assert profile.access_token == "tok-refreshed-value"
+    deferred = LiveLikeProfile.objects.only("nickname").get(pk=profile.pk)
+    assert deferred.access_token == "tok-refreshed-value"
+
+
+def test_the_derived_key_carried_over_to_encryption_keys_reads_old_tokens(settings, profile):
+    from livelike_profiles.encryption_keys import derived_key
+
+    new_key = Fernet.generate_key().decode()
+    # The switch as the README shows it: the new key first, the derived one after it.
+    settings.LIVELIKE = {
+        **settings.LIVELIKE,
+        "ENCRYPTION_KEYS": [new_key, derived_key(settings.SECRET_KEY)],
+    }
+    assert LiveLikeProfile.objects.get(pk=profile.pk).access_token == TOKEN
+
+    call_command("livelike_rotate_keys", verbosity=0)
+    assert Fernet(new_key.encode()).decrypt(column(profile).encode()).decode() == TOKEN
+    settings.LIVELIKE = {**settings.LIVELIKE, "ENCRYPTION_KEYS": [new_key]}
+    assert LiveLikeProfile.objects.get(pk=profile.pk).access_token == TOKEN
+
+
+def test_derived_key_is_the_key_derived_by_default():
+    from livelike_profiles.encryption_keys import derived_key
+
+    assert derived_key("some secret") == derive_key("some secret").decode()
+    assert derived_key(b"some secret") == derived_key("some secret")
+    Fernet(derived_key("some secret"))  # a valid Fernet key, as ENCRYPTION_KEYS wants
+
+
+def test_derived_key_can_be_imported_from_a_settings_module():
+    # settings.py runs before Django is set up: the module must import no Django at all.
+    code = (
+        "import sys; from livelike_profiles.encryption_keys import derived_key; "
+        "derived_key('x'); print(sorted(n for n in sys.modules if n.startswith('django')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+        env={},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
