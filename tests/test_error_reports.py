@@ -157,6 +157,8 @@ def test_a_500_from_the_api_view(settings, debug, fake_livelike):
         # A site's own response hook (metrics, say) with a bug: it escapes the view.
         raise RuntimeError("the metrics hook failed")
 
+    # Discovered now, so the failing answer is the one to the token's PATCH.
+    get_client().profile_url()
     hooks = get_client().session.hooks["response"]
     hooks.append(hook_that_fails)
     try:
