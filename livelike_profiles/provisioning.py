@@ -45,7 +45,6 @@ import secrets
 import time
 import uuid
 from datetime import timedelta
-from functools import partial
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -134,7 +133,12 @@ def ensure_profile(user: AbstractBaseUser) -> LiveLikeProfile:
 
     if transaction.get_connection(_db()).in_atomic_block:
         # The same instance, so that after the commit it carries the outcome.
-        transaction.on_commit(partial(ensure_profile, user), using=_db(), robust=True)
+        # A function, not a partial: Django logs a robust callback's error by
+        # its __qualname__, which a partial lacks (the logging would raise).
+        def provision_after_commit() -> None:
+            ensure_profile(user)
+
+        transaction.on_commit(provision_after_commit, using=_db(), robust=True)
         # user_id, not user=: assigning the user would cache this unsaved
         # placeholder as user.livelike_profile.
         return row or LiveLikeProfile(user_id=user.pk, status=Status.PENDING)

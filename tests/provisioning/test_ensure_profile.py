@@ -643,3 +643,81 @@ def test_a_row_first_claimed_without_custom_ids_gets_one_when_they_are_turned_on
     assert row.is_active and row.custom_id
     assert row_of(user).custom_id == row.custom_id
     assert fake_livelike.profile(row.profile_id).custom_id == row.custom_id
+
+
+def test_provisioning_deferred_to_the_commit_never_raises_into_it(
+    fake_livelike, monkeypatch, caplog
+):
+    """Even the database failing under the deferred attempt is logged, not raised at commit."""
+    from django.db import OperationalError
+
+    def database_gone(user, row):
+        raise OperationalError("the database went away")
+
+    monkeypatch.setattr(provisioning, "_provision", database_gone)
+    user = make_user()
+    with caplog.at_level(logging.ERROR), transaction.atomic():
+        ensure_profile(user)
+    assert "the database went away" in caplog.text
+
+
+# -- users that are not model instances -----------------------------------------------------
+
+
+class StatelessUser:
+    """Like simplejwt's TokenUser: a pk read from a token, authenticated, no model ``_state``."""
+
+    is_active = True
+    is_authenticated = True
+    is_anonymous = False
+
+    def __init__(self, pk) -> None:
+        self.pk = self.id = pk
+
+    def __str__(self) -> str:
+        return f"TokenUser {self.pk}"
+
+
+def test_a_stateless_jwt_user_is_provisioned_and_read_by_pk(
+    fake_livelike, django_assert_num_queries
+):
+    user = make_user()
+    row = ensure_profile(StatelessUser(user.pk))
+    assert row.is_active and row == assert_active_with_fakes_token(fake_livelike, user)
+    token_user = StatelessUser(user.pk)
+    for _ in range(2):  # nothing cached on it: one query each time
+        with django_assert_num_queries(1):
+            assert ensure_profile(token_user).profile_id == row.profile_id
+    assert not hasattr(token_user, "_state")
+    assert fake_livelike.create_count == 1
+
+
+def test_a_stateless_jwt_user_inside_a_transaction_is_provisioned_after_commit(fake_livelike):
+    user = make_user()
+    with transaction.atomic():
+        assert not ensure_profile(StatelessUser(user.pk)).is_active
+    assert_active_with_fakes_token(fake_livelike, user)
+
+
+def test_a_stateless_jwt_user_gets_the_api_answer(fake_livelike):
+    from rest_framework.test import APIClient
+
+    user = make_user()
+    client = APIClient()
+    client.force_authenticate(user=StatelessUser(user.pk))
+    response = client.get("/livelike/profile/")
+    assert response.status_code == 200
+    assert response.json()["profile_id"] == row_of(user).profile_id
+
+
+def test_a_stateless_jwt_user_in_an_async_view_gets_a_profile(fake_livelike):
+    from asgiref.sync import async_to_sync
+    from django.http import HttpRequest
+
+    from livelike_profiles.middleware import aget_livelike_profile
+
+    user = make_user()
+    request = HttpRequest()
+    request.user = StatelessUser(user.pk)
+    profile = async_to_sync(aget_livelike_profile)(request)
+    assert profile is not None and profile == assert_active_with_fakes_token(fake_livelike, user)
