@@ -164,3 +164,12 @@ def test_a_403_on_discovery_revokes_nobody(fake_livelike):
     assert list(LiveLikeProfile.objects.order_by("pk").values()) == before
     assert fake_livelike.count_calls("GET", "/profile/") == 0  # never got as far as a token
     assert {row.status for row in rows} == {Status.ACTIVE}
+
+
+def test_a_nickname_with_a_nul_byte_at_livelike_is_stored_clean(fake_livelike, profiles):
+    """PostgreSQL refuses NUL bytes: the sync must not crash on one, nor store it elsewhere."""
+    get_client().update_own_profile(profiles[0].access_token, nickname="Ot\x00ter\x1b")
+    assert fake_livelike.profile(profiles[0].profile_id).nickname == "Ot\x00ter\x1b"
+    output = sync()
+    assert count(output, "refreshed") == 3
+    assert row_of(profiles[0]).nickname == "Otter"
