@@ -22,6 +22,7 @@ from livelike_profiles import provisioning
 from livelike_profiles.exceptions import LiveLikeRateLimited
 from livelike_profiles.models import LiveLikeProfile
 from livelike_profiles.provisioning import backoff_seconds, ensure_profile
+from livelike_profiles.signals import provisioning_failed
 from tests.factories import log_in, make_due, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -300,12 +301,12 @@ def test_an_outcome_the_database_refuses_is_a_recorded_failure_then_recovered(
         failures.append(error)
 
     user = make_user()
-    provisioning.provisioning_failed.connect(on_failure)
+    provisioning_failed.connect(on_failure)
     try:
         with caplog.at_level(logging.INFO, logger="livelike_profiles"):
             log_in(user)
     finally:
-        provisioning.provisioning_failed.disconnect(on_failure)
+        provisioning_failed.disconnect(on_failure)
     row = assert_failed_and_released(user)
     assert row.profile_id == "" and row.access_token == ""
     assert row.last_error.startswith("ValueError")
