@@ -146,7 +146,9 @@ def retry_now(user_pk: Any) -> int:
     """Make a ``failed`` row due now, ignoring its backoff; returns 1 if there was one.
 
     Only ``failed``: a ``pending`` row's lease protects a create in flight, and
-    ``conflict``/``revoked`` rows are an operator's decision.
+    ``conflict``/``revoked`` rows are an operator's decision. ``attempts`` is
+    left counting every attempt, forced ones included (operators read it as
+    such); the backoff caps its exponent, so no count is too large.
     """
     return LiveLikeProfile.objects.filter(user_id=user_pk, status=Status.FAILED).update(
         next_attempt_at=None

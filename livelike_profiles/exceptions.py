@@ -3,11 +3,12 @@
 Every error that comes from talking to LiveLike is a :class:`LiveLikeError`, so
 callers can act on the family and its subclasses:
 
-* :class:`LiveLikeUnavailable`: try again later (connection error, timeout, 5xx);
+* :class:`LiveLikeUnavailable`: try again later (connection error, timeout,
+  5xx, or a 401/403 to a request that carried no token of ours);
   :class:`LiveLikeRateLimited` is a kind of it and carries ``retry_after``.
 * :class:`LiveLikeRejected`: LiveLike refused the request (4xx) with ``errors``;
-  :class:`LiveLikeConflict` (409) and :class:`LiveLikeTokenRejected` (401/403)
-  are kinds of it.
+  :class:`LiveLikeConflict` (409) and :class:`LiveLikeTokenRejected` (401/403
+  to a profile's own token, and only that) are kinds of it.
 * :class:`LiveLikeBadResponse`: the answer was not JSON or lacked a field.
 
 No message, ``str`` or ``repr`` of these exceptions ever contains an access
@@ -120,7 +121,11 @@ class LiveLikeRejected(LiveLikeError):
 
 
 class LiveLikeTokenRejected(LiveLikeRejected):
-    """LiveLike no longer accepts the access token used (401 or 403)."""
+    """LiveLike no longer accepts the profile's access token the request carried (401 or 403).
+
+    Never raised for a request without one, nor for the admin token: those
+    401/403 say nothing about any profile's token.
+    """
 
     description = "LiveLike rejected the access token"
 

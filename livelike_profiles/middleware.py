@@ -84,8 +84,11 @@ async def aget_livelike_profile(request: Any) -> LiveLikeProfile | None:
     row = await LiveLikeProfile.objects.filter(user_id=user.pk).afirst()
     if row is None or not row.is_active:
         # Only provisioning needs the sync machinery (and a thread). Hand it
-        # the row just read (or its absence), so it does not read it again.
-        user._state.fields_cache["livelike_profile"] = row
+        # the row just read (or its absence), so it does not read it again;
+        # a user that is no model instance (a stateless JWT user) has no cache.
+        state = getattr(user, "_state", None)
+        if state is not None:
+            state.fields_cache["livelike_profile"] = row
         row = await sync_to_async(ensure_profile)(user)
     profile = row if row.is_active else None
     _remember(request, user, profile)

@@ -4,7 +4,9 @@ When ``LIVELIKE["NICKNAME"]`` computes a different nickname for a user whose
 profile is active, the new one is pushed to LiveLike after the transaction
 that saved the user commits. A failure is logged and marks the row
 (``nickname_sync_due``); the push is tried again at the user's next login or
-next save. Nothing here ever raises into the save.
+next save. A nickname LiveLike refuses (400) is not: retrying could only be
+refused again, so the row records why (``last_error``) and the push waits for
+the user's next save. Nothing here ever raises into the save or the login.
 
 With ``SYNC_NICKNAME`` on the site owns nicknames: a nickname the user set
 through the API is replaced at their next save.
@@ -13,7 +15,6 @@ through the API is replaced at their next save.
 from __future__ import annotations
 
 import logging
-from functools import partial
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -23,11 +24,15 @@ from django.utils import timezone
 
 from .client import get_client
 from .conf import conf
-from .exceptions import LiveLikeError
+from .exceptions import LiveLikeError, LiveLikeRejected, UnreadableTokenError
 from .models import LiveLikeProfile
 from .provisioning import nickname_for
 
 logger = logging.getLogger(__name__)
+
+Status = LiveLikeProfile.Status
+# last_error of an active row whose nickname LiveLike refused.
+REFUSED = "Nickname refused by LiveLike"
 
 
 def user_saved(user: AbstractBaseUser, update_fields: Any = None) -> None:
@@ -37,38 +42,72 @@ def user_saved(user: AbstractBaseUser, update_fields: Any = None) -> None:
     if update_fields is not None and set(update_fields) <= {"last_login"}:
         return  # every login saves last_login: no nickname can have changed
     using = router.db_for_write(LiveLikeProfile)
-    transaction.on_commit(partial(_push_by_pk, user.pk), using=using, robust=True)
+    user_pk = user.pk
+
+    # A function, not a partial: Django logs a robust callback's error by its
+    # __qualname__, which a partial lacks (the logging itself would raise).
+    def push_after_commit() -> None:
+        _push_by_pk(user_pk)
+
+    transaction.on_commit(push_after_commit, using=using, robust=True)
 
 
 def push_nickname(user: AbstractBaseUser) -> bool:
-    """Push the user's computed nickname to LiveLike if it differs; ``True`` if it was pushed."""
-    row = LiveLikeProfile.objects.filter(
-        user_id=user.pk, status=LiveLikeProfile.Status.ACTIVE
-    ).first()
+    """Push the user's computed nickname to LiveLike if it differs; ``True`` if it was pushed.
+
+    Never raises for LiveLike trouble or an unreadable token.
+    """
+    row = LiveLikeProfile.objects.filter(user_id=user.pk, status=Status.ACTIVE).first()
     wanted = nickname_for(user)
     if row is None or not wanted:
         return False
     wanted = wanted[: conf.NICKNAME_MAX_LENGTH]
     if wanted == row.nickname and not row.nickname_sync_due:
         return False
+    active_row = LiveLikeProfile.objects.filter(pk=row.pk, status=Status.ACTIVE)
     try:
         remote = get_client().update_own_profile(row.access_token, nickname=wanted)
-    except LiveLikeError as error:
-        LiveLikeProfile.objects.filter(pk=row.pk).update(nickname_sync_due=True)
+    except LiveLikeRejected as error:
+        if error.status_code != 400:
+            return _push_failed(user, row, error)
+        # LiveLike refuses this nickname as such: asking again at every login
+        # would only be refused again. The next save of the user tries anew.
+        active_row.update(
+            nickname_sync_due=False,
+            last_error=f"{REFUSED}: {error.summary()}"[:255],
+            updated_at=timezone.now(),
+        )
         logger.warning(
-            "LiveLike nickname not pushed, will retry: user=%s profile=%s error=%s",
+            "LiveLike refused the nickname, not retried until the user is saved again: "
+            "user=%s profile=%s error=%s",
             user.pk,
             row.profile_id,
-            type(error).__name__,
+            error.summary(),
         )
         return False
+    except (LiveLikeError, UnreadableTokenError) as error:
+        return _push_failed(user, row, error)
     LiveLikeProfile.objects.filter(pk=row.pk).update(
         nickname=(remote.nickname or wanted)[:255],
         nickname_sync_due=False,
         updated_at=timezone.now(),
     )
+    if row.last_error.startswith(REFUSED):
+        active_row.filter(last_error__startswith=REFUSED).update(last_error="")
     logger.info("LiveLike nickname pushed: user=%s profile=%s", user.pk, row.profile_id)
     return True
+
+
+def _push_failed(user: AbstractBaseUser, row: LiveLikeProfile, error: Exception) -> bool:
+    """Mark the push due again (next login or save) and say why in the log."""
+    LiveLikeProfile.objects.filter(pk=row.pk).update(nickname_sync_due=True)
+    logger.warning(
+        "LiveLike nickname not pushed, will retry: user=%s profile=%s error=%s",
+        user.pk,
+        row.profile_id,
+        type(error).__name__,
+    )
+    return False
 
 
 def _push_by_pk(user_pk: Any) -> None:

@@ -12,15 +12,21 @@ database:
    others wait for its outcome, boundedly, then return the row as it is.
 2. The winner asks LiveLike, outside any transaction, then records the outcome
    with an ``UPDATE`` that only applies while it still holds the claim.
-3. With custom ids (the default) the create is idempotent: the custom id is a
-   keyed hash of the user's primary key, stored at the first claim; a retry
-   after a lost answer or a crash gets 409 and recovers the same profile with
-   the admin token, instead of creating a second one.
+3. With custom ids (the default) the create is idempotent: the custom id is
+   made once per row, at its first claim (a keyed hash of the primary key and
+   a random nonce), and stored; a retry after a lost answer or a crash sends
+   the stored id, gets 409 and recovers the same profile with the admin
+   token, instead of creating a second one. It is never recomputed from the
+   primary key, so a new user who is given a deleted user's primary key gets
+   a row, a custom id and a profile of their own.
 
 States: ``pending`` (claimed, call in flight) -> ``active``, or ``failed``
 (retried after a capped exponential backoff with jitter), or ``conflict``
 (LiveLike has a profile for the custom id that could not be recovered: left
-for an operator, never "solved" by creating another).
+for an operator, never "solved" by creating another). Every attempt ends in
+one of these with the claim released, whatever LiveLike answered or the
+site's ``NICKNAME`` callable returned: an error nobody foresaw is logged with
+its traceback and recorded as a failure.
 
 Inside a transaction (``ATOMIC_REQUESTS``, ``TestCase``) nothing is claimed or
 called: a claim that could still roll back decides nothing, and a user created
@@ -33,11 +39,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import math
 import random
+import secrets
 import time
 import uuid
 from datetime import timedelta
-from functools import partial
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -46,7 +53,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from .client import RemoteProfile, get_client
+from .client import MAX_RETRY_AFTER, RemoteProfile, clean_text, get_client
 from .conf import conf
 from .exceptions import (
     LiveLikeConfigurationError,
@@ -69,20 +76,33 @@ _POLL_FIRST, _POLL_MAX = 0.02, 0.2
 _sleep = time.sleep
 
 
-def custom_id_for(user: AbstractBaseUser) -> str:
-    """The user's LiveLike custom id: HMAC-SHA256 of the primary key, keyed by a server secret.
+# The longest backoff ever written, whatever the settings say: far beyond any
+# sane RETRY_MAX_SECONDS, and far from datetime's limits.
+_LONGEST_DELAY = 10 * 366 * 86400.0
+# Past this many failures the backoff is at its cap for any sane settings;
+# capping the exponent keeps 2 ** attempts from overflowing a float.
+_MAX_BACKOFF_EXPONENT = 32
 
-    Deterministic, so every retry asks for the same profile; unguessable, so
-    nobody can create a future user's profile first and keep its token.
+
+def new_custom_id(user: AbstractBaseUser) -> str:
+    """A new custom id for the user's row: HMAC-SHA256 of the pk and a random nonce.
+
+    Made once per row, at its first claim, and stored: every later attempt
+    sends the stored value, never a recomputed one. So identity follows the
+    row: a newcomer given a deleted user's primary key gets a custom id (and a
+    profile) of their own. Keyed and random, so nobody can guess a future
+    user's custom id, create that profile first and keep its token.
     """
     key = conf.CUSTOM_ID_SECRET.encode()
-    message = f"livelike_profiles.custom_id:{user.pk}".encode()
+    nonce = secrets.token_hex(16)
+    message = f"livelike_profiles.custom_id:{user.pk}:{nonce}".encode()
     return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
 def cached_profile(user: AbstractBaseUser) -> LiveLikeProfile | None:
     """The user's row without a query, if ``user.livelike_profile`` was already loaded."""
-    return user._state.fields_cache.get("livelike_profile")
+    state = getattr(user, "_state", None)
+    return state.fields_cache.get("livelike_profile") if state is not None else None
 
 
 def ensure_profile(user: AbstractBaseUser) -> LiveLikeProfile:
@@ -99,17 +119,26 @@ def ensure_profile(user: AbstractBaseUser) -> LiveLikeProfile:
     is already cached on the instance: loaded, or fetched with
     ``select_related("livelike_profile")``, which also caches that there is
     none (a stale "none" only costs a failed INSERT, never a second profile).
+    A user object that is not a model instance (a stateless JWT user, such as
+    simplejwt's ``TokenUser``: a ``pk`` and no ``_state``) works too; its row
+    is then read by primary key on every call, and nothing is cached on it.
     """
-    if user.pk is None or user._state.adding:
+    state = getattr(user, "_state", None)
+    if user.pk is None or (state is not None and state.adding):
         raise ValueError("ensure_profile() needs a saved user")
-    cache = user._state.fields_cache
+    cache = state.fields_cache if state is not None else {}
     row = cache["livelike_profile"] if "livelike_profile" in cache else _load(user)
     if row is not None and not _due(row):
         return _remember(user, row)
 
     if transaction.get_connection(_db()).in_atomic_block:
         # The same instance, so that after the commit it carries the outcome.
-        transaction.on_commit(partial(ensure_profile, user), using=_db(), robust=True)
+        # A function, not a partial: Django logs a robust callback's error by
+        # its __qualname__, which a partial lacks (the logging would raise).
+        def provision_after_commit() -> None:
+            ensure_profile(user)
+
+        transaction.on_commit(provision_after_commit, using=_db(), robust=True)
         # user_id, not user=: assigning the user would cache this unsaved
         # placeholder as user.livelike_profile.
         return row or LiveLikeProfile(user_id=user.pk, status=Status.PENDING)
@@ -126,11 +155,19 @@ def provision_on_login(user: AbstractBaseUser) -> None:
         if row.nickname_sync_due and row.is_active:
             from .nickname_sync import push_nickname
 
-            push_nickname(user)
+            try:
+                push_nickname(user)
+            except Exception:
+                # A nickname is never worth a failed login; the row stays due.
+                logger.exception("LiveLike nickname push failed at login: user=%s", user.pk)
 
 
 def nickname_for(user: AbstractBaseUser) -> str | None:
-    """The nickname ``LIVELIKE["NICKNAME"]`` gives the user; ``None`` if unset or it fails."""
+    """The nickname ``LIVELIKE["NICKNAME"]`` gives the user; ``None`` if unset or it fails.
+
+    Control characters (NUL included) are removed and the result is cut to
+    ``NICKNAME_MAX_LENGTH``; anything but a string counts as no nickname.
+    """
     path = conf.NICKNAME
     if not path:
         return None
@@ -140,7 +177,16 @@ def nickname_for(user: AbstractBaseUser) -> str | None:
         # A bug in the site's callable must not cost the user a profile.
         logger.exception("LIVELIKE['NICKNAME'] callable failed for user=%s", user.pk)
         return None
-    return nickname[: conf.NICKNAME_MAX_LENGTH] if nickname else None
+    if nickname is None:
+        return None
+    if not isinstance(nickname, str):
+        logger.warning(
+            "LIVELIKE['NICKNAME'] callable returned a %s, not a str, for user=%s: no nickname",
+            type(nickname).__name__,
+            user.pk,
+        )
+        return None
+    return clean_text(nickname, conf.NICKNAME_MAX_LENGTH) or None
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -149,8 +195,23 @@ def backoff_seconds(attempts: int) -> float:
     The jitter (a random half to all of the step) keeps many users who failed
     in the same outage from all retrying in the same second.
     """
-    step = min(conf.RETRY_MAX_SECONDS, conf.RETRY_BASE_SECONDS * 2 ** max(0, attempts - 1))
+    exponent = min(max(0, attempts - 1), _MAX_BACKOFF_EXPONENT)
+    step = min(conf.RETRY_MAX_SECONDS, conf.RETRY_BASE_SECONDS * 2.0**exponent)
     return step * random.uniform(0.5, 1.0)  # noqa: S311 - not for security
+
+
+def retry_delay(attempts: int, error: BaseException) -> float:
+    """Seconds before the next attempt after ``error``: the backoff, or a longer ``Retry-After``.
+
+    Always finite and bounded, whatever the error carries.
+    """
+    delay = backoff_seconds(attempts)
+    retry_after = error.retry_after if isinstance(error, LiveLikeRateLimited) else None
+    if retry_after is not None and not math.isnan(retry_after):
+        delay = max(delay, min(retry_after, MAX_RETRY_AFTER))
+    if not math.isfinite(delay):  # only absurd settings get here
+        delay = _LONGEST_DELAY
+    return min(max(0.0, delay), _LONGEST_DELAY)
 
 
 # -- reading -------------------------------------------------------------------
@@ -172,8 +233,10 @@ def _load(user: AbstractBaseUser) -> LiveLikeProfile | None:
 
 
 def _remember(user: AbstractBaseUser, row: LiveLikeProfile) -> LiveLikeProfile:
-    # Later reads of user.livelike_profile then cost nothing.
-    user._state.fields_cache["livelike_profile"] = row
+    # Later reads of user.livelike_profile then cost nothing (model instances only).
+    state = getattr(user, "_state", None)
+    if state is not None:
+        state.fields_cache["livelike_profile"] = row
     return row
 
 
@@ -241,13 +304,10 @@ def _claim(
     }
     if row is None:
         # We run in autocommit (see ensure_profile): the INSERT commits at once.
+        # The custom id is made here, once for the row's life (see new_custom_id).
+        custom_id = {"custom_id": new_custom_id(user)} if conf.CUSTOM_IDS else {}
         try:
-            row = _rows().create(
-                user_id=user.pk,
-                custom_id=custom_id_for(user) if conf.CUSTOM_IDS else None,
-                attempts=1,
-                **claimed,
-            )
+            row = _rows().create(user_id=user.pk, attempts=1, **custom_id, **claimed)
             return row, claim
         except IntegrityError:
             pass  # another caller inserted it first: take it over only if due
@@ -268,7 +328,7 @@ def _claim(
         return row, None
     if conf.CUSTOM_IDS and not row.custom_id:
         # First claimed while CUSTOM_IDS was off: from now on keep one id.
-        row.custom_id = custom_id_for(user)
+        row.custom_id = new_custom_id(user)
         _rows().filter(pk=row.pk, claim=claim).update(custom_id=row.custom_id)
     return row, claim
 
@@ -276,8 +336,40 @@ def _claim(
 def _call_livelike(
     user: AbstractBaseUser, row: LiveLikeProfile, claim: uuid.UUID
 ) -> LiveLikeProfile:
-    """Ask LiveLike for the profile, then record the outcome while we hold the claim."""
+    """Ask LiveLike for the profile, then record the outcome while we hold the claim.
+
+    Never raises: an error nobody foresaw, in the call (an answer, a setting
+    or a site callable) or in recording its outcome (the database refusing
+    it), is logged with its traceback and recorded as a failure, the claim
+    released. A profile created meanwhile is found again by its custom id.
+    """
     started = time.monotonic()
+    try:
+        return _attempt(user, row, claim, started)
+    except Exception as error:
+        logger.error(
+            "LiveLike provisioning attempt raised: user=%s attempt=%s error=%s",
+            row.user_id,
+            row.attempts,
+            type(error).__name__,
+            exc_info=True,
+        )
+        try:
+            return _record_failure(user, row, claim, error, started)
+        except Exception:
+            # The database itself is failing: the lease frees the row later.
+            logger.exception(
+                "LiveLike provisioning failure not recorded: user=%s attempt=%s (the claim "
+                "is released when its lease ends)",
+                row.user_id,
+                row.attempts,
+            )
+            return row
+
+
+def _attempt(
+    user: AbstractBaseUser, row: LiveLikeProfile, claim: uuid.UUID, started: float
+) -> LiveLikeProfile:
     recovered = False
     try:
         try:
@@ -400,17 +492,20 @@ def _record_failure(
     user: AbstractBaseUser,
     row: LiveLikeProfile,
     claim: uuid.UUID,
-    error: LiveLikeError,
+    error: Exception,
     started: float,
 ) -> LiveLikeProfile:
-    delay = backoff_seconds(row.attempts)
-    if isinstance(error, LiveLikeRateLimited) and error.retry_after:
-        delay = max(delay, error.retry_after)
+    delay = retry_delay(row.attempts, error)
+    if isinstance(error, LiveLikeError):
+        reason = f"{type(error).__name__}: {error.summary()}"
+    else:
+        # Its message could hold anything; the traceback is in the log.
+        reason = f"{type(error).__name__}: unexpected error, see the log"
     fresh, held = _release(
         row,
         claim,
         status=Status.FAILED,
-        last_error=f"{type(error).__name__}: {error.summary()}"[:255],
+        last_error=clean_text(reason, 255),
         next_attempt_at=timezone.now() + timedelta(seconds=delay),
     )
     if not held:
@@ -435,7 +530,7 @@ def _record_conflict(
     reason: str,
     started: float,
 ) -> LiveLikeProfile:
-    fresh, held = _release(row, claim, status=Status.CONFLICT, last_error=reason[:255])
+    fresh, held = _release(row, claim, status=Status.CONFLICT, last_error=clean_text(reason, 255))
     if not held:
         return fresh
     logger.error(

@@ -1,8 +1,11 @@
 """Refresh profiles from LiveLike: ``manage.py livelike_sync`` and the admin's "Refresh" action.
 
 Each profile is read with its own access token (``GET {profile_url}``). The
-answer refreshes the nickname and ``synced_at``; a 401/403 marks the row
-``revoked`` with the error. Nothing here ever creates or replaces a profile:
+answer refreshes the nickname and ``synced_at``; a 401/403 to that read (a
+:class:`~livelike_profiles.exceptions.LiveLikeTokenRejected`, which the client
+raises only for a request made with the profile's own token) marks the row
+``revoked`` with the error. Anything else LiveLike answers leaves the row as
+it was. Nothing here ever creates or replaces a profile:
 a replacement would lose the user's history at LiveLike, so it stays an
 explicit operator decision.
 

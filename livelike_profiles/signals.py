@@ -16,8 +16,9 @@ profile, with:
 * ``profile``: the row, in state ``failed`` (retried after ``next_attempt_at``)
   or ``conflict`` (left for an operator);
 * ``user``: the user it belongs to;
-* ``error``: the :class:`~livelike_profiles.exceptions.LiveLikeError` met, or
-  ``None`` for a conflict found without one.
+* ``error``: the :class:`~livelike_profiles.exceptions.LiveLikeError` met (or
+  the exception an unforeseen error raised: it is logged with its traceback
+  too), or ``None`` for a conflict found without one.
 
 Both are sent with ``send_robust``: a receiver that raises is logged, and
 never breaks the login or request that triggered provisioning.

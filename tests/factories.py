@@ -59,12 +59,12 @@ def claim_held_elsewhere(user, lease_seconds: float = 60):
     from django.utils import timezone
 
     from livelike_profiles.models import LiveLikeProfile
-    from livelike_profiles.provisioning import custom_id_for
+    from livelike_profiles.provisioning import new_custom_id
 
     return LiveLikeProfile.objects.create(
         user_id=user.pk,
         status=LiveLikeProfile.Status.PENDING,
-        custom_id=custom_id_for(user),
+        custom_id=new_custom_id(user),
         attempts=1,
         claim=uuid.uuid4(),
         lease_expires_at=timezone.now() + timedelta(seconds=lease_seconds),

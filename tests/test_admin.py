@@ -27,7 +27,7 @@ from django.utils import timezone
 from livelike_profiles import admin as livelike_admin
 from livelike_profiles.client import get_client
 from livelike_profiles.models import LiveLikeProfile
-from livelike_profiles.provisioning import custom_id_for, ensure_profile
+from livelike_profiles.provisioning import ensure_profile, new_custom_id
 from tests.factories import make_user
 
 Status = LiveLikeProfile.Status
@@ -59,7 +59,7 @@ def local_row(n: int, **fields) -> LiveLikeProfile:
         "profile_id": str(uuid.uuid4()),
         "access_token": secrets.token_urlsafe(32),
         "nickname": f"Nick{n}",
-        "custom_id": custom_id_for(user),
+        "custom_id": new_custom_id(user),
     }
     values.update(fields)
     return LiveLikeProfile.objects.create(user=user, **values)

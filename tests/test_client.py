@@ -8,7 +8,7 @@ import responses
 from responses import matchers
 
 from livelike_profiles import __version__
-from livelike_profiles.client import LiveLikeClient, RemoteProfile, get_client
+from livelike_profiles.client import MAX_RETRY_AFTER, LiveLikeClient, RemoteProfile, get_client
 from livelike_profiles.exceptions import (
     LiveLikeBadResponse,
     LiveLikeConfigurationError,
@@ -384,3 +384,147 @@ def test_environment_is_read_once_at_session_creation(monkeypatch):
     assert client.session.proxies["https"] == "http://proxy.example:3128"
     assert client.session.verify == "/etc/ssl/certs/site-bundle.pem"
     assert client.session.trust_env is False  # no per-request environment scan
+
+
+# -- hostile answers (issue 14) ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("inf", MAX_RETRY_AFTER),
+        ("Infinity", MAX_RETRY_AFTER),
+        ("1e12", MAX_RETRY_AFTER),
+        ("1e400", MAX_RETRY_AFTER),  # parses as inf
+        ("nan", None),
+        ("-5", 0.0),
+        ("Fri, 31 Dec 9999 23:59:59 GMT", MAX_RETRY_AFTER),
+    ],
+)
+def test_429_retry_after_is_finite_and_bounded(client, mocked, header, expected):
+    headers = {"Retry-After": header}
+    mocked.post(PROFILE_URL, json={"detail": "throttled"}, status=429, headers=headers)
+    with pytest.raises(LiveLikeRateLimited) as caught:
+        client.create_profile()
+    assert caught.value.retry_after == expected
+    assert MAX_RETRY_AFTER == 86400
+
+
+def deeply_nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+def json_with(prefix: str, nested: str) -> str:
+    """``prefix`` (JSON members) and an ``"extra"`` member holding ``nested``, as one object."""
+    return "{" + prefix + ', "extra": ' + nested + "}"
+
+
+@pytest.mark.parametrize("depth", [950, 100_000])  # _redact's recursion; the parser's
+@pytest.mark.parametrize("status", [200, 201])
+def test_deeply_nested_success_is_bad_response(client, mocked, depth, status):
+    body = json_with(f'"id": "p-1", "access_token": "{TOKEN}"', deeply_nested(depth))
+    mocked.post(PROFILE_URL, body=body, status=status, content_type="application/json")
+    with pytest.raises(LiveLikeBadResponse) as caught:
+        client.create_profile()
+    assert_no_secret(caught.value)
+
+
+@pytest.mark.parametrize("depth", [950, 100_000])
+@pytest.mark.parametrize(("status", "error"), [(400, LiveLikeRejected), (503, LiveLikeUnavailable)])
+def test_deeply_nested_error_keeps_its_class(client, mocked, depth, status, error):
+    body = json_with('"detail": "no"', deeply_nested(depth))
+    mocked.post(PROFILE_URL, body=body, status=status, content_type="application/json")
+    with pytest.raises(error) as caught:
+        client.create_profile()
+    assert caught.value.status_code == status
+    assert len(str(caught.value)) < 500
+
+
+@pytest.mark.parametrize(
+    "profile_id",
+    ["p" * 65, "p-1\x00", "p 1", "p-1\n", "", 12, None, ["p-1"]],
+)
+def test_a_profile_id_that_is_not_a_sane_string_is_a_bad_response(client, mocked, profile_id):
+    mocked.post(PROFILE_URL, json={"id": profile_id, "access_token": TOKEN}, status=201)
+    mocked.get(PROFILE_URL, json={"id": profile_id, "nickname": "x"})
+    with pytest.raises(LiveLikeBadResponse):
+        client.create_profile()
+    with pytest.raises(LiveLikeBadResponse):
+        client.get_own_profile(TOKEN)
+
+
+def test_a_64_character_profile_id_is_fine(client, mocked):
+    mocked.post(PROFILE_URL, json={"id": "p" * 64, "access_token": TOKEN}, status=201)
+    assert client.create_profile().id == "p" * 64
+
+
+@pytest.mark.parametrize("token", ["tok\x00en", "tok en", "tök", "tok\n"])
+def test_a_created_token_that_is_not_a_sane_string_is_a_bad_response(client, mocked, token):
+    mocked.post(PROFILE_URL, json={"id": "p-1", "access_token": token}, status=201)
+    with pytest.raises(LiveLikeBadResponse) as caught:
+        client.create_profile()
+    assert token not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("nickname", "expected"),
+    [
+        ("Ot\x00ter", "Otter"),
+        ("Ot\x07t\u200ber\x7f", "Ott\u200ber"),  # control characters go, format ones stay
+        ("\x00", ""),
+        ("n" * 300, "n" * 255),
+    ],
+)
+def test_nicknames_from_livelike_are_cleaned(client, mocked, nickname, expected):
+    mocked.get(PROFILE_URL, json={"id": "p-1", "nickname": nickname})
+    assert client.get_own_profile(TOKEN).nickname == expected
+
+
+def test_error_detail_loses_control_characters(client, mocked):
+    mocked.post(PROFILE_URL, json={"detail": "bad\x00 nick\x1bname"}, status=400)
+    with pytest.raises(LiveLikeRejected) as caught:
+        client.create_profile()
+    assert caught.value.detail == "bad nickname"
+    assert caught.value.summary() == "HTTP 400: bad nickname"
+
+
+# -- who a 401/403 speaks about (issue 14) ---------------------------------------
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_401_403_on_discovery_is_unavailable_not_a_rejected_token(client, status):
+    with responses.RequestsMock() as rsps:
+        rsps.get(APP_URL, body="<html>Forbidden by WAF</html>", status=status)
+        with pytest.raises(LiveLikeUnavailable) as caught:
+            client.get_own_profile(TOKEN)
+    assert not isinstance(caught.value, LiveLikeRejected)
+    assert caught.value.status_code == status
+    assert_no_secret(caught.value)
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_401_403_to_the_admin_token_is_rejected_not_a_rejected_profile_token(client, status):
+    with responses.RequestsMock() as rsps:
+        rsps.get(CUSTOM_URL, json={"detail": "Invalid token."}, status=status)
+        with pytest.raises(LiveLikeRejected) as caught:
+            client.get_profile_by_custom_id("abc123")
+    assert not isinstance(caught.value, LiveLikeTokenRejected)
+    assert caught.value.status_code == status
+    assert_no_secret(caught.value)
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_401_403_to_a_create_without_token_is_not_a_rejected_token(client, status):
+    with responses.RequestsMock() as rsps:
+        rsps.post(CUSTOM_URL, json={"detail": "Forbidden."}, status=status)
+        with pytest.raises(LiveLikeError) as caught:
+            client.create_profile_by_custom_id("abc123")
+    assert not isinstance(caught.value, LiveLikeTokenRejected)
+    assert caught.value.status_code == status
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_401_403_to_the_profile_token_on_update_is_token_rejected(client, mocked, status):
+    mocked.patch(PROFILE_URL, json={"detail": "Invalid token."}, status=status)
+    with pytest.raises(LiveLikeTokenRejected):
+        client.update_own_profile(TOKEN, nickname="x")

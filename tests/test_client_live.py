@@ -74,10 +74,12 @@ def test_lookup_of_unknown_custom_id_is_rejected(client):
     assert caught.value.status_code == 404
 
 
-def test_lookup_with_a_wrong_admin_token_is_token_rejected(fake):
+def test_lookup_with_a_wrong_admin_token_is_rejected_but_says_nothing_of_profile_tokens(fake):
     client = LiveLikeClient(api_url=fake.url, client_id="live", api_token="wrong", timeout=2)
-    with pytest.raises(LiveLikeTokenRejected):
+    with pytest.raises(LiveLikeRejected) as caught:
         client.get_profile_by_custom_id("cid-1")
+    assert caught.value.status_code == 401
+    assert not isinstance(caught.value, LiveLikeTokenRejected)
 
 
 def test_lookup_without_admin_token_is_a_configuration_error(fake):

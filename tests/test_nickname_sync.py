@@ -82,3 +82,100 @@ def test_failure_is_logged_never_raised_and_retried_at_next_login(syncing, caplo
     row = LiveLikeProfile.objects.get(user=user)
     assert not row.nickname_sync_due
     assert remote_nickname(syncing, user) == "fan renamed@example.com" == row.nickname
+
+
+def make_token_unreadable(user, settings) -> None:
+    """Store the user's token under a key the site no longer has."""
+    from cryptography.fernet import Fernet
+
+    working = settings.LIVELIKE
+    settings.LIVELIKE = {**working, "ENCRYPTION_KEYS": [Fernet.generate_key().decode()]}
+    row = LiveLikeProfile.objects.get(user=user)
+    row.access_token = "a-token-under-a-lost-key"
+    row.save()
+    settings.LIVELIKE = working
+
+
+def test_an_unreadable_token_never_breaks_login_and_the_push_stays_due(syncing, settings, caplog):
+    user = make_user()
+    ensure_profile(user)
+    LiveLikeProfile.objects.filter(user=user).update(nickname_sync_due=True)
+    make_token_unreadable(user, settings)
+    with caplog.at_level(logging.WARNING, logger="livelike_profiles"):
+        log_in(user)  # asserts the login succeeded
+    row = LiveLikeProfile.objects.get(user=user)
+    assert row.nickname_sync_due and row.is_active
+    assert "UnreadableTokenError" in caplog.text
+    assert syncing.count_calls("PATCH") == 0
+
+
+def test_an_unreadable_token_on_save_is_logged_not_raised(syncing, settings, caplog):
+    user = make_user()
+    ensure_profile(user)
+    make_token_unreadable(user, settings)
+    with caplog.at_level(logging.WARNING, logger="livelike_profiles"):
+        rename(user, "renamed@example.com")
+    assert LiveLikeProfile.objects.get(user=user).nickname_sync_due
+    assert "LiveLike nickname not pushed" in caplog.text
+
+
+@pytest.fixture
+def refused(syncing, settings):
+    """The site's nickname is one LiveLike always refuses (400: longer than it allows)."""
+    settings.LIVELIKE = {
+        **settings.LIVELIKE,
+        "NICKNAME": "tests.nicknames.too_long_for_livelike",
+        "NICKNAME_MAX_LENGTH": 80,
+    }
+    return syncing
+
+
+def test_a_nickname_livelike_refuses_is_not_retried_at_every_login(refused, caplog):
+    user = make_user()
+    ensure_profile(user)  # created without the refused nickname
+    with caplog.at_level(logging.WARNING, logger="livelike_profiles"):
+        user.save()  # the push: refused
+    assert refused.count_calls("PATCH") == 1
+    row = LiveLikeProfile.objects.get(user=user)
+    assert not row.nickname_sync_due and row.is_active
+    assert (
+        row.last_error.startswith("Nickname refused by LiveLike") and "HTTP 400" in row.last_error
+    )
+    assert f"user={user.pk}" in caplog.text and "refused" in caplog.text
+    for _ in range(3):
+        log_in(user)
+    assert refused.count_calls("PATCH") == 1
+
+
+def test_a_nickname_pushed_later_clears_the_refusal(refused, settings):
+    user = make_user()
+    ensure_profile(user)
+    user.save()
+    assert LiveLikeProfile.objects.get(user=user).last_error
+    settings.LIVELIKE = {**settings.LIVELIKE, "NICKNAME": "tests.nicknames.from_username"}
+    user.save()
+    row = LiveLikeProfile.objects.get(user=user)
+    assert row.nickname == f"fan {user.get_username()}" and row.last_error == ""
+
+
+@pytest.mark.parametrize("atomic", [False, True])
+def test_a_push_that_raises_is_logged_never_raised_into_the_save(
+    syncing, monkeypatch, caplog, atomic
+):
+    """Django's robust on_commit must be able to log the error (a partial could not be named)."""
+    from livelike_profiles import nickname_sync
+
+    user = make_user()
+    ensure_profile(user)
+
+    def broken(user_pk):
+        raise RuntimeError("push bug")
+
+    monkeypatch.setattr(nickname_sync, "_push_by_pk", broken)
+    with caplog.at_level(logging.ERROR):
+        if atomic:
+            with transaction.atomic():
+                rename(user, "renamed@example.com")
+        else:
+            rename(user, "renamed@example.com")
+    assert "push bug" in caplog.text

@@ -22,7 +22,7 @@ class Migration(migrations.Migration):
             name="custom_id",
             field=models.CharField(
                 blank=True, default=None, editable=False, max_length=255, null=True, unique=True,
-                help_text="Keyed hash of the user's primary key, sent to LiveLike as the custom id.",
+                help_text="Made once for this row (keyed hash of the user's primary key and a random nonce); sent to LiveLike as the custom id.",
                 verbose_name="custom id",
             ),
         ),

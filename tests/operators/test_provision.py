@@ -28,7 +28,7 @@ from livelike_profiles import backfill as backfill_module
 from livelike_profiles.backfill import backfill, claims_batches, select_users
 from livelike_profiles.management.output import Progress
 from livelike_profiles.models import LiveLikeProfile
-from livelike_profiles.provisioning import custom_id_for, ensure_profile
+from livelike_profiles.provisioning import ensure_profile
 from tests.factories import make_user, make_users
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -61,7 +61,7 @@ def assert_one_active_profile_each(fake, users) -> None:
         row = rows[user.pk]
         assert row.status == Status.ACTIVE
         assert row.access_token == fake.profile(row.profile_id).access_token
-        assert fake.profile_by_custom_id(custom_id_for(user)).id == row.profile_id
+        assert fake.profile_by_custom_id(row.custom_id).id == row.profile_id
 
 
 # -- what it creates ---------------------------------------------------------------------

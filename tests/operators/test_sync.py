@@ -148,3 +148,28 @@ def test_stale_hours_skips_recently_synced_profiles(fake_livelike, profiles):
 def test_bad_user_ids_are_refused(fake_livelike):
     with pytest.raises(CommandError, match="not a valid user id"):
         sync("--users", "not-an-id")
+
+
+def test_a_403_on_discovery_revokes_nobody(fake_livelike):
+    """A CDN/WAF 403 on the application resource says nothing about anyone's token."""
+    rows = [ensure_profile(user) for user in make_users(5)]
+    get_client().forget_application()  # each read must discover profile_url first
+    fake_livelike.malformed_next(5, body="<html>403 Forbidden</html>", status=403)
+    before = list(LiveLikeProfile.objects.order_by("pk").values())
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="5 profile\\(s\\) could not be checked"):
+        call_command("livelike_sync", "--concurrency", "2", stdout=out)
+    assert count(out.getvalue(), "LiveLike error") == 5
+    assert count(out.getvalue(), "token refused (revoked)") == 0
+    assert list(LiveLikeProfile.objects.order_by("pk").values()) == before
+    assert fake_livelike.count_calls("GET", "/profile/") == 0  # never got as far as a token
+    assert {row.status for row in rows} == {Status.ACTIVE}
+
+
+def test_a_nickname_with_a_nul_byte_at_livelike_is_stored_clean(fake_livelike, profiles):
+    """PostgreSQL refuses NUL bytes: the sync must not crash on one, nor store it elsewhere."""
+    get_client().update_own_profile(profiles[0].access_token, nickname="Ot\x00ter\x1b")
+    assert fake_livelike.profile(profiles[0].profile_id).nickname == "Ot\x00ter\x1b"
+    output = sync()
+    assert count(output, "refreshed") == 3
+    assert row_of(profiles[0]).nickname == "Otter"

@@ -18,7 +18,7 @@ import pytest
 from django.db import connection
 
 from livelike_profiles.models import LiveLikeProfile
-from livelike_profiles.provisioning import custom_id_for, ensure_profile
+from livelike_profiles.provisioning import ensure_profile
 from tests.factories import log_in, make_due, make_user, make_users
 from tests.workers import login as login_in_threads
 
@@ -154,7 +154,7 @@ def test_process_killed_between_remote_create_and_local_save(fake_livelike, sett
     # After the lease, the next attempt recovers the very profile LiveLike made.
     make_due(user)
     row = ensure_profile(type(user)._default_manager.get(pk=user.pk))
-    created = fake_livelike.profile_by_custom_id(custom_id_for(user))
+    created = fake_livelike.profile_by_custom_id(row.custom_id)
     assert row.is_active and row.profile_id == created.id
     assert row.access_token == created.access_token
     assert fake_livelike.create_count == 1

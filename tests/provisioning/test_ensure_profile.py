@@ -14,9 +14,16 @@ from django.utils import timezone
 from livelike_profiles import provisioning
 from livelike_profiles.exceptions import LiveLikeRateLimited, LiveLikeUnavailable
 from livelike_profiles.models import LiveLikeProfile
-from livelike_profiles.provisioning import backoff_seconds, custom_id_for, ensure_profile
+from livelike_profiles.provisioning import backoff_seconds, ensure_profile, new_custom_id
 from livelike_profiles.signals import profile_provisioned, provisioning_failed
-from tests.factories import claim_held_elsewhere, log_in, make_due, make_user
+from tests.factories import (
+    PASSWORD,
+    claim_held_elsewhere,
+    log_in,
+    make_due,
+    make_user,
+    username_for,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -46,7 +53,7 @@ def test_first_login_provisions_one_profile_by_custom_id(fake_livelike):
     user = make_user()
     log_in(user)
     row = assert_active_with_fakes_token(fake_livelike, user)
-    assert row.custom_id == custom_id_for(user)
+    assert len(row.custom_id) == 64 and int(row.custom_id, 16) >= 0  # hex HMAC-SHA256
     assert fake_livelike.profile(row.profile_id).custom_id == row.custom_id
     assert fake_livelike.create_count == 1
     assert fake_livelike.count_calls("POST", "profile-by-custom-id") == 1
@@ -107,21 +114,28 @@ def test_failing_nickname_callable_still_provisions(fake_livelike, settings, mon
     assert ensure_profile(make_user()).is_active
 
 
-def test_custom_id_is_stable_keyed_and_not_the_pk(settings):
+def test_custom_ids_are_keyed_random_and_not_the_pk(settings):
     user = make_user()
-    first = custom_id_for(user)
-    assert custom_id_for(fresh(user)) == first
+    first = new_custom_id(user)
     assert len(first) == 64 and int(first, 16) >= 0  # hex HMAC-SHA256, fits 255 chars
-    assert custom_id_for(make_user(1)) != first
-    settings.LIVELIKE = {**settings.LIVELIKE, "CUSTOM_ID_SECRET": "another secret"}
-    assert custom_id_for(user) != first
+    # A new one each time: a custom id belongs to a row, never to a primary key.
+    assert len({first, *(new_custom_id(fresh(user)) for _ in range(20))}) == 21
 
 
-def test_custom_id_secret_defaults_to_secret_key(settings):
+def test_custom_ids_are_keyed_by_custom_id_secret_or_secret_key(settings, monkeypatch):
+    import hashlib
+    import hmac
+
+    monkeypatch.setattr(provisioning.secrets, "token_hex", lambda n: "n" * (2 * n))
     user = make_user()
-    before = custom_id_for(user)
-    settings.SECRET_KEY = "a different secret key"
-    assert custom_id_for(user) != before
+
+    def expected(secret: str) -> str:
+        message = f"livelike_profiles.custom_id:{user.pk}:{'n' * 32}".encode()
+        return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+    assert new_custom_id(user) == expected(settings.SECRET_KEY)
+    settings.LIVELIKE = {**settings.LIVELIKE, "CUSTOM_ID_SECRET": "another secret"}
+    assert new_custom_id(user) == expected("another secret")
 
 
 def test_without_custom_ids_plain_create_is_used(fake_livelike, settings):
@@ -307,7 +321,7 @@ def test_lost_answer_retry_recovers_the_same_profile(fake_livelike, settings):
         row = ensure_profile(fresh(user))
     finally:
         profile_provisioned.disconnect(on_provisioned)
-    created = fake_livelike.profile_by_custom_id(custom_id_for(user))
+    created = fake_livelike.profile_by_custom_id(row.custom_id)
     assert row.is_active and row.profile_id == created.id
     assert row.access_token == created.access_token
     assert fake_livelike.create_count == 1
@@ -506,7 +520,7 @@ def test_failure_and_conflict_log_lines(fake_livelike, settings, caplog):
     assert "API_TOKEN" in error.getMessage()
     token = fake_livelike.profiles[0].access_token
     assert token not in caplog.text
-    assert custom_id_for(user) not in caplog.text
+    assert row_of(user).custom_id not in caplog.text
 
 
 def test_nickname_refused_by_livelike_creates_without_it(fake_livelike, settings):
@@ -531,7 +545,7 @@ def test_nickname_is_cut_to_the_maximum_length(fake_livelike, settings):
 @pytest.mark.parametrize("status", [Status.CONFLICT, Status.REVOKED])
 def test_operator_states_are_left_alone(fake_livelike, status):
     user = make_user()
-    LiveLikeProfile.objects.create(user=user, status=status, custom_id=custom_id_for(user))
+    LiveLikeProfile.objects.create(user=user, status=status, custom_id=new_custom_id(user))
     row = ensure_profile(user)
     assert row.status == status and not row.is_active
     assert fake_livelike.calls == []
@@ -552,3 +566,158 @@ def test_a_stale_cached_absence_never_makes_a_second_profile(fake_livelike):
     again = ensure_profile(stale)  # still believes there is no row
     assert again.profile_id == first.profile_id and again.is_active
     assert fake_livelike.count_calls("POST") == 1
+
+
+# -- identity follows the row, not the primary key ------------------------------------------
+
+
+def user_with_pk(pk, n: int):
+    """A new user given an existing primary key (a sequence reset, a restore, an explicit pk)."""
+    model = get_user_model()
+    return model._default_manager.create_user(
+        pk=pk, **{model.USERNAME_FIELD: username_for(n)}, password=PASSWORD
+    )
+
+
+def test_a_new_user_with_a_deleted_users_pk_gets_a_profile_of_their_own(fake_livelike):
+    first = make_user()
+    log_in(first)
+    theirs = row_of(first)
+    pk = first.pk
+    first.delete()
+    assert not LiveLikeProfile.objects.exists()
+
+    newcomer = user_with_pk(pk, 1)
+    log_in(newcomer)
+    row = assert_active_with_fakes_token(fake_livelike, newcomer)
+    assert newcomer.pk == pk
+    assert row.profile_id != theirs.profile_id
+    assert row.access_token != theirs.access_token
+    assert row.custom_id != theirs.custom_id
+    assert fake_livelike.create_count == 2 and len(fake_livelike.profiles) == 2
+
+
+def test_a_reused_pk_never_recovers_a_deleted_users_lost_profile(fake_livelike, settings):
+    """Even a profile whose create answer was lost stays out of a newcomer's reach."""
+    first = first_answer_lost(fake_livelike, settings)
+    lost = fake_livelike.profiles[0]
+    pk = first.pk
+    first.delete()
+
+    row = ensure_profile(user_with_pk(pk, 1))
+    assert row.is_active and row.profile_id != lost.id
+    assert row.access_token != lost.access_token
+    assert fake_livelike.create_count == 2
+
+
+def test_a_user_restored_with_their_row_keeps_their_profile(fake_livelike, settings):
+    """A backup taken after the claim, before the answer: the restored row's custom id finds it."""
+    from django.core import serializers
+
+    user = first_answer_lost(fake_livelike, settings)
+    created = fake_livelike.profiles[0]
+    pk = user.pk
+    backup = serializers.serialize("json", [user, row_of(user)])
+    user.delete()
+    assert not LiveLikeProfile.objects.exists()
+    for restored in serializers.deserialize("json", backup):
+        restored.save()
+
+    row = ensure_profile(get_user_model()._default_manager.get(pk=pk))
+    assert row.is_active and row.profile_id == created.id
+    assert row.access_token == created.access_token
+    assert fake_livelike.create_count == 1
+
+
+def test_a_row_first_claimed_without_custom_ids_gets_one_when_they_are_turned_on(
+    fake_livelike, settings
+):
+    settings.LIVELIKE = {**settings.LIVELIKE, "CUSTOM_IDS": False}
+    fake_livelike.fail_next_creates(1)
+    user = make_user()
+    assert ensure_profile(user).status == Status.FAILED
+    assert not row_of(user).custom_id
+    settings.LIVELIKE = {**settings.LIVELIKE, "CUSTOM_IDS": True}
+    make_due(user)
+    row = ensure_profile(fresh(user))
+    assert row.is_active and row.custom_id
+    assert row_of(user).custom_id == row.custom_id
+    assert fake_livelike.profile(row.profile_id).custom_id == row.custom_id
+
+
+def test_provisioning_deferred_to_the_commit_never_raises_into_it(
+    fake_livelike, monkeypatch, caplog
+):
+    """Even the database failing under the deferred attempt is logged, not raised at commit."""
+    from django.db import OperationalError
+
+    def database_gone(user, row):
+        raise OperationalError("the database went away")
+
+    monkeypatch.setattr(provisioning, "_provision", database_gone)
+    user = make_user()
+    with caplog.at_level(logging.ERROR), transaction.atomic():
+        ensure_profile(user)
+    assert "the database went away" in caplog.text
+
+
+# -- users that are not model instances -----------------------------------------------------
+
+
+class StatelessUser:
+    """Like simplejwt's TokenUser: a pk read from a token, authenticated, no model ``_state``."""
+
+    is_active = True
+    is_authenticated = True
+    is_anonymous = False
+
+    def __init__(self, pk) -> None:
+        self.pk = self.id = pk
+
+    def __str__(self) -> str:
+        return f"TokenUser {self.pk}"
+
+
+def test_a_stateless_jwt_user_is_provisioned_and_read_by_pk(
+    fake_livelike, django_assert_num_queries
+):
+    user = make_user()
+    row = ensure_profile(StatelessUser(user.pk))
+    assert row.is_active and row == assert_active_with_fakes_token(fake_livelike, user)
+    token_user = StatelessUser(user.pk)
+    for _ in range(2):  # nothing cached on it: one query each time
+        with django_assert_num_queries(1):
+            assert ensure_profile(token_user).profile_id == row.profile_id
+    assert not hasattr(token_user, "_state")
+    assert fake_livelike.create_count == 1
+
+
+def test_a_stateless_jwt_user_inside_a_transaction_is_provisioned_after_commit(fake_livelike):
+    user = make_user()
+    with transaction.atomic():
+        assert not ensure_profile(StatelessUser(user.pk)).is_active
+    assert_active_with_fakes_token(fake_livelike, user)
+
+
+def test_a_stateless_jwt_user_gets_the_api_answer(fake_livelike):
+    from rest_framework.test import APIClient
+
+    user = make_user()
+    client = APIClient()
+    client.force_authenticate(user=StatelessUser(user.pk))
+    response = client.get("/livelike/profile/")
+    assert response.status_code == 200
+    assert response.json()["profile_id"] == row_of(user).profile_id
+
+
+def test_a_stateless_jwt_user_in_an_async_view_gets_a_profile(fake_livelike):
+    from asgiref.sync import async_to_sync
+    from django.http import HttpRequest
+
+    from livelike_profiles.middleware import aget_livelike_profile
+
+    user = make_user()
+    request = HttpRequest()
+    request.user = StatelessUser(user.pk)
+    profile = async_to_sync(aget_livelike_profile)(request)
+    assert profile is not None and profile == assert_active_with_fakes_token(fake_livelike, user)
