@@ -62,7 +62,10 @@ class LiveLikeProfile(models.Model):
         default=None,
         unique=True,
         editable=False,
-        help_text=_("Made once for this row (keyed hash of the user's primary key and a random nonce); sent to LiveLike as the custom id."),
+        help_text=_(
+            "Made once for this row (keyed hash of the user's primary key and a random "
+            "nonce); sent to LiveLike as the custom id."
+        ),
     )
     attempts = models.PositiveIntegerField(_("attempts"), default=0, editable=False)
     last_error = models.CharField(_("last error"), max_length=255, blank=True, default="")

@@ -135,7 +135,7 @@ def test_a_created_profile_whose_answer_is_unusable(debug, fake_livelike):
 
     info = failure_of(lambda: get_client().create_profile())
 
-    assert "the profile in the answer has no id" in reports_of(info)["page (text)"]
+    assert "the profile in the answer has no usable id" in reports_of(info)["page (text)"]
     assert_hidden(reports_of(info), token)
 
 

@@ -308,7 +308,7 @@ def test_an_outcome_the_database_refuses_is_a_recorded_failure_then_recovered(
     finally:
         provisioning_failed.disconnect(on_failure)
     row = assert_failed_and_released(user)
-    assert row.profile_id == "" and row.access_token == ""
+    assert row.profile_id is None and row.access_token == ""
     assert row.last_error.startswith("ValueError")
     assert fake_livelike.create_count == 1
     (record,) = [r for r in caplog.records if r.levelname == "ERROR"]
