@@ -17,11 +17,11 @@ from cryptography.fernet import Fernet, InvalidToken
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.utils.module_loading import import_string
 
-from .conf import DEFAULTS
+from .conf import ACCESS_TOKEN_MODES, CLIENT_GENERATED, DEFAULTS
 
 _NON_NEGATIVE_NUMBERS = ("WAIT_SECONDS", "APPLICATION_CACHE_SECONDS")
 _POSITIVE_NUMBERS = ("TIMEOUT", "LEASE_SECONDS", "RETRY_BASE_SECONDS", "RETRY_MAX_SECONDS")
-_OPTIONAL_STRINGS = ("API_TOKEN", "CUSTOM_ID_SECRET")
+_OPTIONAL_STRINGS = ("API_TOKEN", "CUSTOM_ID_SECRET", "CLIENT_SECRET")
 # One attempt may make two requests (a create, then a lookup after a 409), and
 # TIMEOUT bounds a connect and each read: leave room for all of them.
 _LEASE_TIMEOUTS = 4
@@ -63,6 +63,8 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         _check_sync_nickname,
         _check_strings,
         _check_lease,
+        _check_access_tokens,
+        _check_token_ttl,
     ):
         messages.extend(check(raw))
     return messages
@@ -240,13 +242,16 @@ def _check_unknown_keys(raw: dict[str, Any]) -> list[CheckMessage]:
 def _check_admin_token(raw: dict[str, Any]) -> list[CheckMessage]:
     if _check_client_id(raw):
         return []  # E001 already says what is wrong
+    if raw.get("CLIENT_SECRET") or raw.get("ACCESS_TOKENS") == CLIENT_GENERATED:
+        return []  # a lost answer is recovered with a minted token, no admin token needed
     if raw.get("CUSTOM_IDS", True) is True and not raw.get("API_TOKEN"):
         return [
             Warning(
                 'LIVELIKE["CUSTOM_IDS"] is on but LIVELIKE["API_TOKEN"] is empty: a profile '
                 "whose creation answer was lost cannot be recovered and is left in the "
                 '"conflict" state for an operator.',
-                hint="Set API_TOKEN to the application's admin token (server side only).",
+                hint="Set CLIENT_SECRET to the application's client secret (it recovers such "
+                "profiles by minting a token for them), or API_TOKEN to its admin token.",
                 id="livelike_profiles.W002",
             )
         ]
@@ -323,6 +328,57 @@ def _check_lease(raw: dict[str, Any]) -> list[CheckMessage]:
             "second profile.",
             hint=f"Set LEASE_SECONDS to at least {_LEASE_TIMEOUTS * timeout:g}.",
             id="livelike_profiles.W004",
+        )
+    ]
+
+
+def _check_access_tokens(raw: dict[str, Any]) -> list[CheckMessage]:
+    mode = raw.get("ACCESS_TOKENS", DEFAULTS["ACCESS_TOKENS"])
+    if mode not in ACCESS_TOKEN_MODES:
+        valid = " or ".join(f'"{m}"' for m in ACCESS_TOKEN_MODES)
+        return [
+            Error(
+                f'LIVELIKE["ACCESS_TOKENS"] must be {valid}, not {mode!r}.',
+                hint=f'The default is "{DEFAULTS["ACCESS_TOKENS"]}".',
+                id="livelike_profiles.E013",
+            )
+        ]
+    if mode != CLIENT_GENERATED:
+        return []
+    messages: list[CheckMessage] = []
+    secret = raw.get("CLIENT_SECRET")
+    if not isinstance(secret, str) or not secret.strip():
+        # Never echo the value: it may be a (mistyped) secret.
+        messages.append(
+            Error(
+                'LIVELIKE["ACCESS_TOKENS"] is "client-generated" but LIVELIKE["CLIENT_SECRET"] '
+                "is missing or empty: nothing can sign the profiles' access tokens.",
+                hint="Set CLIENT_SECRET to the application's client secret (server side only).",
+                id="livelike_profiles.E014",
+            )
+        )
+    if raw.get("CUSTOM_IDS", True) is not True:
+        messages.append(
+            Error(
+                'LIVELIKE["ACCESS_TOKENS"] is "client-generated" but LIVELIKE["CUSTOM_IDS"] is '
+                "off: a minted token names its profile by custom id.",
+                hint="Remove CUSTOM_IDS (it defaults to True).",
+                id="livelike_profiles.E015",
+            )
+        )
+    return messages
+
+
+def _check_token_ttl(raw: dict[str, Any]) -> list[CheckMessage]:
+    value = raw.get("TOKEN_TTL", DEFAULTS["TOKEN_TTL"])
+    if value is None or (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+        return []
+    return [
+        Error(
+            f'LIVELIKE["TOKEN_TTL"] must be a whole number of seconds above 0, or None for '
+            f"tokens without expiry, not {value!r}.",
+            hint=f"The default is {DEFAULTS['TOKEN_TTL']!r} (a day).",
+            id="livelike_profiles.E016",
         )
     ]
 

@@ -30,7 +30,14 @@ DEFAULTS: dict[str, Any] = {
     "NICKNAME_MAX_LENGTH": 50,
     "THROTTLE_RATE": "10/minute",
     "SYNC_NICKNAME": False,
+    "ACCESS_TOKENS": "stored",
+    "CLIENT_SECRET": "",
+    "TOKEN_TTL": 86400,
 }
+
+STORED = "stored"
+CLIENT_GENERATED = "client-generated"
+ACCESS_TOKEN_MODES = (STORED, CLIENT_GENERATED)
 
 
 class LiveLikeSettings:
@@ -121,6 +128,27 @@ class LiveLikeSettings:
     @property
     def SYNC_NICKNAME(self) -> bool:
         return bool(self._get("SYNC_NICKNAME"))
+
+    @property
+    def ACCESS_TOKENS(self) -> str:
+        """``"stored"`` (tokens LiveLike issues, kept encrypted) or ``"client-generated"``."""
+        return self._get("ACCESS_TOKENS") or STORED
+
+    @property
+    def CLIENT_GENERATED(self) -> bool:
+        """Whether the site mints every profile's token itself (``ACCESS_TOKENS``)."""
+        return self.ACCESS_TOKENS == CLIENT_GENERATED
+
+    @property
+    def CLIENT_SECRET(self) -> str:
+        """The application's client secret, which signs minted tokens; ``""`` when unset."""
+        return self._get("CLIENT_SECRET") or ""
+
+    @property
+    def TOKEN_TTL(self) -> int | None:
+        """Seconds a minted token lives (its ``exp``); ``None``: no ``exp`` at all."""
+        value = self._get("TOKEN_TTL")
+        return None if value is None else int(value)
 
 
 conf = LiveLikeSettings()

@@ -152,13 +152,26 @@ def ciphertext_as_is() -> Iterator[None]:
 
 
 class EncryptedTokenDescriptor(DeferredAttribute):
-    """Holds the ciphertext on the instance and decrypts on every read."""
+    """Holds the ciphertext on the instance and decrypts on every read.
+
+    A model may define ``minted_access_token(stored)``: given the stored value
+    (ciphertext or ``""``), it returns a token to read instead (one the site
+    mints itself, see :mod:`livelike_profiles.tokens`), or ``None`` to read
+    the stored one.
+    """
 
     def __get__(self, instance: Any, cls: Any = None) -> Any:
         if instance is None:
             return self
         value = super().__get__(instance, cls)
-        if isinstance(value, Ciphertext) and not _copying.get():
+        if _copying.get():
+            return value
+        minted = getattr(instance, "minted_access_token", None)
+        if minted is not None:
+            token = minted(value)
+            if token is not None:
+                return token
+        if isinstance(value, Ciphertext):
             # Masked in any repr(): error reports list every frame's variables.
             return Secret(decrypt(value))
         return value

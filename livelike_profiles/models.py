@@ -8,7 +8,11 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from .fields import EncryptedTokenField, ciphertext_as_is
+from . import tokens
+from .conf import conf
+from .fields import EncryptedTokenField, ciphertext_as_is, is_readable
+from .redaction import Secret
+from .tokens import AccessToken
 
 
 class LiveLikeProfile(models.Model):
@@ -109,5 +113,35 @@ class LiveLikeProfile(models.Model):
 
     @property
     def is_active(self) -> bool:
-        """Whether the profile is usable: created at LiveLike and its token stored."""
+        """Whether the profile is usable: its token stored, or mintable by the site."""
         return self.status == self.Status.ACTIVE
+
+    @property
+    def uses_minted_tokens(self) -> bool:
+        """Whether reading ``access_token`` mints a fresh token rather than decrypting one."""
+        return self._mints(self.__dict__.get("access_token", ""))
+
+    def credential(self) -> AccessToken:
+        """The access token to hand the SDK, with when it expires (``None`` for a stored one).
+
+        Raises :class:`~livelike_profiles.exceptions.UnreadableTokenError` for a
+        stored token no configured key can decrypt (and nothing to mint instead).
+        """
+        if self.uses_minted_tokens:
+            return tokens.mint(self.custom_id)
+        return AccessToken(self.access_token)
+
+    def minted_access_token(self, stored: str) -> Secret | None:
+        """What ``access_token`` reads instead of ``stored``: a minted token, or ``None``.
+
+        Minted for an active row with a custom id when a client secret is set:
+        always in ``"client-generated"`` mode; in ``"stored"`` mode only when
+        LiveLike gave no token to store (a recovered lost answer) or no key
+        can decrypt the stored one. Either names the same profile.
+        """
+        return tokens.mint(self.custom_id).token if self._mints(stored) else None
+
+    def _mints(self, stored: str) -> bool:
+        if not (self.custom_id and self.status == self.Status.ACTIVE and tokens.can_mint()):
+            return False
+        return conf.CLIENT_GENERATED or not stored or not is_readable(stored)

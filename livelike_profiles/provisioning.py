@@ -53,6 +53,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from . import tokens
 from .client import MAX_RETRY_AFTER, RemoteProfile, clean_text, get_client
 from .conf import conf
 from .exceptions import (
@@ -61,6 +62,7 @@ from .exceptions import (
     LiveLikeError,
     LiveLikeRateLimited,
     LiveLikeRejected,
+    LiveLikeTokenRejected,
     LiveLikeUnavailable,
 )
 from .models import LiveLikeProfile
@@ -128,6 +130,10 @@ def ensure_profile(user: AbstractBaseUser) -> LiveLikeProfile:
         raise ValueError("ensure_profile() needs a saved user")
     cache = state.fields_cache if state is not None else {}
     row = cache["livelike_profile"] if "livelike_profile" in cache else _load(user)
+    if conf.CLIENT_GENERATED:
+        if row is not None and row.is_active:
+            return _remember(user, row)
+        return _remember(user, _ready_without_a_call(user, row))
     if row is not None and not _due(row):
         return _remember(user, row)
 
@@ -152,7 +158,9 @@ def provision_on_login(user: AbstractBaseUser) -> None:
     """
     if conf.PROVISION_ON_LOGIN:
         row = ensure_profile(user)
-        if row.nickname_sync_due and row.is_active:
+        # Not before the profile id is known: with client-generated tokens a
+        # first login calls nobody (the id is learned when first needed).
+        if row.nickname_sync_due and row.is_active and row.profile_id:
             from .nickname_sync import push_nickname
 
             try:
@@ -243,11 +251,15 @@ def _remember(user: AbstractBaseUser, row: LiveLikeProfile) -> LiveLikeProfile:
 # Who may claim a row: failed and past its backoff, or pending with a dead
 # lease (its process died). The same rule twice, side by side: once in Python
 # (to skip a pointless write) and once in SQL (where it decides).
+# A conflict whose profile has a custom id is claimable too once a client
+# secret is set: a token minted for that custom id recovers it.
 def _claimable(row: LiveLikeProfile, now: Any) -> bool:
     if row.status == Status.FAILED:
         return row.next_attempt_at is None or row.next_attempt_at <= now
     if row.status == Status.PENDING:
         return row.lease_expires_at is None or row.lease_expires_at <= now
+    if row.status == Status.CONFLICT:
+        return bool(row.custom_id) and tokens.can_mint()
     return False
 
 
@@ -258,13 +270,17 @@ def _claimable_q(now: Any) -> Q:
     lease_dead = Q(status=Status.PENDING) & (
         Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now)
     )
+    if tokens.can_mint():
+        recoverable = Q(status=Status.CONFLICT, custom_id__isnull=False)
+        return failed_and_due | lease_dead | recoverable
     return failed_and_due | lease_dead
 
 
 def _due(row: LiveLikeProfile) -> bool:
     """Whether the row needs work: claimable, or pending (a fresh claim is waited for).
 
-    Active rows are done; ``conflict`` and ``revoked`` are an operator's.
+    Active rows are done; ``revoked``, and ``conflict`` without a client
+    secret to recover it, are an operator's.
     """
     return row.status == Status.PENDING or _claimable(row, timezone.now())
 
@@ -416,17 +432,46 @@ def _recover(custom_id: str) -> tuple[RemoteProfile | None, str]:
     Raises :class:`LiveLikeUnavailable` for an outage: that is retried later
     (the 409 will come again), not a conflict.
     """
+    if tokens.can_mint():
+        return _recover_with_minted_token(custom_id)
     try:
         remote = get_client().get_profile_by_custom_id(custom_id)
     except LiveLikeConfigurationError:
-        return None, "409 for the custom id, and no API_TOKEN to look the profile up"
+        return None, (
+            "409 for the custom id, and no API_TOKEN to look the profile up "
+            '(setting LIVELIKE["CLIENT_SECRET"] recovers it)'
+        )
     except LiveLikeUnavailable:
         raise
     except LiveLikeError as error:
         return None, f"409 for the custom id, and the lookup failed: {error.summary()}"
     if not remote.access_token:
-        return None, "409 for the custom id, and LiveLike's lookup answer has no access token"
+        return None, (
+            "409 for the custom id, and LiveLike's lookup answer has no access token "
+            '(setting LIVELIKE["CLIENT_SECRET"] recovers it)'
+        )
     return remote, ""
+
+
+def _recover_with_minted_token(custom_id: str) -> tuple[RemoteProfile | None, str]:
+    """Read the custom id's profile with a token minted for it: the same profile, now usable.
+
+    LiveLike's lookup by custom id answers without a token, and only LiveLike
+    can issue one of its own; a token the site signs for that custom id acts
+    as that very profile. The row then stores no token and mints one on use.
+    """
+    try:
+        remote = get_client().get_own_profile(tokens.mint(custom_id).token)
+    except LiveLikeUnavailable:
+        raise
+    except LiveLikeTokenRejected as error:
+        return None, (
+            f"409 for the custom id, and LiveLike refused the minted token ({error.summary()}): "
+            'check LIVELIKE["CLIENT_SECRET"] and CLIENT_ID'
+        )
+    except LiveLikeError as error:
+        return None, f"409 for the custom id, and reading it failed: {error.summary()}"
+    return RemoteProfile(id=remote.id, nickname=remote.nickname, custom_id=custom_id), ""
 
 
 def _release(row: LiveLikeProfile, claim: uuid.UUID, **fields: Any) -> tuple[LiveLikeProfile, bool]:
@@ -543,6 +588,117 @@ def _record_conflict(
     )
     _send(provisioning_failed, profile=fresh, user=user, error=None)
     return fresh
+
+
+# -- client-generated tokens ------------------------------------------------------
+
+
+def _ready_without_a_call(user: AbstractBaseUser, row: LiveLikeProfile | None) -> LiveLikeProfile:
+    """``"client-generated"`` mode: make the user's row usable at once, calling nobody.
+
+    The token is minted on use and names the profile by the row's custom id,
+    so LiveLike creates the profile at its first use, exactly once whoever
+    uses it first. A row from before (``"stored"`` mode: failed, pending, in
+    conflict or revoked) keeps its custom id, and with it its profile.
+    """
+    usable = {
+        "status": Status.ACTIVE,
+        "claim": None,
+        "lease_expires_at": None,
+        "next_attempt_at": None,
+        "last_error": "",
+        "updated_at": timezone.now(),
+    }
+    if row is None:
+        nickname = nickname_for(user)
+        try:
+            row = _insert(
+                user_id=user.pk,
+                custom_id=new_custom_id(user),
+                # The site's nickname reaches LiveLike with the first call that
+                # learns the profile id (learn_profile_id), not at login.
+                nickname=nickname or "",
+                nickname_sync_due=bool(nickname),
+                **usable,
+            )
+        except IntegrityError:
+            row = _rows().get(user_id=user.pk)  # a rival inserted it first
+            if row.is_active:
+                return row
+        else:
+            _announce(user, row)
+            return row
+    if not row.custom_id:  # first claimed while CUSTOM_IDS was off, and never active
+        _rows().filter(pk=row.pk, custom_id__isnull=True).update(custom_id=new_custom_id(user))
+    taken = _rows().filter(pk=row.pk).exclude(status=Status.ACTIVE).update(**usable)
+    row = _rows().get(pk=row.pk)
+    if taken:
+        _announce(user, row)
+    return row
+
+
+def _insert(**fields: Any) -> LiveLikeProfile:
+    """INSERT the row; inside a transaction in a savepoint, so a lost race leaves it usable."""
+    if transaction.get_connection(_db()).in_atomic_block:
+        with transaction.atomic(using=_db()):
+            return _rows().create(**fields)
+    return _rows().create(**fields)
+
+
+def _announce(user: AbstractBaseUser, row: LiveLikeProfile) -> None:
+    logger.info(
+        "LiveLike profile ready (client-generated token): user=%s custom_id_set=%s",
+        row.user_id,
+        bool(row.custom_id),
+    )
+    _send(profile_provisioned, profile=row, user=user, recovered=False)
+
+
+def learn_profile_id(row: LiveLikeProfile) -> LiveLikeProfile:
+    """Store the LiveLike profile id of a row that mints its tokens, the first time it is needed.
+
+    One call with a minted token: ``GET {profile_url}``, or the ``PATCH`` of
+    the site's nickname when one is due (which answers the profile too). That
+    first use is also what makes LiveLike create the profile. An outage or a
+    refusal leaves the id unknown (logged): the token is usable all the same.
+    Never raises for LiveLike trouble.
+    """
+    if row.profile_id or not row.uses_minted_tokens:
+        return row
+    push = row.nickname if row.nickname_sync_due and row.nickname else None
+    client = get_client()
+    try:
+        token = row.access_token
+        if push:
+            remote = client.update_own_profile(token, nickname=push)
+        else:
+            remote = client.get_own_profile(token)
+    except LiveLikeError as error:
+        logger.warning(
+            "LiveLike profile id not learned: user=%s error=%s %s",
+            row.user_id,
+            type(error).__name__,
+            error.summary(),
+        )
+        return row
+    fields: dict[str, Any] = {"profile_id": remote.id, "updated_at": timezone.now()}
+    if push or not row.nickname:
+        fields.update(nickname=remote.nickname or push or "", nickname_sync_due=False)
+    try:
+        learned = _rows().filter(pk=row.pk, profile_id__isnull=True).update(**fields)
+    except IntegrityError:
+        logger.error(
+            "LiveLike profile id not stored: user=%s profile=%s is another row's already",
+            row.user_id,
+            remote.id,
+        )
+        return row
+    if not learned:
+        return _rows().get(pk=row.pk)
+    for name, value in fields.items():
+        setattr(row, name, value)
+    logger.info("LiveLike profile id learned: user=%s profile=%s", row.user_id, remote.id)
+    return row
 
 
 def _send(signal: Any, **kwargs: Any) -> None:

@@ -93,12 +93,25 @@ class ProfileSerializer(serializers.Serializer):
         read_only=True, help_text=_("LiveLike API base URL, the SDK's `endpoint`.")
     )
     status = serializers.CharField(read_only=True)
+    expires_at = serializers.DateTimeField(
+        read_only=True,
+        allow_null=True,
+        help_text=_(
+            "When `access_token` expires (a token the site minted), or null if it does not: "
+            "ask again before then."
+        ),
+    )
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
+        # The view hands over the credential it already obtained: minting
+        # twice would make two tokens for one answer.
+        credential = self.context.get("credential") or instance.credential()
+        expires_at = credential.expires_at
         return {
             "profile_id": instance.profile_id or "",
             "nickname": instance.nickname,
-            "access_token": instance.access_token,
+            "access_token": credential.token,
+            "expires_at": expires_at.isoformat().replace("+00:00", "Z") if expires_at else None,
             "client_id": conf.CLIENT_ID,
             "api_url": conf.API_URL,
             "status": instance.status,

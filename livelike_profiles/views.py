@@ -30,9 +30,10 @@ from .exceptions import (
 )
 from .models import LiveLikeProfile
 from .parsers import JSONParser
-from .provisioning import ensure_profile
+from .provisioning import ensure_profile, learn_profile_id
 from .schema import ProfileSchema
 from .serializers import NicknameSerializer, ProfileSerializer
+from .tokens import AccessToken
 
 # How soon to ask again while a create is in flight at LiveLike.
 _PENDING_RETRY_AFTER = 2
@@ -81,9 +82,12 @@ class ProfileView(APIView):
         profile = ensure_profile(request.user)
         if not profile.is_active:
             return _not_ready(profile)
-        if _token_of(profile) is None:
+        # Client-generated tokens: the first answer learns the profile id (one call).
+        profile = learn_profile_id(profile)
+        credential = _credential_of(profile)
+        if credential is None:
             return _unreadable(profile)
-        return Response(ProfileSerializer(profile).data)
+        return Response(ProfileSerializer(profile, context={"credential": credential}).data)
 
     def patch(self, request: Request) -> Response:
         serializer = NicknameSerializer(data=request.data)
@@ -115,15 +119,16 @@ def _change_nickname(profile: LiveLikeProfile, nickname: str) -> Response:
     with _one_change_at_a_time(profile) as row:
         if row is None or not row.is_active:  # deleted or changed while we waited
             return _not_ready(row or profile)
-        token = _token_of(row)
-        if token is None:
+        credential = _credential_of(row)
+        if credential is None:
             return _unreadable(row)
-        remote = client.update_own_profile(token, nickname=nickname)
+        remote = client.update_own_profile(credential.token, nickname=nickname)
         row.nickname = (remote.nickname or nickname)[:255]
-        LiveLikeProfile.objects.filter(pk=row.pk).update(
-            nickname=row.nickname, nickname_sync_due=False, updated_at=timezone.now()
-        )
-    return Response(ProfileSerializer(row).data)
+        fields = {"nickname": row.nickname, "nickname_sync_due": False}
+        if not row.profile_id:  # a minted token's profile: its answer names it
+            fields["profile_id"] = row.profile_id = remote.id
+        LiveLikeProfile.objects.filter(pk=row.pk).update(updated_at=timezone.now(), **fields)
+    return Response(ProfileSerializer(row, context={"credential": credential}).data)
 
 
 @contextmanager
@@ -146,10 +151,10 @@ def _one_change_at_a_time(profile: LiveLikeProfile) -> Iterator[LiveLikeProfile 
         yield rows.filter(pk=profile.pk).first()
 
 
-def _token_of(profile: LiveLikeProfile) -> str | None:
+def _credential_of(profile: LiveLikeProfile) -> AccessToken | None:
     """The profile's access token, or ``None`` (the row marked) when no key can decrypt it."""
     try:
-        token = profile.access_token
+        credential = profile.credential()
     except UnreadableTokenError:
         # A queryset update: saving the row would touch the token, and the
         # status stays as it is, since the profile itself is fine.
@@ -159,7 +164,7 @@ def _token_of(profile: LiveLikeProfile) -> str | None:
         return None
     if profile.last_error == _KEY_MISSING:  # the key is back
         LiveLikeProfile.objects.filter(pk=profile.pk, last_error=_KEY_MISSING).update(last_error="")
-    return token
+    return credential
 
 
 def _retry_after(seconds: Any, default: float | None = None) -> int | None:

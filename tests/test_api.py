@@ -69,6 +69,7 @@ def test_get_answers_what_the_sdk_needs(client, user, fake_livelike):
         "profile_id": row.profile_id,
         "nickname": row.nickname,
         "access_token": fake_livelike.profile(row.profile_id).access_token,
+        "expires_at": None,  # LiveLike's own tokens do not expire
         "client_id": "test-client",
         "api_url": fake_livelike.url,
         "status": "active",
@@ -290,6 +291,7 @@ def test_openapi_describes_both_operations():
         "profile_id",
         "nickname",
         "access_token",
+        "expires_at",
         "client_id",
         "api_url",
         "status",

@@ -1,0 +1,70 @@
+"""Client-generated access tokens: profile tokens the site signs itself.
+
+LiveLike accepts, as a profile's access token, a JWT signed with the
+application's client secret whose claims name the profile by custom id
+(``custom_profile_id``), the application (``iss``, the client id) and when it
+was made (``iat``), optionally when it ends (``exp``). The first request made
+with one creates that profile; every later one, whatever the token instance,
+acts as it. The algorithm is not named in LiveLike's docs: HS256 is an
+assumption (LiveLike's own tokens use it; see the README).
+
+Nothing minted is stored, logged or cached: a token is made for one answer
+and returned as a :class:`~livelike_profiles.redaction.Secret`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import jwt
+
+from .conf import conf
+from .exceptions import LiveLikeConfigurationError
+from .redaction import Secret
+
+ALGORITHM = "HS256"
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    """A profile access token, and when it expires (``None``: it does not)."""
+
+    token: Secret
+    expires_at: datetime | None = None
+
+    def __repr__(self) -> str:
+        return f"AccessToken(token=Secret('********'), expires_at={self.expires_at!r})"
+
+
+def can_mint() -> bool:
+    """Whether a client secret is configured, so tokens can be minted."""
+    return bool(conf.CLIENT_SECRET)
+
+
+def mint(custom_id: str) -> AccessToken:
+    """A new access token for the profile whose custom id is ``custom_id``.
+
+    Signed with ``LIVELIKE["CLIENT_SECRET"]`` (HS256); expires after
+    ``TOKEN_TTL`` seconds, or never when it is ``None``.
+    """
+    secret = conf.CLIENT_SECRET
+    if not secret:
+        raise LiveLikeConfigurationError(
+            'LIVELIKE["CLIENT_SECRET"] is needed to mint LiveLike access tokens.'
+        )
+    if not custom_id:
+        raise ValueError("a minted token needs the profile's custom id")
+    issued = int(time.time())
+    claims: dict[str, object] = {
+        "iss": conf.CLIENT_ID,
+        "iat": issued,
+        "custom_profile_id": custom_id,
+    }
+    ttl = conf.TOKEN_TTL
+    expires_at = None
+    if ttl is not None:
+        claims["exp"] = issued + ttl
+        expires_at = datetime.fromtimestamp(issued + ttl, tz=UTC)
+    return AccessToken(Secret(jwt.encode(claims, secret, algorithm=ALGORITHM)), expires_at)
