@@ -55,6 +55,9 @@ MASK = "••••"
 
 def mask_token(profile: LiveLikeProfile) -> str:
     """The token as an operator may see it: ``••••`` and its last four characters."""
+    if profile.uses_minted_tokens:
+        # Nothing stored; a minted token's tail would only show its signature.
+        return gettext("(minted on demand with CLIENT_SECRET, never stored)")
     try:
         token = profile.access_token
     except UnreadableTokenError:

@@ -42,6 +42,8 @@ from django.db import connections, router, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
+from . import tokens
+from .conf import conf
 from .exceptions import LiveLikeRateLimited
 from .models import LiveLikeProfile
 from .provisioning import ensure_profile
@@ -119,6 +121,10 @@ def needing_profile(users: QuerySet) -> QuerySet:
     workable = Q(status=Status.FAILED) | Q(status=Status.PENDING) & (
         Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now)
     )
+    if conf.CLIENT_GENERATED:  # every row not yet usable is made usable, no call needed
+        workable = ~Q(status=Status.ACTIVE)
+    elif tokens.can_mint():  # a conflict is recovered with a minted token
+        workable |= Q(status=Status.CONFLICT, custom_id__isnull=False)
     settled = LiveLikeProfile.objects.filter(user_id=OuterRef("pk")).exclude(workable)
     return users.filter(~Exists(settled))
 

@@ -25,9 +25,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from django.db import IntegrityError
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from . import tokens
 from .backfill import Throttle, Workers
 from .client import RemoteProfile, get_client
 from .exceptions import (
@@ -70,7 +72,10 @@ class SyncResult:
 def syncable(*, include_revoked: bool = False, stale_before: datetime | None = None) -> QuerySet:
     """The rows a sync reads: active ones (and revoked ones to re-check), optionally stale only."""
     statuses = [Status.ACTIVE, Status.REVOKED] if include_revoked else [Status.ACTIVE]
-    rows = LiveLikeProfile.objects.filter(status__in=statuses).exclude(access_token="")
+    has_token = ~Q(access_token="")
+    if tokens.can_mint():  # rows with a custom id can mint one
+        has_token |= Q(custom_id__isnull=False)
+    rows = LiveLikeProfile.objects.filter(has_token, status__in=statuses)
     if stale_before is not None:
         rows = rows.filter(Q(synced_at__isnull=True) | Q(synced_at__lt=stale_before))
     return rows
@@ -108,6 +113,10 @@ def apply(row: LiveLikeProfile, answer: RemoteProfile | BaseException) -> SyncRe
     same_row = LiveLikeProfile.objects.filter(
         pk=row.pk, status=row.status, profile_id=row.profile_id
     )
+    if isinstance(answer, LiveLikeTokenRejected) and row.uses_minted_tokens:
+        # A token the site signed was refused: the settings are wrong, not the profile.
+        detail = "LiveLike refused a minted token: check CLIENT_SECRET and CLIENT_ID"
+        return _result(row, SyncOutcome.ERROR, f"{detail} ({_describe(answer)})"[:255])
     if isinstance(answer, LiveLikeTokenRejected):
         detail = _describe(answer)
         if row.status == Status.REVOKED:
@@ -116,12 +125,15 @@ def apply(row: LiveLikeProfile, answer: RemoteProfile | BaseException) -> SyncRe
         return _result(row, SyncOutcome.REVOKED if written else SyncOutcome.CHANGED, detail)
     if isinstance(answer, BaseException):
         return _result(row, SyncOutcome.ERROR, _describe(answer))
-    if answer.id != row.profile_id:
+    learned = not row.profile_id and row.uses_minted_tokens
+    if answer.id != row.profile_id and not learned:
         return _result(
             row, SyncOutcome.MISMATCH, f"the token reads profile {answer.id}, not {row.profile_id}"
         )
 
     fields: dict[str, Any] = {"synced_at": now}
+    if learned:  # a minted token's profile: the first read names it
+        fields.update(profile_id=answer.id, updated_at=now)
     outcome = SyncOutcome.REFRESHED
     if row.status == Status.REVOKED:
         fields.update(status=Status.ACTIVE, last_error="", updated_at=now)
@@ -134,7 +146,11 @@ def apply(row: LiveLikeProfile, answer: RemoteProfile | BaseException) -> SyncRe
         detail = f"nickname {row.nickname!r} -> {nickname!r}"
     else:
         detail = f"nickname {row.nickname!r}"
-    if not same_row.update(**fields):
+    try:
+        written = same_row.update(**fields)
+    except IntegrityError:  # only a learned id can collide: another row has it
+        return _result(row, SyncOutcome.MISMATCH, f"profile {answer.id} is another row's")
+    if not written:
         return _result(row, SyncOutcome.CHANGED, "the row changed meanwhile; left as it is")
     for name, value in fields.items():
         setattr(row, name, value)

@@ -351,3 +351,78 @@ def test_invalid_key_settings_are_left_to_the_settings_checks(settings, livelike
     assert check_stored_tokens(databases=["default"]) == []
     with pytest.raises(SystemCheckError, match=r"livelike_profiles\.E00[56]"):
         call_command("check", databases=["default"])
+
+
+# -- client-generated access tokens ---------------------------------------------------
+
+SECRET = "a-client-secret-that-must-never-be-printed"
+
+
+def test_client_generated_mode_with_a_secret_passes(settings):
+    livelike = {**GOOD, "ACCESS_TOKENS": "client-generated", "CLIENT_SECRET": SECRET}
+    assert ids(settings, livelike) == []
+    assert ids(settings, {**livelike, "TOKEN_TTL": None}) == []
+    assert ids(settings, {**GOOD, "ACCESS_TOKENS": "stored", "CLIENT_SECRET": SECRET}) == []
+
+
+@pytest.mark.parametrize("mode", ["minted", "STORED", "", None, 1])
+def test_an_unknown_token_mode_is_refused(settings, mode):
+    livelike = {**GOOD, "ACCESS_TOKENS": mode}
+    assert ids(settings, livelike) == ["livelike_profiles.E013"]
+    (text,) = messages(settings, livelike)
+    assert 'LIVELIKE["ACCESS_TOKENS"]' in text
+    assert '"stored" or "client-generated"' in text
+
+
+@pytest.mark.parametrize("secret", [None, "", "   "])
+def test_client_generated_mode_needs_a_secret(settings, secret):
+    livelike = {**GOOD, "ACCESS_TOKENS": "client-generated"}
+    if secret is not None:
+        livelike["CLIENT_SECRET"] = secret
+    assert ids(settings, livelike) == ["livelike_profiles.E014"]
+    (text,) = messages(settings, livelike)
+    assert 'LIVELIKE["CLIENT_SECRET"]' in text and 'LIVELIKE["ACCESS_TOKENS"]' in text
+
+
+def test_a_secret_of_the_wrong_type_is_named_never_shown(settings):
+    livelike = {**GOOD, "ACCESS_TOKENS": "client-generated", "CLIENT_SECRET": 123456789}
+    assert ids(settings, livelike) == ["livelike_profiles.E012", "livelike_profiles.E014"]
+    settings.LIVELIKE = livelike
+    for message in check_settings():
+        assert "123456789" not in f"{message.msg} {message.hint}"
+
+
+def test_client_generated_mode_needs_custom_ids(settings):
+    livelike = {
+        **GOOD,
+        "ACCESS_TOKENS": "client-generated",
+        "CLIENT_SECRET": SECRET,
+        "CUSTOM_IDS": False,
+    }
+    assert ids(settings, livelike) == ["livelike_profiles.E015"]
+    assert 'LIVELIKE["CUSTOM_IDS"]' in messages(settings, livelike)[0]
+
+
+@pytest.mark.parametrize("ttl", [0, -1, 1.5, "86400", True])
+def test_token_ttl_must_be_whole_seconds_or_none(settings, ttl):
+    livelike = {**GOOD, "TOKEN_TTL": ttl}
+    assert ids(settings, livelike) == ["livelike_profiles.E016"]
+    assert 'LIVELIKE["TOKEN_TTL"]' in messages(settings, livelike)[0]
+
+
+def test_a_client_secret_makes_the_admin_token_unneeded(settings):
+    assert ids(settings, {"CLIENT_ID": "abc"}) == ["livelike_profiles.W002"]
+    assert "CLIENT_SECRET" in check_settings()[0].hint
+    assert ids(settings, {"CLIENT_ID": "abc", "CLIENT_SECRET": SECRET}) == []
+
+
+def test_no_message_shows_the_secret(settings):
+    for livelike in (
+        {**GOOD, "ACCESS_TOKENS": "bogus", "CLIENT_SECRET": SECRET},
+        {**GOOD, "ACCESS_TOKENS": "client-generated", "CLIENT_SECRET": SECRET, "TOKEN_TTL": 0},
+        {**GOOD, "ACCESS_TOKENS": "client-generated", "CLIENT_SECRET": SECRET, "CUSTOM_IDS": 0},
+    ):
+        settings.LIVELIKE = livelike
+        found = check_settings()
+        assert found
+        assert all(SECRET not in f"{m.msg} {m.hint}" for m in found)

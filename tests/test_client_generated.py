@@ -1,0 +1,391 @@
+"""Client-generated access tokens: the site mints each profile's token; LiveLike is the fake.
+
+Every test runs the app against the shipped fake over real sockets; the fake
+verifies minted tokens as LiveLike does (HS256, ``iss``, ``iat``, ``exp``) and
+creates a profile at the first use of a token for an unknown custom id.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import threading
+from datetime import UTC, datetime
+
+import jwt
+import pytest
+from django.core.cache import cache
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+from django.test import Client
+
+from livelike_profiles.client import get_client
+from livelike_profiles.models import LiveLikeProfile
+from livelike_profiles.provisioning import ensure_profile
+from tests.factories import log_in, make_due, make_user, make_users
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+URL = "/livelike/profile/"
+Status = LiveLikeProfile.Status
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttle_history():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def minted(fake_livelike, settings):
+    """The site in ``"client-generated"`` mode, against the fake (which knows the secret)."""
+    settings.LIVELIKE = fake_livelike.settings(ACCESS_TOKENS="client-generated", TIMEOUT=2.0)
+    return fake_livelike
+
+
+def row_of(user) -> LiveLikeProfile:
+    return LiveLikeProfile.objects.get(user_id=user.pk)
+
+
+def stored_ciphertext(user) -> str:
+    return LiveLikeProfile.objects.filter(user_id=user.pk).values_list("access_token", flat=True)[0]
+
+
+def claims_of(token: str, secret: str, client_id: str = "test-client") -> dict:
+    return jwt.decode(
+        token, secret, algorithms=["HS256"], issuer=client_id, options={"require": ["iat"]}
+    )
+
+
+def api_get(user) -> dict:
+    client = Client()
+    client.force_login(user)
+    response = client.get(URL)
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+# -- logins call nobody ---------------------------------------------------------------
+
+
+def test_first_and_repeat_logins_make_no_call_to_livelike(minted):
+    users = make_users(3)
+    for user in users:
+        for _ in range(3):
+            log_in(user)
+    assert minted.calls == []
+    for user in users:
+        row = row_of(user)
+        assert row.is_active and row.custom_id and row.profile_id is None
+        assert stored_ciphertext(user) == ""  # nothing stored: it is minted on use
+
+
+def test_a_first_ensure_profile_costs_the_rows_insert_and_a_repeat_one_query(
+    minted, django_assert_num_queries
+):
+    user = make_user()
+    with django_assert_num_queries(2):  # look the row up, insert it
+        assert ensure_profile(user).is_active
+    with django_assert_num_queries(1):
+        assert ensure_profile(type(user)._default_manager.get(pk=user.pk)).is_active
+    assert minted.calls == []
+
+
+def test_inside_a_transaction_the_row_is_usable_at_once(minted):
+    from django.db import transaction
+
+    with transaction.atomic():
+        user = make_user()  # created in this same transaction (a sign-up)
+        row = ensure_profile(user)
+        assert row.is_active and row.pk is not None
+    assert row_of(user).is_active
+    assert minted.calls == []
+
+
+# -- the token -------------------------------------------------------------------------
+
+
+def test_the_api_hands_out_a_minted_token_naming_the_rows_custom_id(minted, settings):
+    user = make_user()
+    answer = api_get(user)
+    row = row_of(user)
+    claims = claims_of(answer["access_token"], settings.LIVELIKE["CLIENT_SECRET"])
+    assert claims["custom_profile_id"] == row.custom_id
+    assert claims["exp"] - claims["iat"] == 86400
+    expires = datetime.fromtimestamp(claims["exp"], tz=UTC)
+    assert answer["expires_at"] == expires.isoformat().replace("+00:00", "Z")
+    assert answer["client_id"] == "test-client" and answer["api_url"] == minted.url
+    # The fake, like LiveLike, takes it as that profile's token.
+    assert get_client().get_own_profile(answer["access_token"]).id == row.profile_id
+    assert stored_ciphertext(user) == ""
+
+
+def test_a_token_ttl_of_none_mints_tokens_without_expiry(minted, settings):
+    settings.LIVELIKE = {**settings.LIVELIKE, "TOKEN_TTL": None}
+    answer = api_get(make_user())
+    assert answer["expires_at"] is None
+    assert "exp" not in claims_of(answer["access_token"], settings.LIVELIKE["CLIENT_SECRET"])
+
+
+def test_the_profile_id_is_learned_once_by_the_first_answer(minted):
+    user = make_user()
+    log_in(user)
+    first = api_get(user)
+    created = minted.profile_by_custom_id(row_of(user).custom_id)
+    assert created is not None and first["profile_id"] == created.id
+    assert first["nickname"] == created.nickname
+    calls = len(minted.calls)
+    again = api_get(user)
+    assert again["profile_id"] == created.id
+    assert len(minted.calls) == calls  # known now: no call
+    assert minted.create_count == 1
+
+
+def test_an_outage_leaves_the_id_unknown_and_hands_out_the_token_anyway(minted, settings):
+    user = make_user()
+    working = settings.LIVELIKE
+    settings.LIVELIKE = {**working, "API_URL": "http://127.0.0.1:9/api/v1/"}  # nothing listens
+    answer = api_get(user)
+    assert answer["profile_id"] == "" and answer["access_token"]
+    assert row_of(user).profile_id is None
+    settings.LIVELIKE = working
+    assert api_get(user)["profile_id"] == minted.profile_by_custom_id(row_of(user).custom_id).id
+
+
+def test_the_sites_nickname_reaches_livelike_with_the_first_call(minted, settings):
+    settings.LIVELIKE = {**settings.LIVELIKE, "NICKNAME": "tests.nicknames.from_username"}
+    user = make_user(7)
+    log_in(user)
+    assert minted.calls == []
+    answer = api_get(user)
+    assert answer["nickname"] == "fan user7"
+    assert minted.profile(answer["profile_id"]).nickname == "fan user7"
+    assert not row_of(user).nickname_sync_due
+
+
+def test_twenty_first_requests_at_once_make_one_profile(minted):
+    user = make_user()
+    clients = []
+    for _ in range(20):
+        client = Client()
+        client.force_login(user)
+        clients.append(client)
+    start = threading.Barrier(len(clients))
+    answers: list = []
+    errors: list = []
+
+    def first_request(client: Client) -> None:
+        try:
+            start.wait()
+            response = client.get(URL)
+            answers.append((response.status_code, response.json()))
+        except Exception as error:  # reported below: a thread's exception is otherwise lost
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=first_request, args=(c,)) for c in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == [] and len(answers) == 20
+    assert {status for status, _ in answers} == {200}
+    assert LiveLikeProfile.objects.filter(user_id=user.pk).count() == 1
+    assert minted.create_count == 1
+    (profile,) = minted.profiles
+    assert row_of(user).profile_id == profile.id
+    assert {a["profile_id"] for _, a in answers} <= {profile.id, ""}
+
+
+def test_a_nickname_change_through_the_api_uses_a_minted_token(minted):
+    user = make_user()
+    client = Client()
+    client.force_login(user)
+    response = client.patch(URL, {"nickname": "Minty"}, content_type="application/json")
+    assert response.status_code == 200, response.content
+    row = row_of(user)
+    assert row.nickname == "Minty" and row.profile_id
+    assert minted.profile(row.profile_id).nickname == "Minty"
+    assert minted.create_count == 1
+
+
+# -- stored mode: a lost answer --------------------------------------------------------
+
+
+def first_answer_lost(fake, settings, **livelike):
+    """A stored-mode user whose first create reached LiveLike but whose answer never came."""
+    settings.LIVELIKE = {**settings.LIVELIKE, "TIMEOUT": 0.3, **livelike}
+    fake.lose_next_create_answers(1, delay=5.0)
+    user = make_user()
+    assert ensure_profile(user).status == Status.FAILED
+    assert fake.create_count == 1
+    make_due(user)
+    return user
+
+
+def test_a_lost_answer_is_recovered_with_a_minted_token(fake_livelike, settings):
+    user = first_answer_lost(fake_livelike, settings)  # the fake's settings carry its secret
+    (lost,) = fake_livelike.profiles
+    row = ensure_profile(type(user)._default_manager.get(pk=user.pk))
+    assert row.is_active and row.profile_id == lost.id
+    assert stored_ciphertext(user) == ""  # LiveLike gave no token to store
+    assert row.uses_minted_tokens
+    token = row_of(user).access_token
+    claims = claims_of(token, settings.LIVELIKE["CLIENT_SECRET"])
+    assert claims["custom_profile_id"] == lost.custom_id
+    assert get_client().get_own_profile(token).id == lost.id
+    assert fake_livelike.create_count == 1
+    assert api_get(user)["profile_id"] == lost.id
+
+
+def test_without_a_secret_a_lost_answer_ends_in_conflict_naming_the_setting(
+    fake_livelike, settings
+):
+    user = first_answer_lost(fake_livelike, settings, CLIENT_SECRET="")
+    row = ensure_profile(type(user)._default_manager.get(pk=user.pk))
+    assert row.status == Status.CONFLICT
+    assert 'LIVELIKE["CLIENT_SECRET"]' in row.last_error
+    assert fake_livelike.create_count == 1
+
+
+@pytest.mark.parametrize("how", ["next_login", "admin_action", "livelike_provision"])
+def test_a_conflict_recovers_once_a_secret_is_set(fake_livelike, settings, admin_client, how):
+    secret = fake_livelike.settings()["CLIENT_SECRET"]
+    user = first_answer_lost(fake_livelike, settings, CLIENT_SECRET="")
+    assert ensure_profile(type(user)._default_manager.get(pk=user.pk)).status == Status.CONFLICT
+    (lost,) = fake_livelike.profiles
+
+    settings.LIVELIKE = {**settings.LIVELIKE, "CLIENT_SECRET": secret}
+    if how == "next_login":
+        log_in(user)
+    elif how == "admin_action":
+        response = admin_client.post(
+            "/admin/livelike_profiles/livelikeprofile/",
+            {"action": "provision_now", "_selected_action": [row_of(user).pk]},
+        )
+        assert response.status_code == 302
+    else:
+        call_command("livelike_provision", stdout=io.StringIO())
+    row = row_of(user)
+    assert row.is_active and row.profile_id == lost.id and row.last_error == ""
+    assert fake_livelike.create_count == 1
+
+
+# -- switching modes --------------------------------------------------------------------
+
+
+def test_switching_to_client_generated_keeps_every_users_profile(fake_livelike, settings):
+    # Stored mode: two active users, one whose answer was lost, one made without custom ids.
+    settings.LIVELIKE = fake_livelike.settings(TIMEOUT=0.3)
+    active = make_users(2)
+    for user in active:
+        assert ensure_profile(user).is_active
+    settings.LIVELIKE = {**settings.LIVELIKE, "CUSTOM_IDS": False}
+    plain = make_user(50)
+    assert ensure_profile(plain).is_active
+    settings.LIVELIKE = {**settings.LIVELIKE, "CUSTOM_IDS": True}
+    fake_livelike.lose_next_create_answers(1, delay=5.0)
+    lost_user = make_user(60)
+    assert ensure_profile(lost_user).status == Status.FAILED
+    before = {u.pk: row_of(u).profile_id for u in [*active, plain]}
+    lost_id = fake_livelike.profile_by_custom_id(row_of(lost_user).custom_id).id
+    plain_token = row_of(plain).access_token
+    creates = fake_livelike.create_count
+
+    settings.LIVELIKE = fake_livelike.settings(ACCESS_TOKENS="client-generated", TIMEOUT=2.0)
+    for user in [*active, plain, lost_user]:
+        log_in(user)
+        answer = api_get(user)
+        token = answer["access_token"]
+        assert get_client().get_own_profile(token).id == answer["profile_id"]
+        if user.pk == lost_user.pk:
+            assert answer["profile_id"] == lost_id
+        else:
+            assert answer["profile_id"] == before[user.pk]
+        if user.pk == plain.pk:  # no custom id: it keeps LiveLike's own token
+            assert token == plain_token and answer["expires_at"] is None
+        else:
+            assert answer["expires_at"] is not None
+    assert fake_livelike.create_count == creates
+
+
+# -- operators ------------------------------------------------------------------------------
+
+
+def test_livelike_sync_learns_the_ids_and_a_refused_minted_token_revokes_nobody(
+    minted, settings
+):
+    users = make_users(3)
+    for user in users:
+        ensure_profile(user)
+    out = io.StringIO()
+    call_command("livelike_sync", stdout=out)
+    for user in users:
+        row = row_of(user)
+        assert row.profile_id == minted.profile_by_custom_id(row.custom_id).id
+
+    wrong = "another-secret-that-the-fake-does-not-know"
+    settings.LIVELIKE = {**settings.LIVELIKE, "CLIENT_SECRET": wrong}
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="3 profile"):
+        call_command("livelike_sync", stdout=out)
+    assert "refused a minted token" in out.getvalue()
+    assert {row_of(u).status for u in users} == {Status.ACTIVE}
+
+
+def test_the_admin_shows_that_the_token_is_minted(minted, admin_client):
+    user = make_user()
+    ensure_profile(user)
+    page = admin_client.get(f"/admin/livelike_profiles/livelikeprofile/{row_of(user).pk}/change/")
+    assert page.status_code == 200
+    assert "minted on demand" in page.content.decode()
+
+
+# -- secrets stay secret ------------------------------------------------------------------
+
+
+def test_minted_tokens_and_the_secret_appear_nowhere_but_the_answer(minted, settings, caplog):
+    secret = settings.LIVELIKE["CLIENT_SECRET"]
+    caplog.set_level(logging.DEBUG)
+    user = make_user()
+    log_in(user)
+    answer = api_get(user)
+    token = answer["access_token"]
+    call_command("livelike_sync", stdout=io.StringIO())
+    row = row_of(user)
+    credential = row.credential()
+    shown = [
+        caplog.text,
+        repr(row),
+        str(row),
+        repr(row.access_token),
+        repr(credential),
+        repr(get_client()),
+    ]
+    settings.LIVELIKE = {**settings.LIVELIKE, "CLIENT_SECRET": "x" * 40}  # now refused
+    try:
+        get_client().get_own_profile(credential.token)
+    except Exception as error:
+        shown += [str(error), repr(error)]
+    else:
+        raise AssertionError("a token minted with another secret was accepted")
+    for text in shown:
+        assert secret not in text and token not in text and credential.token not in text
+
+
+def test_the_admin_pages_show_no_minted_token(minted, admin_client, settings):
+    user = make_user()
+    token = api_get(user)["access_token"]
+    pk = row_of(user).pk
+    for url in (
+        "/admin/livelike_profiles/livelikeprofile/",
+        f"/admin/livelike_profiles/livelikeprofile/{pk}/change/",
+        f"/admin/auth/user/{user.pk}/change/",
+    ):
+        html = admin_client.get(url).content.decode()
+        header = token.split(".")[0]  # every HS256 token minted here starts the same
+        assert token not in html and header not in html
+        assert settings.LIVELIKE["CLIENT_SECRET"] not in html
