@@ -2,8 +2,8 @@
 
 It answers the endpoints this app uses exactly as ``https://cf-blast.livelikecdn.com/api/v1/``
 does on the wire, over real sockets, so the Django app and the official JavaScript SDK
-(``init({endpoint: fake.url})``, CORS included) can both talk to it. Standard library only:
-importable anywhere, no Django needed.
+(``init({endpoint: fake.url})``, CORS included) can both talk to it. Standard library and
+PyJWT only: importable anywhere, no Django needed.
 
 In a test::
 
@@ -24,10 +24,25 @@ A pytest fixture (pytest-django's ``settings`` fixture restores ``LIVELIKE`` aft
             settings.LIVELIKE = fake.settings()
             yield fake
 
+Client-generated access tokens: a bearer token shaped like a JWT (three dot-separated parts;
+the fake's own opaque tokens have no dot) is verified with PyJWT against ``client_secret``
+(default ``DEMO_CLIENT_SECRET``): HS256 only (``none`` and every other algorithm are refused),
+``iss`` equal to ``client_id``, ``iat`` required and not in the future, ``exp`` enforced when
+present (no leeway for either), ``custom_profile_id`` required, a string of 1-255 characters.
+Anything wrong: ``403 {"detail": ...}`` naming what is wrong, never echoing the token. A valid
+one is the profile with that custom id, created on first use (random nickname, a new id and
+opaque token of its own), atomically: concurrent first uses make one profile. Such an
+*implicit* creation counts in ``create_count``, is ``FakeProfile.created_by == "token"``,
+consumes ``fail_next_creates`` and ``lose_next_create_answers`` like a create, and happens
+only where a profile token is accepted (``GET``/``PATCH`` of ``profile_url``; the admin lookup
+refuses profile tokens with 403 and creates nothing). ``fake.mint(custom_id, ...)`` builds
+such tokens, valid or deliberately bad, for tests. ``revoke()`` only revokes the opaque token
+LiveLike issued: minted tokens for the profile's custom id still authenticate.
+
 Faults, each consumed atomically (with 50 threads racing, exactly ``n`` requests get it)::
 
     fake.latency = 0.05                        # seconds added before every answer
-    fake.fail_next_creates(2, status=503)      # next 2 create attempts fail, nothing created
+    fake.fail_next_creates(2, status=503)      # next 2 creates (implicit ones too) fail
     fake.rate_limit_next(1, retry_after=30)    # next request of any kind: 429 + Retry-After
     fake.fail_next_lookups(1, status=503)      # next admin lookup by custom id fails
     fake.malformed_next(1)                     # next request of any kind: an HTML body
@@ -38,19 +53,24 @@ Faults, each consumed atomically (with 50 threads racing, exactly ``n`` requests
     fake.reset()                               # forget profiles, calls and faults
 
 Inspection: ``fake.profiles``, ``fake.profile(id)``, ``fake.profile_by_custom_id(cid)``
-(``FakeProfile`` copies), ``fake.create_count``, ``fake.calls`` (``Call(method, path,
-status)``), ``fake.count_calls(method=None, path_contains=None)``.
+(``FakeProfile`` copies), ``fake.create_count`` (every profile created: by either create
+endpoint or implicitly by a minted token), ``fake.calls`` (``Call(method, path, status)``;
+each request once, whatever it created), ``fake.count_calls(method=None, path_contains=None)``.
 
 CORS preflights (``OPTIONS``) are never given a fault: a browser would report a CORS
 failure instead of the fault under test. Helper snapshots (``profiles``, ``calls``...) are
-copies; ``access_token`` never appears in a repr, a log line or a ``Call``.
+copies; neither an ``access_token``, a minted token nor the client secret ever appears in a
+repr, a log line or a ``Call``.
 
-From a shell: ``python -m livelike_profiles.fake --port 8765 --client-id demo``.
+From a shell: ``python -m livelike_profiles.fake --port 8765 --client-id demo``
+(``--client-secret``, ``--lookup-includes-token``: see ``--help``).
 
-Assumptions where LiveLike's docs are silent: ``GET profile-by-custom-id/{client_id}/{id}/``
-with the admin token returns the profile *with* its ``access_token`` (switch it off with
-``fake.lookup_includes_token = False``); a known route asked with another method answers
-405, as DRF would.
+``GET profile-by-custom-id/{client_id}/{id}/`` with the admin token answers the profile
+*without* its ``access_token``, as LiveLike's OpenAPI reference shows;
+``lookup_includes_token=True`` (or setting the attribute, or ``--lookup-includes-token``)
+brings back this fake's older answer with the token. Assumptions where LiveLike's docs are
+silent: the JWT algorithm is HS256; a bad minted token answers 403; a known route asked with
+another method answers 405, as DRF would.
 """
 
 from __future__ import annotations
@@ -79,10 +99,19 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-__all__ = ["BASE_PATH", "Call", "FakeLiveLike", "FakeProfile", "main"]
+import jwt
+
+__all__ = ["BASE_PATH", "DEMO_CLIENT_SECRET", "Call", "FakeLiveLike", "FakeProfile", "main"]
 
 BASE_PATH = "/api/v1/"
 DEFAULT_ADMIN_TOKEN = "demo-admin-token"  # noqa: S105 - the demo settings use it too
+#: The client secret the fake verifies minted tokens with unless told otherwise. Public on
+#: purpose: a demo value, never a real application's secret.
+DEMO_CLIENT_SECRET = "fake-livelike-client-secret-for-demos-only"  # noqa: S105
+#: HS256 keys shorter than its digest are below RFC 7518 section 3.2 (PyJWT warns about them).
+MIN_CLIENT_SECRET_BYTES = 32
+TOKEN_ALGORITHM = "HS256"  # noqa: S105 - a JWT algorithm name, not a secret
+DEFAULT_TOKEN_TTL = 86400  # LiveLike's example: exp = iat + 86400
 NICKNAME_MAX_LENGTH = 50
 CUSTOM_ID_MAX_LENGTH = 255
 MAX_BODY_BYTES = 1 << 20
@@ -104,6 +133,9 @@ class FakeProfile:
     access_token: str = field(default="", repr=False)
     created_at: str = ""
     revoked: bool = False
+    #: How it came to be: ``"create"``, ``"custom-id"`` (Create Profile by Custom ID) or
+    #: ``"token"`` (implicitly, at the first use of a minted token for its custom id).
+    created_by: str = "create"
 
 
 @dataclass(frozen=True)
@@ -183,6 +215,34 @@ def _bearer(headers: Message) -> str | None:
     if scheme.lower() != "bearer":
         return None  # e.g. "Token ...", LiveLike's personal API tokens: not accepted here
     return token.strip() or None
+
+
+def _is_jwt(token: str) -> bool:
+    # The fake's own opaque tokens (token_urlsafe) never contain a dot.
+    return token.count(".") == 2
+
+
+# Fixed messages, most specific first: PyJWT's own texts are fine too, but a fixed text
+# guarantees that nothing from the token is ever echoed.
+_JWT_ERRORS: tuple[tuple[type[jwt.InvalidTokenError], str], ...] = (
+    (jwt.ExpiredSignatureError, "Token has expired (exp)."),
+    (jwt.ImmatureSignatureError, "Token is not valid yet (iat or nbf is in the future)."),
+    (jwt.InvalidIssuedAtError, "Token iat must be an integer (Unix time)."),
+    (jwt.InvalidIssuerError, "Token issuer (iss) is not this application's client id."),
+    (jwt.InvalidSignatureError, "Token signature is invalid."),
+    (jwt.InvalidAlgorithmError, f"Token algorithm is not allowed: {TOKEN_ALGORITHM} only."),
+)
+
+
+def _jwt_error(err: jwt.InvalidTokenError) -> str:
+    if isinstance(err, jwt.MissingRequiredClaimError):
+        return f"Token has no {err.claim} claim."
+    for kind, message in _JWT_ERRORS:
+        if isinstance(err, kind):
+            return message
+    if "(exp)" in str(err):  # PyJWT's DecodeError for a non-integer exp
+        return "Token exp must be an integer (Unix time)."
+    return "Token is invalid."
 
 
 def _too_long(limit: int) -> str:
@@ -302,14 +362,23 @@ class FakeLiveLike:
         port: int = 0,
         latency: float = 0.0,
         verbose: bool = False,
+        client_secret: str = DEMO_CLIENT_SECRET,
+        lookup_includes_token: bool = False,
     ) -> None:
+        if len(client_secret.encode()) < MIN_CLIENT_SECRET_BYTES:
+            raise ValueError(
+                f"client_secret must be at least {MIN_CLIENT_SECRET_BYTES} bytes "
+                f"({TOKEN_ALGORITHM} key length, RFC 7518 section 3.2)"
+            )
         self.client_id = client_id
         self.admin_token = admin_token
+        self.client_secret = client_secret
         self.host = host
         self.port = port
         self.verbose = verbose
-        #: Whether the admin lookup by custom id answers with the profile's access token.
-        self.lookup_includes_token = True
+        #: Whether the admin lookup by custom id answers with the profile's access token
+        #: (LiveLike's reference shows it without; True is this fake's older behaviour).
+        self.lookup_includes_token = lookup_includes_token
         self._initial_latency = float(latency)
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)  # same lock: still one lock
@@ -401,8 +470,43 @@ class FakeLiveLike:
             "CLIENT_ID": self.client_id,
             "API_URL": self.url,
             "API_TOKEN": self.admin_token,
+            "CLIENT_SECRET": self.client_secret,
             **overrides,
         }
+
+    def mint(
+        self,
+        custom_id: Any,
+        *,
+        ttl: float | None = DEFAULT_TOKEN_TTL,
+        iat: float | None = None,
+        secret: str | None = None,
+        issuer: str | None = None,
+        algorithm: str = TOKEN_ALGORITHM,
+        omit: Sequence[str] = (),
+        extra: dict[str, Any] | None = None,
+    ) -> str:
+        """A client-generated access token for ``custom_id``, as a site would sign it.
+
+        By default it is one this fake accepts: HS256 with ``client_secret``, ``iss`` this
+        client id, ``iat`` now, ``exp`` ``iat + ttl`` (none when ``ttl`` is None). For tests
+        of refusals: ``iat``, ``secret``, ``issuer``, ``algorithm`` (``"none"``: unsigned)
+        change one thing; ``omit`` drops claims; ``extra`` adds or overrides claims (any
+        JSON value, e.g. a custom id that is not a string).
+        """
+        issued = int(time.time()) if iat is None else int(iat)
+        claims: dict[str, Any] = {
+            "iss": self.client_id if issuer is None else issuer,
+            "iat": issued,
+            "custom_profile_id": custom_id,
+        }
+        if ttl is not None:
+            claims["exp"] = int(issued + ttl)
+        claims.update(extra or {})
+        for name in omit:
+            claims.pop(name, None)
+        key = None if algorithm == "none" else (secret or self.client_secret)
+        return jwt.encode(claims, key, algorithm=algorithm)
 
     @property
     def profiles(self) -> list[FakeProfile]:
@@ -423,7 +527,12 @@ class FakeLiveLike:
 
     @property
     def create_count(self) -> int:
-        """How many profiles the create endpoints actually created."""
+        """How many profiles were created: by either create endpoint, or implicitly.
+
+        An implicit creation (the first use of a minted token for an unknown custom id) counts
+        once, like a create; the request that caused it is one ``Call`` (a ``GET`` or
+        ``PATCH`` of ``profile_url``), not a ``POST``.
+        """
         with self._lock:
             return self._create_count
 
@@ -463,7 +572,9 @@ class FakeLiveLike:
     ) -> None:
         """Answer the next ``n`` create attempts with ``status``, creating nothing.
 
-        ``body=None`` sends DRF-style JSON; a string is sent as-is as ``text/html``.
+        A create attempt is a ``POST`` to either create endpoint, or a request with a valid
+        minted token whose custom id has no profile yet. ``body=None`` sends DRF-style JSON;
+        a string is sent as-is as ``text/html``.
         """
         self._queue(self._create_faults, _failure(status, body, retry_after), n)
 
@@ -489,8 +600,9 @@ class FakeLiveLike:
     def lose_next_create_answers(self, n: int, delay: float = 5.0) -> None:
         """Let the next ``n`` creates happen but hold their answers ``delay`` seconds.
 
-        A client with a shorter timeout thus loses the answer of a create that did happen.
-        ``release_held()`` and ``stop()`` send held answers at once.
+        Implicit creations (by a minted token) are creates too. A client with a shorter
+        timeout thus loses the answer of a create that did happen. ``release_held()`` and
+        ``stop()`` send held answers at once.
         """
         self._queue(self._lost_answers, float(delay), n)
 
@@ -505,7 +617,11 @@ class FakeLiveLike:
             return self._release_locked()
 
     def revoke(self, profile_id: str) -> None:
-        """Make that profile's access token answer 401 from now on."""
+        """Make that profile's opaque access token answer 401 from now on.
+
+        Minted tokens for its custom id still authenticate: whoever holds the client secret
+        can always get back in, which is the point of client-generated tokens.
+        """
         with self._lock:
             self._profiles[profile_id].revoked = True
 
@@ -593,14 +709,61 @@ class FakeLiveLike:
         token = _bearer(request.headers)
         if token is None:
             return _NO_CREDENTIALS
+        custom_id = self._verify_minted(token) if _is_jwt(token) else None
+        fields: dict[str, str] = {}
+        invalid: _Response | None = None
+        if request.method == "PATCH":
+            # Parsed before authenticating, answered after: like DRF, a first use with a bad
+            # body still creates the profile (authentication comes first there).
+            try:
+                fields = _parse_fields(request.body, partial=True)
+            except _Reject as reject:
+                invalid = reject.args[0]
         with self._lock:
-            profile = self._profiles.get(self._tokens.get(token, ""))
-            if profile is None or profile.revoked:
-                return _INVALID_TOKEN
-            if request.method == "PATCH":
-                for name, value in _parse_fields(request.body, partial=True).items():
+            created = False
+            if custom_id is None:
+                profile = self._profiles.get(self._tokens.get(token, ""))
+                if profile is None or profile.revoked:
+                    return _INVALID_TOKEN
+            elif custom_id in self._custom_ids:
+                profile = self._profiles[self._custom_ids[custom_id]]
+            elif self._create_faults:
+                return self._create_faults.popleft()
+            else:
+                profile = self._add_locked(custom_id, created_by="token")
+                created = True
+            if invalid is None:
+                for name, value in fields.items():
                     setattr(profile, name, value)
-            return _json(200, _profile_json(profile, request.base, token=False))
+                response = _json(200, _profile_json(profile, request.base, token=False))
+            else:
+                response = invalid
+            return self._maybe_lose_locked(response) if created else response
+
+    def _verify_minted(self, token: str) -> str:
+        """The custom id a client-generated token stands for; raise ``_Reject`` (403) if bad."""
+        try:
+            claims = jwt.decode(
+                token,
+                self.client_secret,
+                algorithms=[TOKEN_ALGORITHM],
+                issuer=self.client_id,
+                options={"require": ["iss", "iat", "custom_profile_id"]},
+                leeway=0,
+            )
+        except jwt.InvalidTokenError as err:
+            raise _Reject(_detail(403, _jwt_error(err))) from None
+        except (TypeError, ValueError, OverflowError):
+            # PyJWT 2.8 lets these out for claims of the wrong type (e.g. an iat list).
+            raise _Reject(_detail(403, "Token is invalid.")) from None
+        custom_id = claims["custom_profile_id"]
+        if not isinstance(custom_id, str) or not 1 <= len(custom_id) <= CUSTOM_ID_MAX_LENGTH:
+            message = (
+                "Token custom_profile_id must be a string of 1 to "
+                f"{CUSTOM_ID_MAX_LENGTH} characters."
+            )
+            raise _Reject(_detail(403, message))
+        return custom_id
 
     def _public_profile(self, request: _Request, profile_id: str) -> _Response:
         with self._lock:
@@ -621,10 +784,14 @@ class FakeLiveLike:
         if token is None:
             return _NO_CREDENTIALS
         admin = (self.admin_token or "").encode()
-        with self._lock:
-            if not admin or not secrets.compare_digest(token.encode(), admin):
+        if not admin or not secrets.compare_digest(token.encode(), admin):
+            if _is_jwt(token):
+                self._verify_minted(token)  # a bad one: its own 403
+                return _FORBIDDEN  # a profile token, not allowed here; creates nothing
+            with self._lock:
                 # A valid profile token is known but not allowed; anything else is unknown.
                 return _FORBIDDEN if token in self._tokens else _INVALID_TOKEN
+        with self._lock:
             profile_id = self._custom_ids.get(custom_id)
             if profile_id is None:
                 return _NOT_FOUND
@@ -642,28 +809,51 @@ class FakeLiveLike:
         with self._lock:
             if custom_id is not None and custom_id in self._custom_ids:
                 return _detail(409, f"profile with custom_id '{custom_id}' already exists.")
-            profile = FakeProfile(
-                id=str(uuid.uuid4()),
-                nickname=fields.get("nickname") or _random_nickname(),
+            profile = self._add_locked(
+                custom_id,
+                created_by="create" if custom_id is None else "custom-id",
+                nickname=fields.get("nickname"),
                 custom_data=fields.get("custom_data", ""),
-                custom_id=custom_id,
-                access_token=secrets.token_urlsafe(32),
-                created_at=_now(),
             )
-            self._profiles[profile.id] = profile
-            self._tokens[profile.access_token] = profile.id
-            if custom_id is not None:
-                self._custom_ids[custom_id] = profile.id
-            self._create_count += 1
-            response = _json(201, _profile_json(profile, request.base, token=True))
-            if self._lost_answers:
-                delay = self._lost_answers.popleft()
-                if not self._stopping:  # stop() has released the held ones: hold no more
-                    hold = threading.Event()
-                    response = replace(response, hold=hold, hold_delay=delay)
-                    self._held.add(hold)
-                    self._changed.notify_all()
+            return self._maybe_lose_locked(
+                _json(201, _profile_json(profile, request.base, token=True))
+            )
+
+    def _add_locked(
+        self,
+        custom_id: str | None,
+        *,
+        created_by: str,
+        nickname: str | None = None,
+        custom_data: str = "",
+    ) -> FakeProfile:
+        profile = FakeProfile(
+            id=str(uuid.uuid4()),
+            nickname=nickname or _random_nickname(),
+            custom_data=custom_data,
+            custom_id=custom_id,
+            access_token=secrets.token_urlsafe(32),
+            created_at=_now(),
+            created_by=created_by,
+        )
+        self._profiles[profile.id] = profile
+        self._tokens[profile.access_token] = profile.id
+        if custom_id is not None:
+            self._custom_ids[custom_id] = profile.id
+        self._create_count += 1
+        return profile
+
+    def _maybe_lose_locked(self, response: _Response) -> _Response:
+        """The answer to a request that created a profile, held back if one is to be lost."""
+        if not self._lost_answers:
             return response
+        delay = self._lost_answers.popleft()
+        if self._stopping:  # stop() has released the held ones: hold no more
+            return response
+        hold = threading.Event()
+        self._held.add(hold)
+        self._changed.notify_all()
+        return replace(response, hold=hold, hold_delay=delay)
 
 
 class _Server(ThreadingHTTPServer):
@@ -793,6 +983,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="token the admin lookup by custom id accepts",
     )
     parser.add_argument(
+        "--client-secret",
+        default=DEMO_CLIENT_SECRET,
+        help="secret that client-generated (JWT, HS256) access tokens must be signed with; "
+        f"at least {MIN_CLIENT_SECRET_BYTES} bytes (default: the public demo value "
+        f"{DEMO_CLIENT_SECRET!r})",
+    )
+    parser.add_argument(
+        "--lookup-includes-token",
+        action="store_true",
+        help="answer the admin lookup by custom id with the profile's access_token (LiveLike's "
+        "reference answers without it; this fake did before)",
+    )
+    parser.add_argument(
         "--latency-ms", type=float, default=0.0, help="milliseconds added before every answer"
     )
     parser.add_argument(
@@ -801,6 +1004,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.latency_ms < 0:
         parser.error("--latency-ms must be >= 0")
+    if len(args.client_secret.encode()) < MIN_CLIENT_SECRET_BYTES:
+        parser.error(f"--client-secret must be at least {MIN_CLIENT_SECRET_BYTES} bytes")
     fake = FakeLiveLike(
         args.client_id,
         args.admin_token,
@@ -808,6 +1013,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         port=args.port,
         latency=args.latency_ms / 1000,
         verbose=args.verbose,
+        client_secret=args.client_secret,
+        lookup_includes_token=args.lookup_includes_token,
     )
     try:
         fake.start()

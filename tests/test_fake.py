@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import selectors
 import signal
@@ -11,21 +12,36 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pytest
 import requests
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from livelike_profiles.fake import FakeLiveLike
 
 ADMIN = "admin-secret"
+# 64 bytes: long enough for HS512 too, so that a refused HS512 token is refused for its
+# algorithm alone (PyJWT warns about shorter HMAC keys, and warnings are errors here).
+SECRET = "a-client-secret-for-these-tests-only-long-enough-for-hs512-too!!"
+# Written out rather than imported, so a change of the documented default is noticed.
+DEMO_SECRET = "fake-livelike-client-secret-for-demos-only"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
 def fake() -> Iterator[FakeLiveLike]:
     with FakeLiveLike(client_id="demo", admin_token=ADMIN) as fake:
+        yield fake
+
+
+@pytest.fixture
+def minting() -> Iterator[FakeLiveLike]:
+    """A fake with a client secret of these tests' own (not the demo default)."""
+    with FakeLiveLike(client_id="demo", admin_token=ADMIN, client_secret=SECRET) as fake:
         yield fake
 
 
@@ -45,6 +61,19 @@ def profile_url(fake: FakeLiveLike) -> str:
 
 def custom_id_url(fake: FakeLiveLike, custom_id: str) -> str:
     return f"{fake.url}profile-by-custom-id/demo/{custom_id}/"
+
+
+def claims(custom_id: Any = "u-1", **changes: Any) -> dict[str, Any]:
+    """Valid claims for ``custom_id``; a change of ``None`` drops that claim."""
+    now = int(time.time())
+    valid = {"iss": "demo", "iat": now, "exp": now + 3600, "custom_profile_id": custom_id}
+    valid.update(changes)
+    return {name: value for name, value in valid.items() if value is not None}
+
+
+def sign(payload: dict[str, Any], secret: Any = SECRET, algorithm: str = "HS256") -> str:
+    """A JWT built here with PyJWT, independently of ``FakeLiveLike.mint``."""
+    return jwt.encode(payload, secret, algorithm=algorithm)
 
 
 def create(http: requests.Session, fake: FakeLiveLike, **body: Any) -> dict[str, Any]:
@@ -312,21 +341,366 @@ def test_admin_lookup_by_custom_id(fake, http):
 
     assert found.status_code == 200
     assert found.json()["id"] == created["id"]
-    assert found.json()["access_token"] == created["access_token"]
+    assert found.json()["custom_id"] == "u-1"
+    # As LiveLike's OpenAPI reference shows it: the profile, without its access token.
+    assert "access_token" not in found.json()
+    assert created["access_token"] not in found.text
     assert missing.status_code == 404
     assert anonymous.status_code == 401
     assert wrong.status_code == 401
     assert as_profile.status_code == 403
 
 
-def test_admin_lookup_can_leave_the_token_out(fake, http):
-    http.post(custom_id_url(fake, "u-1"), timeout=5)
-    fake.lookup_includes_token = False
+def test_admin_lookup_can_include_the_token_as_this_fake_used_to(http):
+    with FakeLiveLike(admin_token=ADMIN, lookup_includes_token=True) as fake:
+        created = http.post(custom_id_url(fake, "u-1"), timeout=5).json()
 
-    found = http.get(custom_id_url(fake, "u-1"), headers=bearer(ADMIN), timeout=5)
+        found = http.get(custom_id_url(fake, "u-1"), headers=bearer(ADMIN), timeout=5)
+        fake.lookup_includes_token = False
+        without = http.get(custom_id_url(fake, "u-1"), headers=bearer(ADMIN), timeout=5)
 
     assert found.status_code == 200
-    assert "access_token" not in found.json()
+    assert found.json()["access_token"] == created["access_token"]
+    assert without.status_code == 200
+    assert "access_token" not in without.json()
+
+
+# Client-generated access tokens (JWTs the site signs with the client secret)
+
+
+def test_first_use_of_a_minted_token_creates_the_profile_later_ones_find_it(minting, http):
+    first = http.get(profile_url(minting), headers=bearer(sign(claims("u-1"))), timeout=5)
+    # Another token for the same custom id (another iat, no exp): the same profile.
+    again = http.get(
+        profile_url(minting),
+        headers=bearer(sign(claims("u-1", iat=int(time.time()) - 60, exp=None))),
+        timeout=5,
+    )
+    other = http.get(profile_url(minting), headers=bearer(sign(claims("u-2"))), timeout=5)
+
+    assert first.status_code == 200, first.text
+    profile = first.json()
+    assert profile["custom_id"] == "u-1"
+    assert profile["nickname"].strip()
+    assert "access_token" not in profile
+    assert again.status_code == 200
+    assert again.json()["id"] == profile["id"]
+    assert other.status_code == 200
+    assert other.json()["id"] != profile["id"]
+    assert minting.create_count == 2
+    assert minting.profile_by_custom_id("u-1").id == profile["id"]
+    assert [p.created_by for p in minting.profiles] == ["token", "token"]
+
+
+def test_implicit_profile_has_its_own_opaque_token_too(minting, http):
+    profile = http.get(profile_url(minting), headers=bearer(sign(claims())), timeout=5).json()
+
+    opaque = minting.profile(profile["id"]).access_token
+    response = http.get(profile_url(minting), headers=bearer(opaque), timeout=5)
+
+    assert opaque
+    assert "." not in opaque
+    assert response.status_code == 200
+    assert response.json()["id"] == profile["id"]
+
+
+def test_patch_with_a_minted_token_updates_and_creates_on_first_use(minting, http):
+    response = http.patch(
+        profile_url(minting),
+        headers=bearer(sign(claims("u-1"))),
+        json={"nickname": "Ada"},
+        timeout=5,
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.json()["nickname"] == "Ada"
+    assert "access_token" not in response.json()
+    assert minting.create_count == 1
+    assert minting.profile_by_custom_id("u-1").nickname == "Ada"
+
+
+def test_first_use_with_a_bad_patch_body_still_creates_the_profile(minting, http):
+    # As in DRF, authentication (which creates) comes before the body is validated.
+    response = http.patch(
+        profile_url(minting),
+        headers=bearer(sign(claims("u-1"))),
+        json={"nickname": "   "},
+        timeout=5,
+    )
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["nickname"]
+    assert minting.create_count == 1
+    assert minting.profile_by_custom_id("u-1").nickname.strip()
+
+
+def test_minted_token_for_a_profile_created_by_custom_id_is_that_profile(minting, http):
+    created = http.post(custom_id_url(minting, "u-1"), json={"nickname": "Ada"}, timeout=5).json()
+
+    response = http.get(profile_url(minting), headers=bearer(sign(claims("u-1"))), timeout=5)
+    conflict = http.post(custom_id_url(minting, "u-1"), timeout=5)
+
+    assert response.status_code == 200
+    assert response.json()["id"] == created["id"]
+    assert response.json()["nickname"] == "Ada"
+    assert conflict.status_code == 409
+    assert minting.create_count == 1
+    assert [p.created_by for p in minting.profiles] == ["custom-id"]
+
+
+def test_create_by_custom_id_after_an_implicit_creation_is_a_409(minting, http):
+    implicit = http.get(profile_url(minting), headers=bearer(sign(claims("u-1"))), timeout=5)
+
+    response = http.post(custom_id_url(minting, "u-1"), timeout=5)
+
+    assert implicit.status_code == 200
+    assert response.status_code == 409
+    assert response.json() == {"detail": "profile with custom_id 'u-1' already exists."}
+    assert minting.create_count == 1
+
+
+def test_default_client_secret_is_the_documented_demo_value(http):
+    with FakeLiveLike() as fake:
+        response = http.get(
+            f"{fake.url}applications/demo/profile/",
+            headers=bearer(sign(claims("u-1"), secret=DEMO_SECRET)),
+            timeout=5,
+        )
+        assert fake.settings()["CLIENT_SECRET"] == DEMO_SECRET
+
+    from livelike_profiles.fake import DEMO_CLIENT_SECRET
+
+    assert DEMO_CLIENT_SECRET == DEMO_SECRET
+    assert response.status_code == 200, response.text
+
+
+def rsa_signed(payload: dict[str, Any]) -> str:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return jwt.encode(payload, key, algorithm="RS256")
+
+
+def unsigned(payload: dict[str, Any]) -> str:
+    return jwt.encode(payload, None, algorithm="none")
+
+
+def tampered(payload: dict[str, Any]) -> str:
+    """A valid token for ``u-2`` whose payload was swapped for ``payload``'s."""
+    header, _, signature = sign(claims("u-2")).split(".")
+    body = sign(payload).split(".")[1]
+    return f"{header}.{body}.{signature}"
+
+
+BAD_TOKENS: dict[str, Callable[[], str]] = {
+    "wrong secret": lambda: sign(claims(), secret="another-secret-that-is-long-enough!"),
+    "alg none": lambda: unsigned(claims()),
+    "HS512 with the right secret": lambda: sign(claims(), algorithm="HS512"),
+    "HS384 with the right secret": lambda: sign(claims(), algorithm="HS384"),
+    "RS256": lambda: rsa_signed(claims()),
+    "tampered payload": lambda: tampered(claims("u-1")),
+    "no iss": lambda: sign(claims(iss=None)),
+    "iss of another client": lambda: sign(claims(iss="other-client")),
+    "no iat": lambda: sign(claims(iat=None)),
+    "iat in the future": lambda: sign(claims(iat=int(time.time()) + 30)),
+    "iat not a number": lambda: sign(claims(iat="yesterday")),
+    "iat a list": lambda: sign(claims(iat=[1])),
+    "expired": lambda: sign(claims(iat=int(time.time()) - 120, exp=int(time.time()) - 60)),
+    "exp not a number": lambda: sign(claims(exp="never")),
+    "no custom_profile_id": lambda: sign(claims(custom_profile_id=None)),
+    "custom_profile_id a number": lambda: sign(claims(42)),
+    "custom_profile_id empty": lambda: sign(claims("")),
+    "custom_profile_id of 256 characters": lambda: sign(claims("x" * 256)),
+    "custom_profile_id a list": lambda: sign(claims(["u-1"])),
+    "three segments of garbage": lambda: "abc.def.ghi",
+}
+
+
+@pytest.mark.parametrize("make_token", BAD_TOKENS.values(), ids=BAD_TOKENS.keys())
+def test_bad_minted_tokens_answer_403_and_create_nothing(minting, http, make_token):
+    token = make_token()
+
+    for method in ("GET", "PATCH"):
+        response = http.request(
+            method, profile_url(minting), headers=bearer(token), json={"nickname": "X"}, timeout=5
+        )
+        assert response.status_code == 403, (method, response.text)
+        assert list(response.json()) == ["detail"]
+        assert isinstance(response.json()["detail"], str)
+        for part in filter(None, token.split(".")):  # "none" tokens end with an empty part
+            assert part not in response.text
+        assert "WWW-Authenticate" not in response.headers
+    assert minting.profiles == []
+    assert minting.create_count == 0
+
+
+def test_a_good_token_is_still_accepted_after_bad_ones(minting, http):
+    # Guards the parametrized test above: its tokens differ from this one by one thing only.
+    for make_token in BAD_TOKENS.values():
+        http.get(profile_url(minting), headers=bearer(make_token()), timeout=5)
+
+    response = http.get(profile_url(minting), headers=bearer(sign(claims())), timeout=5)
+
+    assert response.status_code == 200
+    assert minting.create_count == 1
+
+
+def test_boundaries_iat_now_no_exp_and_a_255_character_custom_id(minting, http):
+    now = int(time.time())
+    tokens = [
+        sign(claims("a", iat=now)),
+        sign(claims("b", exp=None)),
+        sign(claims("x" * 255)),
+        sign(claims("c", exp=now + 2)),
+    ]
+
+    statuses = [
+        http.get(profile_url(minting), headers=bearer(t), timeout=5).status_code for t in tokens
+    ]
+
+    assert statuses == [200, 200, 200, 200]
+    assert minting.profile_by_custom_id("x" * 255) is not None
+
+
+def test_no_leeway_for_an_iat_a_few_seconds_ahead(minting, http):
+    token = sign(claims(iat=int(time.time()) + 5))
+
+    response = http.get(profile_url(minting), headers=bearer(token), timeout=5)
+
+    assert response.status_code == 403
+    assert "iat" in response.json()["detail"]
+
+
+def test_detail_says_what_is_wrong(minting, http):
+    def detail(token: str) -> str:
+        return http.get(profile_url(minting), headers=bearer(token), timeout=5).json()["detail"]
+
+    now = int(time.time())
+    assert "expired" in detail(sign(claims(iat=now - 120, exp=now - 60)))
+    assert "signature" in detail(sign(claims(), secret="another-secret-that-is-long-enough!"))
+    assert "HS256" in detail(unsigned(claims()))
+    assert "iss" in detail(sign(claims(iss="other-client")))
+    assert "custom_profile_id" in detail(sign(claims(custom_profile_id=None)))
+    assert "custom_profile_id" in detail(sign(claims(42)))
+    assert "exp" in detail(sign(claims(exp="never")))
+    assert "iat" in detail(sign(claims(iat=None)))
+    assert "iat" in detail(sign(claims(iat="yesterday")))
+
+
+def test_revoking_the_opaque_token_leaves_minted_tokens_working(minting, http):
+    created = http.post(custom_id_url(minting, "u-1"), timeout=5).json()
+    minting.revoke(created["id"])
+
+    opaque = http.get(profile_url(minting), headers=bearer(created["access_token"]), timeout=5)
+    minted = http.get(profile_url(minting), headers=bearer(sign(claims("u-1"))), timeout=5)
+
+    assert opaque.status_code == 401
+    assert minted.status_code == 200
+    assert minted.json()["id"] == created["id"]
+
+
+def test_lookup_by_custom_id_refuses_minted_tokens_and_creates_nothing(minting, http):
+    good = http.get(custom_id_url(minting, "u-1"), headers=bearer(sign(claims())), timeout=5)
+    bad = http.get(
+        custom_id_url(minting, "u-1"), headers=bearer(sign(claims(iss="other"))), timeout=5
+    )
+
+    assert good.status_code == 403
+    assert good.json() == {"detail": "You do not have permission to perform this action."}
+    assert bad.status_code == 403
+    assert minting.create_count == 0
+
+
+def test_faults_apply_to_requests_with_minted_tokens(minting, http):
+    def get(custom_id: str) -> requests.Response:
+        return http.get(profile_url(minting), headers=bearer(sign(claims(custom_id))), timeout=5)
+
+    minting.rate_limit_next(1, retry_after=9)
+    limited = get("u-1")
+    minting.malformed_next(1)
+    garbage = get("u-1")
+    minting.fail_next_creates(1, status=503)
+    failed = get("u-1")
+    assert minting.create_count == 0
+    assert minting.profiles == []
+
+    created = get("u-1")
+    minting.fail_next_creates(1, status=503)
+    # Nothing to create: the create fault is left for the next create.
+    existing = get("u-1")
+    post = http.post(profile_url(minting), timeout=5)
+
+    assert (limited.status_code, limited.headers["Retry-After"]) == (429, "9")
+    assert garbage.text == "<html>oops</html>"
+    assert failed.status_code == 503
+    assert created.status_code == 200
+    assert existing.status_code == 200
+    assert existing.json()["id"] == created.json()["id"]
+    assert post.status_code == 503
+    assert minting.create_count == 1
+    assert minting.count_calls("GET", path_contains="/profile/") == 5
+
+
+def test_latency_applies_to_requests_with_minted_tokens(minting, http):
+    minting.latency = 0.2
+
+    started = time.monotonic()
+    response = http.get(profile_url(minting), headers=bearer(sign(claims())), timeout=5)
+
+    assert response.status_code == 200
+    assert time.monotonic() - started >= 0.2
+
+
+def test_lost_answer_of_an_implicit_creation_then_the_same_profile(minting, http):
+    minting.lose_next_create_answers(1, delay=5.0)
+
+    with pytest.raises(requests.Timeout):
+        http.get(profile_url(minting), headers=bearer(sign(claims("u-1"))), timeout=0.3)
+    assert minting.create_count == 1
+    lost = minting.profile_by_custom_id("u-1")
+
+    retry = requests.get(profile_url(minting), headers=bearer(sign(claims("u-1"))), timeout=5)
+
+    assert retry.status_code == 200
+    assert retry.json()["id"] == lost.id
+    assert minting.create_count == 1
+    assert minting.release_held() == 1
+
+
+def test_mint_builds_accepted_tokens_and_deliberately_bad_ones(minting, http):
+    def status(token: str) -> int:
+        return http.get(profile_url(minting), headers=bearer(token), timeout=5).status_code
+
+    good = minting.mint("u-1")
+    forever = minting.mint("u-1", ttl=None)
+    decoded = jwt.decode(good, SECRET, algorithms=["HS256"], issuer="demo")
+    assert decoded["custom_profile_id"] == "u-1"
+    assert decoded["exp"] - decoded["iat"] == 86400
+    assert "exp" not in jwt.decode(forever, SECRET, algorithms=["HS256"])
+    assert jwt.get_unverified_header(good)["alg"] == "HS256"
+    assert status(good) == 200
+    assert status(forever) == 200
+    now = int(time.time())
+    assert status(minting.mint("u-1", iat=now + 60)) == 403
+    assert status(minting.mint("u-1", iat=now - 100, ttl=10)) == 403
+    assert status(minting.mint("u-1", secret="another-secret-that-is-long-enough!")) == 403
+    assert status(minting.mint("u-1", issuer="other")) == 403
+    assert status(minting.mint("u-1", algorithm="none")) == 403
+    assert status(minting.mint("u-1", algorithm="HS512")) == 403
+    assert status(minting.mint("u-1", omit=("iat",))) == 403
+    assert status(minting.mint("u-1", extra={"custom_profile_id": 7})) == 403
+    assert minting.create_count == 1
+
+
+def test_client_secret_is_never_shown_and_must_be_long_enough(minting, http):
+    token = sign(claims())
+    http.get(profile_url(minting), headers=bearer(token), timeout=5)
+
+    assert SECRET not in repr(minting)
+    assert token not in repr(minting.calls)
+    assert token not in repr(minting.profiles)
+    with pytest.raises(ValueError, match="32 bytes"):
+        FakeLiveLike(client_secret="too-short")
+    with pytest.raises(ValueError, match="32 bytes"):
+        FakeLiveLike(client_secret="")
 
 
 # CORS
@@ -532,13 +906,15 @@ def test_profile_repr_never_shows_the_token(fake, http):
     assert created["access_token"] not in repr(fake)
 
 
-def test_settings_for_django(fake):
-    assert fake.settings(TIMEOUT=1) == {
+def test_settings_for_django(minting):
+    assert minting.settings(TIMEOUT=1) == {
         "CLIENT_ID": "demo",
-        "API_URL": fake.url,
+        "API_URL": minting.url,
         "API_TOKEN": ADMIN,
+        "CLIENT_SECRET": SECRET,
         "TIMEOUT": 1,
     }
+    assert minting.settings(CLIENT_SECRET="other")["CLIENT_SECRET"] == "other"
 
 
 # Thread safety
@@ -590,6 +966,84 @@ def test_custom_id_race_creates_exactly_one_profile(fake):
     assert fake.create_count == 1
 
 
+@pytest.fixture
+def warm_sessions(minting) -> Iterator[list[requests.Session]]:
+    """Twenty sessions already connected (keep-alive) to ``minting``.
+
+    A race's requests then reach the fake's handler threads together instead of queueing
+    at accept(): without this, a check-then-create outside the lock went unnoticed.
+    """
+    sessions = [requests.Session() for _ in range(20)]
+    for session in sessions:
+        session.get(f"{minting.url}applications/demo/", timeout=10)
+    yield sessions
+    for session in sessions:
+        session.close()
+
+
+def race(jobs: list[Callable[[], requests.Response]]) -> list[tuple[int, str | None]]:
+    """Run ``jobs`` at once, one thread each: [(status, profile id or None)]."""
+    pending = iter(jobs)
+    lock = threading.Lock()
+
+    def run_one() -> tuple[int, str | None]:
+        with lock:
+            job = next(pending)
+        response = job()
+        return response.status_code, response.json().get("id")
+
+    return run_concurrently(len(jobs), run_one)
+
+
+def test_concurrent_first_uses_of_one_custom_id_create_one_profile(minting, warm_sessions):
+    now = int(time.time())
+    rounds = 10
+
+    for round_ in range(rounds):
+        # Twenty different tokens (different iat) for one new custom id, all used at once.
+        jobs = [
+            partial(
+                session.get,
+                profile_url(minting),
+                headers=bearer(sign(claims(f"same-{round_}", iat=now - i))),
+                timeout=10,
+            )
+            for i, session in enumerate(warm_sessions)
+        ]
+
+        results = race(jobs)
+
+        assert {status for status, _ in results} == {200}
+        assert len({profile_id for _, profile_id in results}) == 1
+    assert minting.create_count == rounds
+    assert [p.custom_id for p in minting.profiles] == [f"same-{r}" for r in range(rounds)]
+
+
+def test_minted_tokens_racing_create_by_custom_id_make_one_profile(minting, warm_sessions):
+    rounds = 10
+
+    for round_ in range(rounds):
+        custom_id = f"same-{round_}"
+        token = sign(claims(custom_id))
+        jobs = [
+            partial(session.post, custom_id_url(minting, custom_id), timeout=10)
+            if i % 2
+            else partial(session.get, profile_url(minting), headers=bearer(token), timeout=10)
+            for i, session in enumerate(warm_sessions)
+        ]
+
+        results = race(jobs)
+
+        profile = minting.profile_by_custom_id(custom_id)
+        statuses = sorted(status for status, _ in results)
+        assert statuses.count(200) == 10
+        assert statuses.count(201) <= 1
+        assert statuses.count(201) + statuses.count(409) == 10
+        assert all(pid == profile.id for status, pid in results if status in (200, 201))
+    assert minting.create_count == rounds
+    assert len(minting.profiles) == rounds
+
+
 # The command line
 
 
@@ -608,36 +1062,80 @@ def read_line(stream: Any, timeout: float) -> str:
     return stream.readline()
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT delivery is POSIX-only")
-def test_cli_serves_until_ctrl_c():
+@contextlib.contextmanager
+def cli(*options: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """``python -m livelike_profiles.fake`` on a free port: (the process, its base URL)."""
     port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "livelike_profiles.fake",
-        "--port",
-        str(port),
-        "--client-id",
-        "demo",
-        "--verbose",
-    ]
+    command = [sys.executable, "-m", "livelike_profiles.fake", "--port", str(port), *options]
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     with subprocess.Popen(
         command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     ) as proc:
         try:
-            line = read_line(proc.stdout, timeout=20)
             url = f"http://127.0.0.1:{port}/api/v1/"
+            line = read_line(proc.stdout, timeout=20)
             assert line == f"Fake LiveLike serving {url} for client id 'demo' (Ctrl-C to stop)\n"
-
-            response = requests.get(f"{url}applications/demo/", timeout=5)
-            assert response.json()["client_id"] == "demo"
-
-            proc.send_signal(signal.SIGINT)
-            assert proc.wait(timeout=5) == 0
+            yield proc, url
         finally:
             if proc.poll() is None:
                 proc.kill()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT delivery is POSIX-only")
+def test_cli_serves_until_ctrl_c():
+    with cli("--client-id", "demo", "--verbose") as (proc, url):
+        response = requests.get(f"{url}applications/demo/", timeout=5)
+        assert response.json()["client_id"] == "demo"
+        # The documented defaults: the demo client secret, lookups without the token.
+        token = sign(claims("u-1"), secret=DEMO_SECRET)
+        minted = requests.get(f"{url}applications/demo/profile/", headers=bearer(token), timeout=5)
+        found = requests.get(
+            f"{url}profile-by-custom-id/demo/u-1/", headers=bearer("demo-admin-token"), timeout=5
+        )
+
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=5) == 0
         stderr = proc.stderr.read()
+    assert minted.status_code == 200
+    assert found.status_code == 200
+    assert found.json()["id"] == minted.json()["id"]
+    assert "access_token" not in found.json()
     assert "Traceback" not in stderr
     assert "GET /api/v1/applications/demo/ 200" in stderr
+    assert token not in stderr
+    assert DEMO_SECRET not in stderr
+
+
+def test_cli_client_secret_and_lookup_flag():
+    options = ("--client-secret", SECRET, "--lookup-includes-token", "--verbose")
+    with cli(*options) as (proc, url):
+        own = f"{url}applications/demo/profile/"
+        demo = requests.get(own, headers=bearer(sign(claims(), secret=DEMO_SECRET)), timeout=5)
+        minted = requests.get(own, headers=bearer(sign(claims())), timeout=5)
+        created = requests.post(f"{url}profile-by-custom-id/demo/u-2/", timeout=5).json()
+        found = requests.get(
+            f"{url}profile-by-custom-id/demo/u-2/", headers=bearer("demo-admin-token"), timeout=5
+        )
+        proc.terminate()
+        assert proc.wait(timeout=5) == 0
+        stdout, stderr = proc.stdout.read(), proc.stderr.read()
+    assert demo.status_code == 403
+    assert minted.status_code == 200
+    assert found.json()["access_token"] == created["access_token"]
+    assert SECRET not in stdout + stderr
+
+
+def test_cli_refuses_a_short_client_secret():
+    result = subprocess.run(
+        [sys.executable, "-m", "livelike_profiles.fake", "--client-secret", "tiny-secret-value"],
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+
+    assert result.returncode == 2
+    assert "--client-secret" in result.stderr
+    assert "32 bytes" in result.stderr
+    assert "tiny-secret-value" not in result.stderr

@@ -8,7 +8,7 @@ from livelike_profiles.fake import FakeLiveLike
 @pytest.fixture
 def livelike(settings):
     with FakeLiveLike(client_id="demo", admin_token="admin-secret") as fake:
-        settings.LIVELIKE = fake.settings()  # CLIENT_ID, API_URL, API_TOKEN
+        settings.LIVELIKE = fake.settings()  # CLIENT_ID, API_URL, API_TOKEN, CLIENT_SECRET
         yield fake
 
 
