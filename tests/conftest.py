@@ -37,7 +37,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture
 def fake_livelike(settings) -> Iterator[FakeLiveLike]:
-    """A fake LiveLike service on a free port, with ``settings.LIVELIKE`` pointing at it."""
+    """A fake LiveLike service on a free port, with ``settings.LIVELIKE`` pointing at it.
+
+    The site is in ``"stored"`` mode without a client secret, the baseline most
+    tests describe; tests of minted tokens set ``CLIENT_SECRET`` (``fake.settings()``
+    gives the fake's).
+    """
     with FakeLiveLike(client_id="test-client", admin_token="test-admin-token") as fake:
-        settings.LIVELIKE = fake.settings(TIMEOUT=2.0)
+        settings.LIVELIKE = fake.settings(TIMEOUT=2.0, CLIENT_SECRET="")
         yield fake

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from livelike_profiles import provisioning
+from livelike_profiles.client import get_client
 from livelike_profiles.exceptions import LiveLikeRateLimited, LiveLikeUnavailable
 from livelike_profiles.models import LiveLikeProfile
 from livelike_profiles.provisioning import backoff_seconds, ensure_profile, new_custom_id
@@ -302,7 +303,8 @@ def first_answer_lost(fake, settings, **livelike):
 
 
 def test_lost_answer_retry_recovers_the_same_profile(fake_livelike, settings):
-    settings.LIVELIKE = {**settings.LIVELIKE, "TIMEOUT": 0.3}
+    secret = fake_livelike.settings()["CLIENT_SECRET"]
+    settings.LIVELIKE = {**settings.LIVELIKE, "TIMEOUT": 0.3, "CLIENT_SECRET": secret}
     fake_livelike.lose_next_create_answers(1, delay=5.0)
     recovered_flags = []
 
@@ -323,9 +325,21 @@ def test_lost_answer_retry_recovers_the_same_profile(fake_livelike, settings):
         profile_provisioned.disconnect(on_provisioned)
     created = fake_livelike.profile_by_custom_id(row.custom_id)
     assert row.is_active and row.profile_id == created.id
-    assert row.access_token == created.access_token
+    # LiveLike's lookup returns no token: the row mints one for the custom id.
+    assert get_client().get_own_profile(row.access_token).id == created.id
     assert fake_livelike.create_count == 1
     assert recovered_flags == [True]
+
+
+def test_lost_answer_recovered_from_a_lookup_that_includes_the_token(fake_livelike, settings):
+    """Without a client secret, a deployment whose lookup answers the token still recovers."""
+    fake_livelike.lookup_includes_token = True
+    user = first_answer_lost(fake_livelike, settings)
+    row = ensure_profile(fresh(user))
+    created = fake_livelike.profile_by_custom_id(row.custom_id)
+    assert row.is_active and row.profile_id == created.id
+    assert row.access_token == created.access_token
+    assert fake_livelike.create_count == 1
 
 
 def test_lost_answer_without_admin_token_goes_to_conflict(fake_livelike, settings):
@@ -350,6 +364,7 @@ def test_lookup_answer_without_token_goes_to_conflict(fake_livelike, settings):
 
 
 def test_lookup_outage_is_retried_not_a_conflict(fake_livelike, settings):
+    fake_livelike.lookup_includes_token = True
     user = first_answer_lost(fake_livelike, settings)
     fake_livelike.fail_next_lookups(1, status=503)
     assert ensure_profile(fresh(user)).status == Status.FAILED
@@ -614,6 +629,7 @@ def test_a_user_restored_with_their_row_keeps_their_profile(fake_livelike, setti
     """A backup taken after the claim, before the answer: the restored row's custom id finds it."""
     from django.core import serializers
 
+    fake_livelike.lookup_includes_token = True
     user = first_answer_lost(fake_livelike, settings)
     created = fake_livelike.profiles[0]
     pk = user.pk

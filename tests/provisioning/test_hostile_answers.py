@@ -293,6 +293,7 @@ def test_an_outcome_the_database_refuses_is_a_recorded_failure_then_recovered(
     fake_livelike, settings, caplog
 ):
     """The profile was created but could not be stored: recorded, released, found again."""
+    fake_livelike.lookup_includes_token = True  # recovered through the admin lookup
     working = settings.LIVELIKE
     settings.LIVELIKE = {**working, "ENCRYPTION_KEYS": ["not a Fernet key"]}  # saving raises
     failures = []
