@@ -48,6 +48,12 @@ _KEY_MISSING = (
     '(the old SECRET_KEY in SECRET_KEY_FALLBACKS, or the key in LIVELIKE["ENCRYPTION_KEYS"]).'
 )
 
+# ... and on a row whose token is minted (none stored) while no secret is set.
+_CANNOT_MINT = (
+    "No access token is stored for this profile and none can be minted: "
+    'set LIVELIKE["CLIENT_SECRET"] (the profile itself is fine).'
+)
+
 
 class NicknameChangeThrottle(UserRateThrottle):
     """Limits nickname changes per user (``LIVELIKE["THROTTLE_RATE"]``), sparing LiveLike."""
@@ -152,18 +158,27 @@ def _one_change_at_a_time(profile: LiveLikeProfile) -> Iterator[LiveLikeProfile 
 
 
 def _credential_of(profile: LiveLikeProfile) -> AccessToken | None:
-    """The profile's access token, or ``None`` (the row marked) when no key can decrypt it."""
+    """The profile's access token, or ``None`` (the row marked) when there is none to hand out.
+
+    That is a stored token no configured key can decrypt, or a row with no
+    stored token (it mints one) while no ``CLIENT_SECRET`` is set.
+    """
     try:
         credential = profile.credential()
+        problem = "" if credential.token else _CANNOT_MINT
     except UnreadableTokenError:
+        credential, problem = None, _KEY_MISSING
+    if problem:
         # A queryset update: saving the row would touch the token, and the
         # status stays as it is, since the profile itself is fine.
-        LiveLikeProfile.objects.filter(pk=profile.pk).exclude(last_error=_KEY_MISSING).update(
-            last_error=_KEY_MISSING
+        LiveLikeProfile.objects.filter(pk=profile.pk).exclude(last_error=problem).update(
+            last_error=problem
         )
         return None
-    if profile.last_error == _KEY_MISSING:  # the key is back
-        LiveLikeProfile.objects.filter(pk=profile.pk, last_error=_KEY_MISSING).update(last_error="")
+    if profile.last_error in (_KEY_MISSING, _CANNOT_MINT):  # the key or secret is back
+        LiveLikeProfile.objects.filter(pk=profile.pk, last_error=profile.last_error).update(
+            last_error=""
+        )
     return credential
 
 
@@ -203,11 +218,16 @@ def _not_ready(profile: LiveLikeProfile) -> Response:
 
 
 def _unreadable(profile: LiveLikeProfile) -> Response:
-    """503: the profile exists but its token cannot be decrypted until the key is restored."""
+    """503: the profile exists but has no token to hand out until an operator acts."""
     detail = _(
         "This profile's access token cannot be decrypted: an operator must restore "
         "the encryption key."
     )
+    if not profile.__dict__.get("access_token"):
+        detail = _(
+            "This profile's access token is minted by the site: an operator must set "
+            "the client secret."
+        )
     return _error(503, detail, conf.RETRY_MAX_SECONDS, status=profile.status)
 
 

@@ -393,3 +393,18 @@ def test_the_admin_pages_show_no_minted_token(minted, admin_client, settings):
         header = token.split(".")[0]  # every HS256 token minted here starts the same
         assert token not in html and header not in html
         assert settings.LIVELIKE["CLIENT_SECRET"] not in html
+
+
+def test_a_minting_row_without_a_secret_is_a_clear_503_not_an_empty_token(minted, settings):
+    user = make_user()
+    assert api_get(user)["access_token"]
+    secret = settings.LIVELIKE["CLIENT_SECRET"]
+    settings.LIVELIKE = {**settings.LIVELIKE, "ACCESS_TOKENS": "stored", "CLIENT_SECRET": ""}
+    client = Client()
+    client.force_login(user)
+    response = client.get(URL)
+    assert response.status_code == 503 and "client secret" in response.json()["detail"]
+    assert "CLIENT_SECRET" in row_of(user).last_error
+    settings.LIVELIKE = {**settings.LIVELIKE, "CLIENT_SECRET": secret}
+    assert api_get(user)["access_token"]
+    assert row_of(user).last_error == ""
