@@ -151,14 +151,16 @@ provisioning_failed.connect(_note_failed, weak=False, dispatch_uid="livelike_pro
 def retry_now(user_pk: Any) -> int:
     """Make a ``failed`` row due now, ignoring its backoff; returns 1 if there was one.
 
-    Only ``failed``: a ``pending`` row's lease protects a create in flight, and
-    ``conflict``/``revoked`` rows are an operator's decision. ``attempts`` is
-    left counting every attempt, forced ones included (operators read it as
-    such); the backoff caps its exponent, so no count is too large.
+    Only ``failed``, and ``conflict`` once a ``CLIENT_SECRET`` can recover it:
+    a ``pending`` row's lease protects a create in flight, and other conflicts
+    and ``revoked`` rows are an operator's decision. ``attempts`` is left
+    counting every attempt, forced ones included (operators read it as such);
+    the backoff caps its exponent, so no count is too large.
     """
-    return LiveLikeProfile.objects.filter(user_id=user_pk, status=Status.FAILED).update(
-        next_attempt_at=None
-    )
+    retryable = Q(status=Status.FAILED)
+    if tokens.can_mint():
+        retryable |= Q(status=Status.CONFLICT, custom_id__isnull=False)
+    return LiveLikeProfile.objects.filter(retryable, user_id=user_pk).update(next_attempt_at=None)
 
 
 def provision_user(
@@ -179,7 +181,7 @@ def provision_user(
     for attempt in range(RATE_LIMIT_RETRIES + 1):
         if throttle is not None:
             throttle.wait()
-        if status in ("", Status.FAILED) or attempt:
+        if status in ("", Status.FAILED, Status.CONFLICT) or attempt:
             retry_now(user.pk)
         _this_thread.created = _this_thread.error = None
         user._state.fields_cache.pop("livelike_profile", None)

@@ -113,8 +113,17 @@ class LiveLikeProfile(models.Model):
 
     @property
     def is_active(self) -> bool:
-        """Whether the profile is usable: its token stored, or mintable by the site."""
-        return self.status == self.Status.ACTIVE
+        """Whether the profile is usable: active, with its token stored or mintable by the site.
+
+        An active row with no stored token (it mints one) is not usable while
+        no ``CLIENT_SECRET`` is set: nothing could hand the SDK a token.
+        """
+        if self.status != self.Status.ACTIVE:
+            return False
+        if "access_token" not in self.__dict__:  # deferred: not known without a query
+            return True
+        stored = self.__dict__["access_token"]
+        return bool(stored) or self._mints(stored)
 
     @property
     def uses_minted_tokens(self) -> bool:

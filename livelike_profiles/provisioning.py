@@ -36,6 +36,7 @@ scheduled with ``transaction.on_commit`` and the row is returned as it is.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -259,7 +260,8 @@ def _claimable(row: LiveLikeProfile, now: Any) -> bool:
     if row.status == Status.PENDING:
         return row.lease_expires_at is None or row.lease_expires_at <= now
     if row.status == Status.CONFLICT:
-        return bool(row.custom_id) and tokens.can_mint()
+        due = row.next_attempt_at is None or row.next_attempt_at <= now
+        return due and bool(row.custom_id) and tokens.can_mint()
     return False
 
 
@@ -271,7 +273,9 @@ def _claimable_q(now: Any) -> Q:
         Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now)
     )
     if tokens.can_mint():
-        recoverable = Q(status=Status.CONFLICT, custom_id__isnull=False)
+        recoverable = Q(status=Status.CONFLICT, custom_id__isnull=False) & (
+            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+        )
         return failed_and_due | lease_dead | recoverable
     return failed_and_due | lease_dead
 
@@ -575,7 +579,20 @@ def _record_conflict(
     reason: str,
     started: float,
 ) -> LiveLikeProfile:
-    fresh, held = _release(row, claim, status=Status.CONFLICT, last_error=clean_text(reason, 255))
+    # A conflict is retried only with a client secret (see _claimable), and
+    # then with the backoff of a failure, so a refused minted token is not
+    # asked again at every request. Without one it is due as soon as a
+    # secret is set.
+    retry_at = None
+    if tokens.can_mint():
+        retry_at = timezone.now() + timedelta(seconds=backoff_seconds(row.attempts))
+    fresh, held = _release(
+        row,
+        claim,
+        status=Status.CONFLICT,
+        last_error=clean_text(reason, 255),
+        next_attempt_at=retry_at,
+    )
     if not held:
         return fresh
     logger.error(
@@ -598,81 +615,108 @@ def _ready_without_a_call(user: AbstractBaseUser, row: LiveLikeProfile | None) -
 
     The token is minted on use and names the profile by the row's custom id,
     so LiveLike creates the profile at its first use, exactly once whoever
-    uses it first. A row from before (``"stored"`` mode: failed, pending, in
-    conflict or revoked) keeps its custom id, and with it its profile.
+    uses it first. A row from before (``"stored"`` mode) that is ``failed``,
+    in ``conflict`` or ``pending`` with a dead lease keeps its custom id, and
+    with it its profile. A live claim (a create in flight in a process still
+    in ``"stored"`` mode) is left to finish, and a ``revoked`` row to an
+    operator: its profile may be gone at LiveLike, and a minted token would
+    then create a second one.
     """
-    usable = {
-        "status": Status.ACTIVE,
-        "claim": None,
-        "lease_expires_at": None,
-        "next_attempt_at": None,
-        "last_error": "",
-        "updated_at": timezone.now(),
-    }
     if row is None:
-        nickname = nickname_for(user)
-        try:
-            row = _insert(
-                user_id=user.pk,
-                custom_id=new_custom_id(user),
-                # The site's nickname reaches LiveLike with the first call that
-                # learns the profile id (learn_profile_id), not at login.
-                nickname=nickname or "",
-                nickname_sync_due=bool(nickname),
-                **usable,
-            )
-        except IntegrityError:
-            row = _rows().get(user_id=user.pk)  # a rival inserted it first
-            if row.is_active:
-                return row
-        else:
-            _announce(user, row)
-            return row
-    if not row.custom_id:  # first claimed while CUSTOM_IDS was off, and never active
-        _rows().filter(pk=row.pk, custom_id__isnull=True).update(custom_id=new_custom_id(user))
-    taken = _rows().filter(pk=row.pk).exclude(status=Status.ACTIVE).update(**usable)
+        row = _insert_usable(user)
+        if row is None or row.is_active:
+            return row or LiveLikeProfile(user_id=user.pk, status=Status.PENDING)
+    now = timezone.now()
+    takeable = Q(status__in=[Status.FAILED, Status.CONFLICT]) | Q(
+        Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now), status=Status.PENDING
+    )
+    # Never a fresh custom id for a row that already names a profile.
+    takeable &= Q(custom_id__isnull=False) | Q(profile_id__isnull=True)
+    if not row.custom_id and row.profile_id is None:  # first claimed with CUSTOM_IDS off
+        _rows().filter(takeable, pk=row.pk, custom_id__isnull=True).update(
+            custom_id=new_custom_id(user)
+        )
+    taken = _rows().filter(takeable, pk=row.pk).update(
+        status=Status.ACTIVE,
+        claim=None,
+        lease_expires_at=None,
+        next_attempt_at=None,
+        last_error="",
+        updated_at=now,
+    )
     row = _rows().get(pk=row.pk)
     if taken:
         _announce(user, row)
     return row
 
 
-def _insert(**fields: Any) -> LiveLikeProfile:
-    """INSERT the row; inside a transaction in a savepoint, so a lost race leaves it usable."""
-    if transaction.get_connection(_db()).in_atomic_block:
-        with transaction.atomic(using=_db()):
-            return _rows().create(**fields)
-    return _rows().create(**fields)
+def _insert_usable(user: AbstractBaseUser) -> LiveLikeProfile | None:
+    """INSERT the user's usable row; a rival's row if one won the race, ``None`` if unseen.
+
+    Inside a transaction the INSERT runs in a savepoint, so a lost race
+    leaves the transaction usable; and a rival's committed row may be
+    invisible to its snapshot (REPEATABLE READ): the row is then looked at
+    again once the transaction commits.
+    """
+    nickname = nickname_for(user)
+    fields = {
+        "user_id": user.pk,
+        "custom_id": new_custom_id(user),
+        "status": Status.ACTIVE,
+        # The site's nickname reaches LiveLike with the first call that learns
+        # the profile id (learn_profile_id), never at login.
+        "nickname": nickname or "",
+        "nickname_sync_due": bool(nickname),
+    }
+    in_transaction = transaction.get_connection(_db()).in_atomic_block
+    try:
+        if in_transaction:
+            with transaction.atomic(using=_db()):
+                row = _rows().create(**fields)
+        else:
+            row = _rows().create(**fields)
+    except IntegrityError:
+        rival = _rows().filter(user_id=user.pk).first()
+        if rival is None:
+
+            def ensure_after_commit() -> None:
+                ensure_profile(user)
+
+            transaction.on_commit(ensure_after_commit, using=_db(), robust=True)
+        return rival
+    _announce(user, row)
+    return row
 
 
 def _announce(user: AbstractBaseUser, row: LiveLikeProfile) -> None:
-    logger.info(
-        "LiveLike profile ready (client-generated token): user=%s custom_id_set=%s",
-        row.user_id,
-        bool(row.custom_id),
-    )
-    _send(profile_provisioned, profile=row, user=user, recovered=False)
+    """Log and signal a row made usable; after the commit, as a rollback would undo it."""
+
+    def announce() -> None:
+        logger.info("LiveLike profile ready (client-generated token): user=%s", row.user_id)
+        _send(profile_provisioned, profile=row, user=user, recovered=False)
+
+    transaction.on_commit(announce, using=_db(), robust=True)
 
 
 def learn_profile_id(row: LiveLikeProfile) -> LiveLikeProfile:
     """Store the LiveLike profile id of a row that mints its tokens, the first time it is needed.
 
     One call with a minted token: ``GET {profile_url}``, or the ``PATCH`` of
-    the site's nickname when one is due (which answers the profile too). That
-    first use is also what makes LiveLike create the profile. An outage or a
-    refusal leaves the id unknown (logged): the token is usable all the same.
+    the site's nickname when one is due (which answers the profile too; if
+    LiveLike refuses the nickname, a ``GET`` follows). That first use is also
+    what makes LiveLike create the profile. An outage or a refusal leaves the
+    id unknown (logged) and is not asked again before ``next_attempt_at``
+    (the backoff of a failed attempt): the token is usable all the same.
     Never raises for LiveLike trouble.
     """
+    now = timezone.now()
     if row.profile_id or not row.uses_minted_tokens:
         return row
-    push = row.nickname if row.nickname_sync_due and row.nickname else None
-    client = get_client()
+    if row.next_attempt_at is not None and row.next_attempt_at > now:
+        return row
+    fields: dict[str, Any] = {"updated_at": now, "next_attempt_at": None}
     try:
-        token = row.access_token
-        if push:
-            remote = client.update_own_profile(token, nickname=push)
-        else:
-            remote = client.get_own_profile(token)
+        remote = _read_own_profile(row, fields)
     except LiveLikeError as error:
         logger.warning(
             "LiveLike profile id not learned: user=%s error=%s %s",
@@ -680,12 +724,16 @@ def learn_profile_id(row: LiveLikeProfile) -> LiveLikeProfile:
             type(error).__name__,
             error.summary(),
         )
+        delay = retry_delay(row.attempts + 1, error)
+        _rows().filter(pk=row.pk).update(next_attempt_at=now + timedelta(seconds=delay))
         return row
-    fields: dict[str, Any] = {"profile_id": remote.id, "updated_at": timezone.now()}
-    if push or not row.nickname:
-        fields.update(nickname=remote.nickname or push or "", nickname_sync_due=False)
+    fields["profile_id"] = remote.id
+    if "nickname_sync_due" in fields or not row.nickname:
+        fields.setdefault("nickname", remote.nickname)
+        fields.setdefault("nickname_sync_due", False)
     try:
-        learned = _rows().filter(pk=row.pk, profile_id__isnull=True).update(**fields)
+        with _savepoint():
+            learned = _rows().filter(pk=row.pk, profile_id__isnull=True).update(**fields)
     except IntegrityError:
         logger.error(
             "LiveLike profile id not stored: user=%s profile=%s is another row's already",
@@ -699,6 +747,39 @@ def learn_profile_id(row: LiveLikeProfile) -> LiveLikeProfile:
         setattr(row, name, value)
     logger.info("LiveLike profile id learned: user=%s profile=%s", row.user_id, remote.id)
     return row
+
+
+def _read_own_profile(row: LiveLikeProfile, fields: dict[str, Any]) -> RemoteProfile:
+    """The row's profile as LiveLike answers it, pushing the site's nickname if one is due.
+
+    Adds to ``fields`` what the answer means for the row's nickname.
+    """
+    client = get_client()
+    token = row.access_token
+    if row.nickname_sync_due and row.nickname:
+        try:
+            remote = client.update_own_profile(token, nickname=row.nickname)
+        except LiveLikeTokenRejected:
+            raise
+        except LiveLikeRejected as error:
+            if error.status_code != 400:
+                raise
+            # Refused, as a create would be: keep LiveLike's own nickname.
+            logger.warning(
+                "LiveLike refused the nickname for user=%s: %s", row.user_id, error.summary()
+            )
+        else:
+            fields.update(nickname=remote.nickname or row.nickname, nickname_sync_due=False)
+            return remote
+        fields["nickname_sync_due"] = False
+    return client.get_own_profile(token)
+
+
+def _savepoint() -> Any:
+    """A savepoint inside a transaction (a failed write then spares it), nothing outside one."""
+    if transaction.get_connection(_db()).in_atomic_block:
+        return transaction.atomic(using=_db())
+    return contextlib.nullcontext()
 
 
 def _send(signal: Any, **kwargs: Any) -> None:

@@ -102,6 +102,7 @@ class ProfileView(APIView):
         profile = ensure_profile(request.user)
         if not profile.is_active:
             return _not_ready(profile)
+        profile = learn_profile_id(profile)  # so the answer names the profile
         try:
             return _change_nickname(profile, nickname)
         except LiveLikeTokenRejected:
@@ -130,10 +131,9 @@ def _change_nickname(profile: LiveLikeProfile, nickname: str) -> Response:
             return _unreadable(row)
         remote = client.update_own_profile(credential.token, nickname=nickname)
         row.nickname = (remote.nickname or nickname)[:255]
-        fields = {"nickname": row.nickname, "nickname_sync_due": False}
-        if not row.profile_id:  # a minted token's profile: its answer names it
-            fields["profile_id"] = row.profile_id = remote.id
-        LiveLikeProfile.objects.filter(pk=row.pk).update(updated_at=timezone.now(), **fields)
+        LiveLikeProfile.objects.filter(pk=row.pk).update(
+            nickname=row.nickname, nickname_sync_due=False, updated_at=timezone.now()
+        )
     return Response(ProfileSerializer(row, context={"credential": credential}).data)
 
 
@@ -206,6 +206,9 @@ def _error(
 def _not_ready(profile: LiveLikeProfile) -> Response:
     """503 while there is no usable profile, with when to ask again."""
     status = profile.status
+    if status == LiveLikeProfile.Status.ACTIVE:  # but no token to hand out
+        _credential_of(profile)  # marks the row, saying why
+        return _unreadable(profile)
     if status == LiveLikeProfile.Status.FAILED and profile.next_attempt_at:
         wait = (profile.next_attempt_at - timezone.now()).total_seconds()
         return _error(503, _("LiveLike is unavailable; try again later."), wait, status=status)

@@ -151,9 +151,14 @@ def test_an_outage_leaves_the_id_unknown_and_hands_out_the_token_anyway(minted, 
     settings.LIVELIKE = {**working, "API_URL": "http://127.0.0.1:9/api/v1/"}  # nothing listens
     answer = api_get(user)
     assert answer["profile_id"] == "" and answer["access_token"]
-    assert row_of(user).profile_id is None
+    row = row_of(user)
+    assert row.profile_id is None and row.is_active and row.next_attempt_at is not None
     settings.LIVELIKE = working
-    assert api_get(user)["profile_id"] == minted.profile_by_custom_id(row_of(user).custom_id).id
+    # Not asked again before the backoff is over (every request would wait for it)...
+    assert api_get(user)["profile_id"] == "" and minted.calls == []
+    LiveLikeProfile.objects.filter(user_id=user.pk).update(next_attempt_at=None)
+    # ...then learned.
+    assert api_get(user)["profile_id"] == minted.profile_by_custom_id(row.custom_id).id
 
 
 def test_the_sites_nickname_reaches_livelike_with_the_first_call(minted, settings):
@@ -408,3 +413,125 @@ def test_a_minting_row_without_a_secret_is_a_clear_503_not_an_empty_token(minted
     settings.LIVELIKE = {**settings.LIVELIKE, "CLIENT_SECRET": secret}
     assert api_get(user)["access_token"]
     assert row_of(user).last_error == ""
+
+
+# -- found by review: switching modes, retries and races -----------------------------------
+
+WRONG_SECRET = "a-wrong-client-secret-of-at-least-32-bytes"
+
+
+def fresh(user):
+    return type(user)._default_manager.get(pk=user.pk)
+
+
+def test_a_conflict_whose_minted_token_is_refused_waits_for_its_backoff(fake_livelike, settings):
+    user = first_answer_lost(fake_livelike, settings, CLIENT_SECRET=WRONG_SECRET)
+    row = ensure_profile(fresh(user))
+    assert row.status == Status.CONFLICT and "CLIENT_SECRET" in row.last_error
+    assert row.next_attempt_at is not None
+    calls = len(fake_livelike.calls)
+    for _ in range(3):
+        assert ensure_profile(fresh(user)).status == Status.CONFLICT
+    assert len(fake_livelike.calls) == calls  # not asked again at every request
+
+
+def test_a_revoked_row_is_left_for_an_operator_when_switching(fake_livelike, settings):
+    settings.LIVELIKE = {**fake_livelike.settings(TIMEOUT=2.0), "CUSTOM_IDS": False}
+    user = make_user()
+    old = ensure_profile(user)
+    # livelike_sync's verdict on a token LiveLike refuses:
+    LiveLikeProfile.objects.filter(pk=old.pk).update(status=Status.REVOKED)
+    settings.LIVELIKE = fake_livelike.settings(ACCESS_TOKENS="client-generated", TIMEOUT=2.0)
+    client = Client()
+    client.force_login(user)
+    assert client.get(URL).status_code == 503
+    row = row_of(user)
+    assert row.status == Status.REVOKED and row.custom_id is None
+    assert row.profile_id == old.profile_id
+    assert fake_livelike.create_count == 1
+
+
+def test_a_live_claim_of_a_process_still_in_stored_mode_is_not_taken_over(fake_livelike, settings):
+    settings.LIVELIKE = {**fake_livelike.settings(TIMEOUT=5.0), "CUSTOM_IDS": False}
+    user = make_user()
+    fake_livelike.lose_next_create_answers(1, delay=2.0)  # held until released below
+    done = threading.Event()
+
+    def old_process() -> None:
+        try:
+            ensure_profile(fresh(user))
+        finally:
+            connection.close()
+            done.set()
+
+    thread = threading.Thread(target=old_process)
+    thread.start()
+    assert fake_livelike.wait_for_held(1)
+    settings.LIVELIKE = fake_livelike.settings(ACCESS_TOKENS="client-generated", TIMEOUT=2.0)
+    row = ensure_profile(fresh(user))  # a new process serves the same user meanwhile
+    assert row.status == Status.PENDING and not row.is_active
+    fake_livelike.release_held()
+    thread.join(10)
+    assert done.is_set()
+    assert fake_livelike.create_count == 1
+
+
+def test_switching_back_without_a_secret_hands_no_empty_token_to_pages(fake_livelike, settings):
+    from livelike_profiles.middleware import get_livelike_profile
+
+    settings.LIVELIKE = fake_livelike.settings(ACCESS_TOKENS="client-generated", TIMEOUT=2.0)
+    user = make_user()
+    log_in(user)
+    settings.LIVELIKE = {**settings.LIVELIKE, "ACCESS_TOKENS": "stored", "CLIENT_SECRET": ""}
+
+    class Request:
+        pass
+
+    request = Request()
+    request.user = fresh(user)
+    assert get_livelike_profile(request) is None
+    assert not row_of(user).is_active
+
+
+def test_a_refused_site_nickname_still_lets_the_id_be_learned(fake_livelike, settings):
+    settings.LIVELIKE = fake_livelike.settings(
+        ACCESS_TOKENS="client-generated",
+        TIMEOUT=2.0,
+        NICKNAME="tests.nicknames.too_long_for_livelike",
+        NICKNAME_MAX_LENGTH=60,
+    )
+    user = make_user()
+    log_in(user)
+    answer = api_get(user)
+    row = row_of(user)
+    assert answer["profile_id"] and row.profile_id == answer["profile_id"]
+    assert not row.nickname_sync_due
+    assert row.nickname == fake_livelike.profile(row.profile_id).nickname  # LiveLike's own
+    patches = fake_livelike.count_calls("PATCH")
+    api_get(user)
+    assert fake_livelike.count_calls("PATCH") == patches == 1
+
+
+@pytest.mark.postgres
+def test_a_first_request_racing_inside_a_repeatable_read_transaction_never_raises(minted):
+    from django.db import transaction
+
+    user = make_user()
+
+    def rival() -> None:
+        try:
+            ensure_profile(fresh(user))
+        finally:
+            connection.close()
+
+    with transaction.atomic():  # ATOMIC_REQUESTS on a REPEATABLE READ database
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        me = fresh(user)  # the snapshot is taken: the rival's row will be invisible
+        thread = threading.Thread(target=rival)
+        thread.start()
+        thread.join(10)
+        row = ensure_profile(me)
+        assert not row.is_active  # unseen in this snapshot: looked at again after commit
+    assert LiveLikeProfile.objects.filter(user_id=user.pk).count() == 1
+    assert row_of(user).is_active
