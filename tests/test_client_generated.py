@@ -367,19 +367,19 @@ def test_minted_tokens_and_the_secret_appear_nowhere_but_the_answer(minted, sett
     call_command("livelike_sync", stdout=io.StringIO())
     row = row_of(user)
     credential = row.credential()
-    shown = [
-        caplog.text,
-        repr(row),
-        str(row),
-        repr(row.access_token),
-        repr(credential),
-        repr(get_client()),
-    ]
+    shown = [repr(row), str(row), repr(row.access_token), repr(credential), repr(get_client())]
     settings.LIVELIKE = {**settings.LIVELIKE, "CLIENT_SECRET": "x" * 40}  # the fake refuses it
     refused = row.credential().token
     with pytest.raises(LiveLikeTokenRejected) as caught:
         get_client().get_own_profile(refused)
     shown += [str(caught.value), repr(caught.value), caught.value.summary()]
+    # The refusal through the app's own paths: a sync and a PATCH, each logging it.
+    with pytest.raises(CommandError):
+        call_command("livelike_sync", stdout=io.StringIO())
+    client = Client()
+    client.force_login(user)
+    assert client.patch(URL, {"nickname": "n"}, content_type="application/json").status_code == 502
+    shown += [caplog.text, row_of(user).last_error]
     for text in shown:
         for hidden in (secret, token, credential.token, refused, "x" * 40):
             assert hidden not in text
