@@ -26,7 +26,8 @@ from .client import get_client
 from .conf import conf
 from .exceptions import LiveLikeError, LiveLikeRejected, UnreadableTokenError
 from .models import LiveLikeProfile
-from .provisioning import nickname_for
+from .nicknames import nickname_for
+from .provisioning import cached_profile
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +51,25 @@ def user_saved(user: AbstractBaseUser, update_fields: Any = None) -> None:
         _push_by_pk(user_pk)
 
     transaction.on_commit(push_after_commit, using=using, robust=True)
+
+
+def retry_at_login(user: AbstractBaseUser) -> None:
+    """At login, after provisioning: push a nickname whose earlier push failed.
+
+    Reads the row provisioning left on the user (no query). Not before the
+    profile id is known: with client-generated tokens a first login calls
+    nobody (the id is learned when first needed).
+    """
+    row = cached_profile(user)
+    if not (conf.PROVISION_ON_LOGIN and row is not None and row.nickname_sync_due):
+        return
+    if not (row.is_active and row.profile_id):
+        return
+    try:
+        push_nickname(user)
+    except Exception:
+        # A nickname is never worth a failed login; the row stays due.
+        logger.exception("LiveLike nickname push failed at login: user=%s", user.pk)
 
 
 def push_nickname(user: AbstractBaseUser) -> bool:

@@ -52,7 +52,6 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, OperationalError, router, transaction
 from django.db.models import F, Q
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
 from . import tokens
 from .client import MAX_RETRY_AFTER, RemoteProfile, clean_text, get_client
@@ -67,6 +66,7 @@ from .exceptions import (
     LiveLikeUnavailable,
 )
 from .models import LiveLikeProfile
+from .nicknames import nickname_for
 from .signals import profile_provisioned, provisioning_failed
 
 logger = logging.getLogger(__name__)
@@ -153,49 +153,9 @@ def ensure_profile(user: AbstractBaseUser) -> LiveLikeProfile:
 
 
 def provision_on_login(user: AbstractBaseUser) -> None:
-    """The ``user_logged_in`` receiver's work: ensure the profile when ``PROVISION_ON_LOGIN``.
-
-    Also retries a nickname push that failed earlier (``SYNC_NICKNAME``).
-    """
+    """The ``user_logged_in`` receiver's work: ensure the profile when ``PROVISION_ON_LOGIN``."""
     if conf.PROVISION_ON_LOGIN:
-        row = ensure_profile(user)
-        # Not before the profile id is known: with client-generated tokens a
-        # first login calls nobody (the id is learned when first needed).
-        if row.nickname_sync_due and row.is_active and row.profile_id:
-            from .nickname_sync import push_nickname
-
-            try:
-                push_nickname(user)
-            except Exception:
-                # A nickname is never worth a failed login; the row stays due.
-                logger.exception("LiveLike nickname push failed at login: user=%s", user.pk)
-
-
-def nickname_for(user: AbstractBaseUser) -> str | None:
-    """The nickname ``LIVELIKE["NICKNAME"]`` gives the user; ``None`` if unset or it fails.
-
-    Control characters (NUL included) are removed and the result is cut to
-    ``NICKNAME_MAX_LENGTH``; anything but a string counts as no nickname.
-    """
-    path = conf.NICKNAME
-    if not path:
-        return None
-    try:
-        nickname = import_string(path)(user)
-    except Exception:
-        # A bug in the site's callable must not cost the user a profile.
-        logger.exception("LIVELIKE['NICKNAME'] callable failed for user=%s", user.pk)
-        return None
-    if nickname is None:
-        return None
-    if not isinstance(nickname, str):
-        logger.warning(
-            "LIVELIKE['NICKNAME'] callable returned a %s, not a str, for user=%s: no nickname",
-            type(nickname).__name__,
-            user.pk,
-        )
-        return None
-    return clean_text(nickname, conf.NICKNAME_MAX_LENGTH) or None
+        ensure_profile(user)
 
 
 def backoff_seconds(attempts: int) -> float:

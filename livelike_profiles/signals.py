@@ -1,4 +1,4 @@
-"""Signals this app sends, and its one receiver.
+"""The signals this app sends (receivers of Django's own signals are in ``receivers``).
 
 ``profile_provisioned`` is sent once a user's profile became active, with:
 
@@ -24,26 +24,7 @@ Both are sent with ``send_robust``: a receiver that raises is logged, and
 never breaks the login or request that triggered provisioning.
 """
 
-from django.conf import settings
-from django.contrib.auth.signals import user_logged_in
-from django.db.models.signals import post_save
-from django.dispatch import Signal, receiver
+from django.dispatch import Signal
 
 profile_provisioned = Signal()
 provisioning_failed = Signal()
-
-
-@receiver(user_logged_in, dispatch_uid="livelike_profiles.provision_on_login")
-def provision_on_login(sender, user, **kwargs) -> None:
-    """Provision the user's profile at login when ``PROVISION_ON_LOGIN`` is on."""
-    from .provisioning import provision_on_login
-
-    provision_on_login(user)
-
-
-@receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="livelike_profiles.user_saved")
-def sync_nickname_on_save(sender, instance, update_fields=None, **kwargs) -> None:
-    """Push a changed nickname to LiveLike after commit when ``SYNC_NICKNAME`` is on."""
-    from .nickname_sync import user_saved
-
-    user_saved(instance, update_fields)

@@ -1,0 +1,43 @@
+"""Receivers of Django's signals, each one line into the service that does the work.
+
+Connected by :func:`connect`, from ``AppConfig.ready()``; in this order, so a
+nickname retried at login finds the row provisioning just made.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.signals import user_logged_in
+from django.db.models.signals import post_save
+
+from . import nickname_sync, provisioning
+
+
+def provision_at_login(sender: Any, user: Any, **kwargs: Any) -> None:
+    """``user_logged_in``: provision the profile when ``PROVISION_ON_LOGIN`` is on."""
+    provisioning.provision_on_login(user)
+
+
+def retry_nickname_at_login(sender: Any, user: Any, **kwargs: Any) -> None:
+    """``user_logged_in``: push a nickname whose earlier push failed (``SYNC_NICKNAME``)."""
+    nickname_sync.retry_at_login(user)
+
+
+def push_nickname_on_save(sender: Any, instance: Any, update_fields: Any = None, **kwargs: Any):
+    """``post_save`` of a user: push a changed nickname after commit (``SYNC_NICKNAME``)."""
+    nickname_sync.user_saved(instance, update_fields)
+
+
+def connect() -> None:
+    """Connect the receivers (idempotent: each has a ``dispatch_uid``)."""
+    user_logged_in.connect(provision_at_login, dispatch_uid="livelike_profiles.provision_on_login")
+    user_logged_in.connect(
+        retry_nickname_at_login, dispatch_uid="livelike_profiles.retry_nickname_at_login"
+    )
+    post_save.connect(
+        push_nickname_on_save,
+        sender=settings.AUTH_USER_MODEL,
+        dispatch_uid="livelike_profiles.user_saved",
+    )
