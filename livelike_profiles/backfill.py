@@ -46,8 +46,7 @@ from . import tokens
 from .conf import conf
 from .exceptions import LiveLikeRateLimited
 from .models import LiveLikeProfile
-from .provisioning import ensure_profile
-from .signals import profile_provisioned, provisioning_failed
+from .provisioning import Provisioned, ensure_profile, provision
 
 logger = logging.getLogger(__name__)
 
@@ -131,23 +130,6 @@ def needing_profile(users: QuerySet) -> QuerySet:
 
 # -- provisioning one user -----------------------------------------------------------
 
-_this_thread = threading.local()
-
-
-def _note_created(sender: Any, user: Any, **kwargs: Any) -> None:
-    # Sent in the thread that made the profile active: tells "we created it"
-    # apart from "someone else did while we waited".
-    _this_thread.created = user.pk
-
-
-def _note_failed(sender: Any, error: Any = None, **kwargs: Any) -> None:
-    _this_thread.error = error
-
-
-profile_provisioned.connect(_note_created, weak=False, dispatch_uid="livelike_profiles.backfill")
-provisioning_failed.connect(_note_failed, weak=False, dispatch_uid="livelike_profiles.backfill")
-
-
 def retry_now(user_pk: Any) -> int:
     """Make a ``failed`` row due now, ignoring its backoff; returns 1 if there was one.
 
@@ -183,24 +165,24 @@ def provision_user(
             throttle.wait()
         if status in ("", Status.FAILED, Status.CONFLICT) or attempt:
             retry_now(user.pk)
-        _this_thread.created = _this_thread.error = None
         user._state.fields_cache.pop("livelike_profile", None)
         if status is None and not attempt:
             # Known to have no row: cached as such, ensure_profile skips its lookup.
             user._state.fields_cache["livelike_profile"] = None
-        row = ensure_profile(user)
-        error = _this_thread.error
+        outcome = provision(user)
+        row, error = outcome.row, outcome.error
         rate_limited = row.status == Status.FAILED and isinstance(error, LiveLikeRateLimited)
         if rate_limited and throttle is not None and attempt < RATE_LIMIT_RETRIES:
             throttle.pause(error.retry_after)
             continue
         break
-    return _result(user, row)
+    return _result(user, outcome)
 
 
-def _result(user: AbstractBaseUser, row: LiveLikeProfile) -> UserResult:
+def _result(user: AbstractBaseUser, outcome: Provisioned) -> UserResult:
+    row = outcome.row
     if row.status == Status.ACTIVE:
-        created = _this_thread.created == user.pk
+        created = outcome.created or outcome.recovered  # this call, not a rival meanwhile
         return UserResult(user.pk, Outcome.CREATED if created else Outcome.ACTIVE)
     outcome = {
         Status.FAILED: Outcome.FAILED,

@@ -45,6 +45,7 @@ import random
 import secrets
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -108,6 +109,22 @@ def cached_profile(user: AbstractBaseUser) -> LiveLikeProfile | None:
     return state.fields_cache.get("livelike_profile") if state is not None else None
 
 
+@dataclass(frozen=True)
+class Provisioned:
+    """What one call of :func:`provision` did.
+
+    ``row`` is what :func:`ensure_profile` returns; ``created`` and
+    ``recovered`` say this call made the profile usable (``recovered``: by
+    finding, by its custom id, a profile whose creation answer was lost);
+    ``error`` is the failure this call recorded, if any.
+    """
+
+    row: LiveLikeProfile
+    created: bool = False
+    recovered: bool = False
+    error: BaseException | None = None
+
+
 def ensure_profile(user: AbstractBaseUser) -> LiveLikeProfile:
     """Return the user's LiveLike profile row, creating the remote profile if there is none.
 
@@ -126,6 +143,11 @@ def ensure_profile(user: AbstractBaseUser) -> LiveLikeProfile:
     simplejwt's ``TokenUser``: a ``pk`` and no ``_state``) works too; its row
     is then read by primary key on every call, and nothing is cached on it.
     """
+    return provision(user).row
+
+
+def provision(user: AbstractBaseUser) -> Provisioned:
+    """:func:`ensure_profile`, telling what this call did (for the backfill's report)."""
     state = getattr(user, "_state", None)
     if user.pk is None or (state is not None and state.adding):
         raise ValueError("ensure_profile() needs a saved user")
@@ -133,10 +155,10 @@ def ensure_profile(user: AbstractBaseUser) -> LiveLikeProfile:
     row = cache["livelike_profile"] if "livelike_profile" in cache else _load(user)
     if conf.CLIENT_GENERATED:
         if row is not None and row.is_active:
-            return _remember(user, row)
-        return _remember(user, _ready_without_a_call(user, row))
+            return Provisioned(_remember(user, row))
+        return _remember_outcome(user, _ready_without_a_call(user, row))
     if row is not None and not _due(row):
-        return _remember(user, row)
+        return Provisioned(_remember(user, row))
 
     if transaction.get_connection(_db()).in_atomic_block:
         # The same instance, so that after the commit it carries the outcome.
@@ -148,8 +170,8 @@ def ensure_profile(user: AbstractBaseUser) -> LiveLikeProfile:
         transaction.on_commit(provision_after_commit, using=_db(), robust=True)
         # user_id, not user=: assigning the user would cache this unsaved
         # placeholder as user.livelike_profile.
-        return row or LiveLikeProfile(user_id=user.pk, status=Status.PENDING)
-    return _remember(user, _provision(user, row))
+        return Provisioned(row or LiveLikeProfile(user_id=user.pk, status=Status.PENDING))
+    return _remember_outcome(user, _provision(user, row))
 
 
 def provision_on_login(user: AbstractBaseUser) -> None:
@@ -199,6 +221,11 @@ def _load(user: AbstractBaseUser) -> LiveLikeProfile | None:
     # Routed like any read (a replica, if the site has one): a stale answer
     # only sends us to the state machine, which works on the primary.
     return LiveLikeProfile.objects.filter(user_id=user.pk).first()
+
+
+def _remember_outcome(user: AbstractBaseUser, outcome: Provisioned) -> Provisioned:
+    _remember(user, outcome.row)
+    return outcome
 
 
 def _remember(user: AbstractBaseUser, row: LiveLikeProfile) -> LiveLikeProfile:
@@ -252,7 +279,7 @@ def _due(row: LiveLikeProfile) -> bool:
 # -- the state machine -----------------------------------------------------------
 
 
-def _provision(user: AbstractBaseUser, row: LiveLikeProfile | None) -> LiveLikeProfile:
+def _provision(user: AbstractBaseUser, row: LiveLikeProfile | None) -> Provisioned:
     """Claim and provision, or wait (boundedly) for whoever holds the claim."""
     deadline = time.monotonic() + conf.WAIT_SECONDS
     pause = _POLL_FIRST
@@ -262,7 +289,7 @@ def _provision(user: AbstractBaseUser, row: LiveLikeProfile | None) -> LiveLikeP
             if claim is not None:
                 return _call_livelike(user, row, claim)
         if row.status != Status.PENDING or time.monotonic() >= deadline:
-            return row
+            return Provisioned(row)
         # Another request holds a fresh claim: its outcome is a few hundred
         # milliseconds away, so look again shortly rather than call LiveLike.
         _sleep(min(pause, max(0.0, deadline - time.monotonic())))
@@ -315,7 +342,7 @@ def _claim(
 
 def _call_livelike(
     user: AbstractBaseUser, row: LiveLikeProfile, claim: uuid.UUID
-) -> LiveLikeProfile:
+) -> Provisioned:
     """Ask LiveLike for the profile, then record the outcome while we hold the claim.
 
     Never raises: an error nobody foresaw, in the call (an answer, a setting
@@ -344,12 +371,12 @@ def _call_livelike(
                 row.user_id,
                 row.attempts,
             )
-            return row
+            return Provisioned(row, error=error)
 
 
 def _attempt(
     user: AbstractBaseUser, row: LiveLikeProfile, claim: uuid.UUID, started: float
-) -> LiveLikeProfile:
+) -> Provisioned:
     recovered = False
     try:
         try:
@@ -464,7 +491,7 @@ def _record_success(
     remote: RemoteProfile,
     recovered: bool,
     started: float,
-) -> LiveLikeProfile:
+) -> Provisioned:
     fresh, held = _release(
         row,
         claim,
@@ -484,7 +511,7 @@ def _record_success(
                 row.user_id,
                 remote.id,
             )
-        return fresh
+        return Provisioned(fresh)
     logger.info(
         "LiveLike profile %s: user=%s profile=%s attempt=%s duration_ms=%.0f",
         "recovered" if recovered else "created",
@@ -494,7 +521,7 @@ def _record_success(
         (time.monotonic() - started) * 1000,
     )
     _send(profile_provisioned, profile=fresh, user=user, recovered=recovered)
-    return fresh
+    return Provisioned(fresh, created=not recovered, recovered=recovered)
 
 
 def _record_failure(
@@ -503,7 +530,7 @@ def _record_failure(
     claim: uuid.UUID,
     error: Exception,
     started: float,
-) -> LiveLikeProfile:
+) -> Provisioned:
     delay = retry_delay(row.attempts, error)
     if isinstance(error, LiveLikeError):
         reason = f"{type(error).__name__}: {error.summary()}"
@@ -518,7 +545,7 @@ def _record_failure(
         next_attempt_at=timezone.now() + timedelta(seconds=delay),
     )
     if not held:
-        return fresh
+        return Provisioned(fresh)
     logger.warning(
         "LiveLike profile not provisioned: user=%s attempt=%s duration_ms=%.0f error=%s "
         "retry_in_s=%.0f",
@@ -529,7 +556,7 @@ def _record_failure(
         delay,
     )
     _send(provisioning_failed, profile=fresh, user=user, error=error)
-    return fresh
+    return Provisioned(fresh, error=error)
 
 
 def _record_conflict(
@@ -538,7 +565,7 @@ def _record_conflict(
     claim: uuid.UUID,
     reason: str,
     started: float,
-) -> LiveLikeProfile:
+) -> Provisioned:
     # A conflict is retried only with a client secret (see _claimable), and
     # then with the backoff of a failure, so a refused minted token is not
     # asked again at every request. Without one it is due as soon as a
@@ -554,7 +581,7 @@ def _record_conflict(
         next_attempt_at=retry_at,
     )
     if not held:
-        return fresh
+        return Provisioned(fresh)
     logger.error(
         "LiveLike profile in conflict, left for an operator: user=%s attempt=%s "
         "duration_ms=%.0f error=LiveLikeConflict reason=%s",
@@ -564,13 +591,13 @@ def _record_conflict(
         reason,
     )
     _send(provisioning_failed, profile=fresh, user=user, error=None)
-    return fresh
+    return Provisioned(fresh)
 
 
 # -- client-generated tokens ------------------------------------------------------
 
 
-def _ready_without_a_call(user: AbstractBaseUser, row: LiveLikeProfile | None) -> LiveLikeProfile:
+def _ready_without_a_call(user: AbstractBaseUser, row: LiveLikeProfile | None) -> Provisioned:
     """``"client-generated"`` mode: make the user's row usable at once, calling nobody.
 
     The token is minted on use and names the profile by the row's custom id,
@@ -583,9 +610,11 @@ def _ready_without_a_call(user: AbstractBaseUser, row: LiveLikeProfile | None) -
     then create a second one.
     """
     if row is None:
-        row = _insert_usable(user)
-        if row is None or row.is_active:
-            return row or LiveLikeProfile(user_id=user.pk, status=Status.PENDING)
+        row, inserted = _insert_usable(user)
+        if row is None:  # a rival's row, unseen in this transaction's snapshot
+            return Provisioned(LiveLikeProfile(user_id=user.pk, status=Status.PENDING))
+        if row.is_active:
+            return Provisioned(row, created=inserted)
     now = timezone.now()
     takeable = Q(status__in=[Status.FAILED, Status.CONFLICT]) | Q(
         Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now), status=Status.PENDING
@@ -607,11 +636,11 @@ def _ready_without_a_call(user: AbstractBaseUser, row: LiveLikeProfile | None) -
     row = _rows().get(pk=row.pk)
     if taken:
         _announce(user, row)
-    return row
+    return Provisioned(row, created=bool(taken))
 
 
-def _insert_usable(user: AbstractBaseUser) -> LiveLikeProfile | None:
-    """INSERT the user's usable row; a rival's row if one won the race, ``None`` if unseen.
+def _insert_usable(user: AbstractBaseUser) -> tuple[LiveLikeProfile | None, bool]:
+    """INSERT the user's usable row, and ``True``; or a rival's row (``None`` if unseen).
 
     Inside a transaction the INSERT runs in a savepoint, so a lost race
     leaves the transaction usable; and a rival's committed row may be
@@ -643,9 +672,9 @@ def _insert_usable(user: AbstractBaseUser) -> LiveLikeProfile | None:
                 ensure_profile(user)
 
             transaction.on_commit(ensure_after_commit, using=_db(), robust=True)
-        return rival
+        return rival, False
     _announce(user, row)
-    return row
+    return row, True
 
 
 def _announce(user: AbstractBaseUser, row: LiveLikeProfile) -> None:
