@@ -43,6 +43,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from .backfill import Outcome, UserResult, provision_users
+from .conf import conf
 from .exceptions import UnreadableTokenError
 from .models import LiveLikeProfile
 from .remote_sync import SyncOutcome, SyncResult, refresh_profile
@@ -399,8 +400,11 @@ class LiveLikeUserAdmin(LiveLikeUserAdminMixin, UserAdmin):
 def register_on_default_user_admin(site: admin.AdminSite = admin.site) -> bool:
     """Swap Django's default ``UserAdmin`` for :class:`LiveLikeUserAdmin`, if it is the one in use.
 
-    Any other user admin (a subclass included) is the site's own: left alone.
+    Only when ``LIVELIKE["USER_ADMIN"]`` is on (the default). Any other user
+    admin (a subclass included) is the site's own: left alone.
     """
+    if not conf.USER_ADMIN:
+        return False
     user_model = get_user_model()
     if type(site._registry.get(user_model)) is not UserAdmin:
         return False

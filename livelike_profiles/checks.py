@@ -25,7 +25,7 @@ _OPTIONAL_STRINGS = ("API_TOKEN", "CUSTOM_ID_SECRET", "CLIENT_SECRET")
 # One attempt may make two requests (a create, then a lookup after a 409), and
 # TIMEOUT bounds a connect and each read: leave room for all of them.
 _LEASE_TIMEOUTS = 4
-_BOOLEANS = ("PROVISION_ON_LOGIN", "CUSTOM_IDS", "SYNC_NICKNAME")
+_BOOLEANS = ("PROVISION_ON_LOGIN", "CUSTOM_IDS", "SYNC_NICKNAME", "USER_ADMIN")
 _MIDDLEWARE = "livelike_profiles.middleware.LiveLikeProfileMiddleware"
 _AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
 # How many of the most recently stored tokens the database check tries to decrypt.
@@ -65,6 +65,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         _check_lease,
         _check_access_tokens,
         _check_token_ttl,
+        _check_client_class,
     ):
         messages.extend(check(raw))
     return messages
@@ -379,6 +380,22 @@ def _check_token_ttl(raw: dict[str, Any]) -> list[CheckMessage]:
             f"tokens without expiry, not {value!r}.",
             hint=f"The default is {DEFAULTS['TOKEN_TTL']!r} (a day).",
             id="livelike_profiles.E016",
+        )
+    ]
+
+
+def _check_client_class(raw: dict[str, Any]) -> list[CheckMessage]:
+    path = raw.get("CLIENT_CLASS", DEFAULTS["CLIENT_CLASS"])
+    base = "livelike_profiles.client.LiveLikeClient"
+    if isinstance(path, str) and _is_subclass(_resolve(path), base):
+        return []
+    return [
+        Error(
+            f'LIVELIKE["CLIENT_CLASS"] must be the dotted path of a LiveLikeClient subclass, '
+            f"not {path!r}.",
+            hint=f"The default is {DEFAULTS['CLIENT_CLASS']!r}; subclass it to override "
+            "create_session() (proxies, certificates, retries).",
+            id="livelike_profiles.E017",
         )
     ]
 

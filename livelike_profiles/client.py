@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import quote
 
 import requests
+from django.utils.module_loading import import_string
 from requests.adapters import HTTPAdapter
 
 from . import __version__
@@ -433,6 +434,7 @@ def get_client() -> LiveLikeClient:
     resource; a change of settings (``override_settings``) gets its own client.
     """
     key = (
+        conf.CLIENT_CLASS,
         conf.API_URL,
         conf.CLIENT_ID,
         conf.API_TOKEN,
@@ -445,7 +447,7 @@ def get_client() -> LiveLikeClient:
         if client is None:
             if len(_clients) >= 8:  # settings churn (tests): don't grow without bound
                 _clients.pop(next(iter(_clients)))
-            client = _clients[key] = LiveLikeClient()
+            client = _clients[key] = import_string(conf.CLIENT_CLASS)()
         return client
 
 

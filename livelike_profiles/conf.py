@@ -33,6 +33,8 @@ DEFAULTS: dict[str, Any] = {
     "ACCESS_TOKENS": "stored",
     "CLIENT_SECRET": "",
     "TOKEN_TTL": 86400,
+    "USER_ADMIN": True,
+    "CLIENT_CLASS": "livelike_profiles.client.LiveLikeClient",
 }
 
 STORED = "stored"
@@ -143,6 +145,16 @@ class LiveLikeSettings:
     def CLIENT_SECRET(self) -> str:
         """The application's client secret, which signs minted tokens; ``""`` when unset."""
         return self._get("CLIENT_SECRET") or ""
+
+    @property
+    def USER_ADMIN(self) -> bool:
+        """Whether Django's default ``UserAdmin`` is swapped for one with the profile inline."""
+        return bool(self._get("USER_ADMIN"))
+
+    @property
+    def CLIENT_CLASS(self) -> str:
+        """Dotted path of the LiveLike client class (a ``LiveLikeClient`` subclass)."""
+        return self._get("CLIENT_CLASS") or DEFAULTS["CLIENT_CLASS"]
 
     @property
     def TOKEN_TTL(self) -> int | None:

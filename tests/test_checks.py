@@ -426,3 +426,23 @@ def test_no_message_shows_the_secret(settings):
         found = check_settings()
         assert found
         assert all(SECRET not in f"{m.msg} {m.hint}" for m in found)
+
+
+# -- the client class and the user admin ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path", ["livelike_profiles.nowhere.Client", "livelike_profiles.conf.LiveLikeSettings", 3, ""]
+)
+def test_client_class_must_be_a_livelike_client(settings, path):
+    livelike = {**GOOD, "CLIENT_CLASS": path}
+    assert ids(settings, livelike) == ["livelike_profiles.E017"]
+    assert 'LIVELIKE["CLIENT_CLASS"]' in messages(settings, livelike)[0]
+
+
+def test_a_client_subclass_passes(settings):
+    assert ids(settings, {**GOOD, "CLIENT_CLASS": "tests.clients.ProxiedClient"}) == []
+
+
+def test_user_admin_must_be_a_boolean(settings):
+    assert ids(settings, {**GOOD, "USER_ADMIN": "no"}) == ["livelike_profiles.E007"]

@@ -1,0 +1,16 @@
+"""A site's own LiveLike client, as ``LIVELIKE["CLIENT_CLASS"]`` lets one be."""
+
+from __future__ import annotations
+
+import requests
+
+from livelike_profiles.client import LiveLikeClient
+
+
+class ProxiedClient(LiveLikeClient):
+    """Overrides ``create_session()``, here only to mark the session it makes."""
+
+    def create_session(self) -> requests.Session:
+        session = super().create_session()
+        session.headers["X-Site-Client"] = "proxied"
+        return session
