@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from livelike_profiles.fake import DEMO_CLIENT_SECRET
+
 ROOT = Path(__file__).resolve().parent.parent
 # Where `make sdk` copies the official SDK's browser bundle (views.SDK_STATIC_PATH).
 SDK_BUNDLE = ROOT / "demo_site" / "static" / "vendor" / "livelike-javascript.umd.js"
@@ -27,10 +29,40 @@ def _port_free(port: int) -> bool:
 
 
 def prepare_database(env: dict[str, str]) -> None:
-    """Migrate the demo's database and create its users (the end-to-end tests do it too)."""
+    """Migrate the demo's database and create its users (the end-to-end tests do it too).
+
+    Profile rows of an earlier run are deleted: the fake LiveLike started next
+    holds no profile, so those rows would name profiles and tokens it does not know.
+    """
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "--verbosity", "0"], check=True, env=env, cwd=ROOT)
-    subprocess.run([*manage, "demo_users"], check=True, env=env, cwd=ROOT)
+    subprocess.run([*manage, "demo_users", "--forget-profiles"], check=True, env=env, cwd=ROOT)
+
+
+def fake_command(port: int) -> list[str]:
+    """The fake LiveLike as the demo's settings expect it: same client id, admin token, secret.
+
+    The secret is the public demo value the settings sign minted tokens with
+    (``LIVELIKE["CLIENT_SECRET"]``); the fake refuses tokens signed with another.
+    """
+    return [
+        *(sys.executable, "-m", "livelike_profiles.fake", "--port", str(port)),
+        *("--client-id", "demo", "--admin-token", "demo-admin-token"),
+        *("--client-secret", DEMO_CLIENT_SECRET),
+    ]
+
+
+def _describe_tokens() -> str:
+    """How the demo's profiles get their access tokens, as its settings say."""
+    from demo_site import settings  # reads DEMO_ACCESS_TOKENS and DEMO_TOKEN_TTL
+    from livelike_profiles.conf import DEFAULTS
+
+    mode = settings.LIVELIKE["ACCESS_TOKENS"]
+    if mode != "client-generated":
+        return f"{mode}, issued by LiveLike and kept encrypted; unset DEMO_ACCESS_TOKENS to mint"
+    ttl = settings.LIVELIKE.get("TOKEN_TTL", DEFAULTS["TOKEN_TTL"])
+    lifetime = "no expiry" if ttl is None else f"valid {ttl} s"
+    return f"{mode}, minted by the site ({lifetime}); DEMO_ACCESS_TOKENS=stored to store them"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,8 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     prepare_database(env)
 
     fake = subprocess.Popen(
-        [sys.executable, "-m", "livelike_profiles.fake", "--port", str(args.fake_port)]
-        + ["--client-id", "demo", "--admin-token", "demo-admin-token"],
+        fake_command(args.fake_port),
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -75,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  Admin:      http://127.0.0.1:{args.port}/admin/  ({ADMIN[0]} / {ADMIN[1]})")
     for username, password in DEMO_USERS:
         print(f"  Demo user:  {username} / {password}")
+    print(f"  Tokens:     {_describe_tokens()}")
     if not SDK_BUNDLE.exists():
         print()
         print("  The LiveLike JavaScript SDK is missing (npm was not found, or `npm ci` failed):")

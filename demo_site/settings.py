@@ -7,6 +7,8 @@ Not for production: the secret key and DEBUG are for a local demo only.
 import os
 from pathlib import Path
 
+from livelike_profiles.fake import DEMO_CLIENT_SECRET
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 SECRET_KEY = os.environ.get("DEMO_SECRET_KEY", "demo-only-secret-key-change-me")
@@ -78,13 +80,32 @@ REST_FRAMEWORK = {
 }
 
 # django-livelike-profiles: the fake LiveLike service that `make demo` starts
-# (python -m livelike_profiles.fake); a real project sets its own client id and
-# admin token and leaves API_URL at its default.
+# (python -m livelike_profiles.fake); a real project sets its own client id,
+# admin token and client secret (server side only, like SECRET_KEY) and leaves
+# API_URL at its default.
+#
+# DEMO_ACCESS_TOKENS chooses how profiles get their access tokens:
+# "client-generated" (the default, the setup we recommend) has the site sign
+# them with the client secret; "stored" keeps the tokens LiveLike issues,
+# encrypted. The demo sets CLIENT_SECRET either way, to the secret the fake
+# started by run.py verifies: in "stored" mode it recovers a profile whose
+# creation answer was lost, and keeps usable the rows an earlier run in
+# "client-generated" mode made without a stored token.
+# DEMO_TOKEN_TTL: seconds a minted token lives ("none": no expiry; unset: the
+# app's default, a day). Any other value is passed on for `manage.py check`
+# to report.
 LIVELIKE = {
     "CLIENT_ID": "demo",
     "API_URL": os.environ.get("DEMO_LIVELIKE_URL", "http://127.0.0.1:8765/api/v1/"),
     "API_TOKEN": "demo-admin-token",
+    "ACCESS_TOKENS": os.environ.get("DEMO_ACCESS_TOKENS", "client-generated"),
+    "CLIENT_SECRET": DEMO_CLIENT_SECRET,
 }
+if "DEMO_TOKEN_TTL" in os.environ:
+    _ttl = os.environ["DEMO_TOKEN_TTL"].strip()
+    LIVELIKE["TOKEN_TTL"] = (
+        None if _ttl.lower() == "none" else int(_ttl) if _ttl.isdigit() else _ttl
+    )
 
 LOGGING = {
     "version": 1,

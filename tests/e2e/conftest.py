@@ -2,7 +2,9 @@
 
 The demo runs as ``make demo`` runs it: ``manage.py runserver`` in its own
 process with the demo's settings, on a free port, against a fresh SQLite file,
-talking to an in-process :class:`FakeLiveLike` the test can inspect.
+talking to an in-process :class:`FakeLiveLike` the test can inspect. The
+``demo`` fixture serves it with stored access tokens; :func:`serve_demo`
+serves it in any mode (``DEMO_ACCESS_TOKENS``, ``DEMO_TOKEN_TTL``).
 
 Without Chromium, Playwright or the SDK bundle (``make sdk``) the tests are
 skipped with the reason shown; under ``CI=true`` they fail instead.
@@ -18,7 +20,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
@@ -88,7 +90,7 @@ def fake_service() -> Iterator[FakeLiveLike]:
 
 @dataclass(frozen=True)
 class ProfileRow:
-    profile_id: str
+    profile_id: str | None  # None until learned, for a row that mints its tokens
     nickname: str
     custom_id: str
     status: str
@@ -132,11 +134,17 @@ def _wait_until_listening(port: int, server: subprocess.Popen, log: Path) -> Non
     )
 
 
-@pytest.fixture(scope="module")
-def demo(
-    chromium: str, fake_service: FakeLiveLike, tmp_path_factory: pytest.TempPathFactory
+@contextmanager
+def serve_demo(
+    fake: FakeLiveLike, workdir: Path, access_tokens: str, token_ttl: int | None = None
 ) -> Iterator[DemoSite]:
-    """The demo site (migrated, demo users created) served by runserver on a free port."""
+    """The demo site (migrated, demo users created) served by runserver on a free port.
+
+    ``access_tokens`` and ``token_ttl`` are the demo's ``DEMO_ACCESS_TOKENS`` and
+    ``DEMO_TOKEN_TTL`` (unset: the app's default TTL). ``fake`` must use the
+    demo's client id, admin token and client secret (``FakeLiveLike``'s defaults
+    for client secret; ``client_id="demo"``, ``admin_token="demo-admin-token"``).
+    """
     from demo_site.run import prepare_database
 
     if not SDK_BUNDLE.exists():
@@ -144,16 +152,19 @@ def demo(
             "the LiveLike SDK bundle is missing: run `make sdk` (needs npm) to fetch "
             "@livelike/javascript into demo_site/static/vendor/"
         )
-    workdir = tmp_path_factory.mktemp("demo_site")
     database = workdir / "demo.sqlite3"
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "demo_site.settings",
         "DEMO_DB": str(database),
-        "DEMO_LIVELIKE_URL": fake_service.url,
+        "DEMO_LIVELIKE_URL": fake.url,
         "DEMO_FAST_PASSWORD_HASHING": "1",
+        "DEMO_ACCESS_TOKENS": access_tokens,
         "PYTHONUNBUFFERED": "1",
     }
+    env.pop("DEMO_TOKEN_TTL", None)
+    if token_ttl is not None:
+        env["DEMO_TOKEN_TTL"] = str(token_ttl)
     prepare_database(env)
     port = _free_port()
     log = workdir / "runserver.log"
@@ -175,3 +186,12 @@ def demo(
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+@pytest.fixture(scope="module")
+def demo(
+    chromium: str, fake_service: FakeLiveLike, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DemoSite]:
+    """The demo site with stored access tokens (the tokens LiveLike issues, kept encrypted)."""
+    with serve_demo(fake_service, tmp_path_factory.mktemp("demo_site"), "stored") as site:
+        yield site

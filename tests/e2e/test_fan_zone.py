@@ -2,104 +2,31 @@
 
 The promise under test: a user keeps one LiveLike profile however often and
 wherever they log in, and the profile the SDK works with is the one stored for
-them. Every wait is on a condition in the page, never on a timer.
+them. Here the demo stores the tokens LiveLike issues (``DEMO_ACCESS_TOKENS=stored``);
+test_client_generated_tokens.py runs it with tokens the site mints. Every wait
+is on a condition in the page, never on a timer.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 
 from livelike_profiles.fake import FakeLiveLike
-from tests.e2e.conftest import ARTIFACTS, CHROMIUM_ARGS, DemoSite, record_artifact
+from tests.e2e.browser import (
+    PROFILE_URL,
+    new_page,
+    open_fan_zone,
+    run_scenario,
+    sdk_profile,
+    sign_in,
+    sign_in_and_read,
+)
+from tests.e2e.conftest import ARTIFACTS, DemoSite, record_artifact
 
 pytestmark = pytest.mark.e2e
-
-PROFILE_URL = "/api/v1/applications/demo/profile/"  # the fake's profile_url for client "demo"
-WAIT_MS = 15_000
-
-
-@asynccontextmanager
-async def _browser(chromium: str):
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            await browser.close()
-
-
-def _run(scenario: Callable[..., Awaitable[None]], chromium: str, name: str) -> None:
-    """Run ``scenario(browser, problems)``; on failure keep a screenshot of every open page."""
-
-    async def main() -> None:
-        from playwright.async_api import expect
-
-        # expect() has its own timeout (5 s): a Retry-After alone may take that long.
-        expect.set_options(timeout=WAIT_MS)
-        async with _browser(chromium) as browser:
-            problems: list[str] = []
-            browser.on("disconnected", lambda _: problems.append("browser disconnected"))
-            try:
-                await scenario(browser, problems)
-            except BaseException:
-                ARTIFACTS.mkdir(exist_ok=True)
-                pages = [page for context in browser.contexts for page in context.pages]
-                for n, page in enumerate(pages):
-                    path = ARTIFACTS / f"e2e-{name}-failure-{n}.png"
-                    await page.screenshot(path=path, full_page=True)
-                    record_artifact(path)
-                raise
-            # Console errors and uncaught exceptions fail the test even when the page looked fine.
-            assert problems == []
-
-    asyncio.run(main())
-
-
-async def _new_page(context: Any, problems: list[str]) -> Any:
-    page = await context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    page.on(
-        "console",
-        lambda message: message.type == "error" and problems.append(f"console: {message.text}"),
-    )
-    return page
-
-
-async def _sign_in(page: Any, site: DemoSite, username: str, password: str) -> None:
-    await page.goto(f"{site.url}/accounts/login/")
-    await page.fill("#id_username", username)
-    await page.fill("#id_password", password)
-    await page.click("form.stack button[type=submit]")
-    await page.wait_for_url(f"{site.url}/fan-zone/")
-
-
-async def _sdk_profile(page: Any) -> tuple[str, str]:
-    """Wait until the SDK has reported a profile; return (id, nickname) as the page shows them."""
-    from playwright.async_api import expect
-
-    await expect(page.locator("#sdk-panel")).to_have_attribute("data-state", "ready")
-    return (
-        await page.locator("#sdk-profile-id").inner_text(),
-        await page.locator("#sdk-nickname").inner_text(),
-    )
-
-
-async def _open_fan_zone(page: Any, site: DemoSite) -> tuple[str, str]:
-    await page.goto(f"{site.url}/fan-zone/")
-    return await _sdk_profile(page)
-
-
-async def _sign_in_and_read(page: Any, site: DemoSite, username: str, password: str):
-    await _sign_in(page, site, username, password)
-    return await _sdk_profile(page)
 
 
 def test_one_profile_for_alice_on_every_device(
@@ -109,9 +36,9 @@ def test_one_profile_for_alice_on_every_device(
         from playwright.async_api import expect
 
         laptop = await browser.new_context()
-        page = await _new_page(laptop, problems)
-        await _sign_in(page, demo, "alice", "alice-demo-pw")
-        profile_id, nickname = await _sdk_profile(page)
+        page = await new_page(laptop, problems)
+        await sign_in(page, demo, "alice", "alice-demo-pw")
+        profile_id, nickname = await sdk_profile(page)
 
         # What the SDK reports is the row stored for alice, and the fake's own record.
         row = demo.profile_row("alice")
@@ -144,18 +71,18 @@ def test_one_profile_for_alice_on_every_device(
         print(f"fan zone screenshot: {screenshot}")
 
         # A second device signs in while a second tab of the first one opens the fan zone.
-        phone = await _new_page(await browser.new_context(), problems)
-        second_tab = await _new_page(laptop, problems)
+        phone = await new_page(await browser.new_context(), problems)
+        second_tab = await new_page(laptop, problems)
         seen = await asyncio.gather(
-            _sign_in_and_read(phone, demo, "alice", "alice-demo-pw"),
-            _open_fan_zone(second_tab, demo),
+            sign_in_and_read(phone, demo, "alice", "alice-demo-pw"),
+            open_fan_zone(second_tab, demo),
         )
         assert seen == [(profile_id, "Alice in the stands")] * 2
 
         # The fake recorded exactly one profile created for alice, and none by the SDK itself.
         _assert_created_once(fake_service, row.custom_id, profile_id)
 
-    _run(scenario, chromium, "alice")
+    run_scenario(scenario, chromium, "alice")
 
 
 def _assert_created_once(fake: FakeLiveLike, custom_id: str, profile_id: str) -> None:
@@ -169,12 +96,12 @@ def test_first_sign_in_on_three_devices_at_once_creates_one_profile(
     demo: DemoSite, fake_service: FakeLiveLike, chromium: str
 ) -> None:
     async def scenario(browser: Any, problems: list[str]) -> None:
-        pages = [await _new_page(await browser.new_context(), problems) for _ in range(3)]
+        pages = [await new_page(await browser.new_context(), problems) for _ in range(3)]
         # Slow LiveLike down so the other sign-ins arrive while the first create is in flight.
         fake_service.latency = 0.3
         try:
             seen = await asyncio.gather(
-                *(_sign_in_and_read(page, demo, "bob", "bob-demo-pw") for page in pages)
+                *(sign_in_and_read(page, demo, "bob", "bob-demo-pw") for page in pages)
             )
         finally:
             fake_service.latency = 0
@@ -183,7 +110,7 @@ def test_first_sign_in_on_three_devices_at_once_creates_one_profile(
         assert {profile_id for profile_id, _ in seen} == {row.profile_id}
         _assert_created_once(fake_service, row.custom_id, row.profile_id)
 
-    _run(scenario, chromium, "bob")
+    run_scenario(scenario, chromium, "bob")
 
 
 def test_sign_up_while_livelike_is_down_then_the_fan_zone_catches_up(
@@ -194,7 +121,7 @@ def test_sign_up_while_livelike_is_down_then_the_fan_zone_catches_up(
     async def scenario(browser: Any, problems: list[str]) -> None:
         from playwright.async_api import expect
 
-        page = await _new_page(await browser.new_context(), problems)
+        page = await new_page(await browser.new_context(), problems)
         await page.goto(f"{demo.url}/accounts/signup/")
         await page.fill("#id_username", "dana")
         await page.fill("#id_password1", "dana-demo-pw-2024")
@@ -206,7 +133,7 @@ def test_sign_up_while_livelike_is_down_then_the_fan_zone_catches_up(
         assert demo.profile_row("dana").status == "failed"
 
         # The retry happens when the API's Retry-After says, without reloading the page.
-        profile_id, _ = await _sdk_profile(page)
+        profile_id, _ = await sdk_profile(page)
         row = demo.profile_row("dana")
         assert (row.status, row.profile_id) == ("active", profile_id)
         assert fake_service.count_calls("POST", f"/profile-by-custom-id/demo/{row.custom_id}/") == 2
@@ -214,7 +141,7 @@ def test_sign_up_while_livelike_is_down_then_the_fan_zone_catches_up(
         # The 503s the page waited through are the browser's own console errors: expected.
         problems[:] = [p for p in problems if "503" not in p]
 
-    _run(scenario, chromium, "dana")
+    run_scenario(scenario, chromium, "dana")
 
 
 def test_fan_zone_without_the_sdk_says_why(
@@ -227,8 +154,8 @@ def test_fan_zone_without_the_sdk_says_why(
 
         context = await browser.new_context()
         await context.route("**/vendor/livelike-javascript.umd.js", lambda route: route.abort())
-        page = await _new_page(context, problems)
-        await _sign_in(page, demo, "admin", "admin-demo-pw")
+        page = await new_page(context, problems)
+        await sign_in(page, demo, "admin", "admin-demo-pw")
         await expect(page.locator("#sdk-panel")).to_have_attribute("data-state", "missing")
         await expect(page.locator("#sdk-error")).to_contain_text("did not load")
         row = demo.profile_row("admin")
@@ -237,4 +164,4 @@ def test_fan_zone_without_the_sdk_says_why(
         # The aborted script is reported by the browser itself; that one is expected.
         problems[:] = [p for p in problems if "ERR_FAILED" not in p]
 
-    _run(scenario, chromium, "no-sdk")
+    run_scenario(scenario, chromium, "no-sdk")

@@ -1,6 +1,10 @@
 // The fan zone: ask the site for the user's LiveLike credentials, initialise the official
 // SDK with them, and show what the SDK reports. The access token stays in this closure and
 // the SDK's memory: it is never written into the page nor into the browser's storage.
+//
+// A token the site mints (ACCESS_TOKENS = "client-generated") expires at the answer's
+// `expires_at`: the page asks the site for a new one before then and initialises the SDK
+// again with it, without a reload. A token LiveLike issued (`expires_at` null) never expires.
 (() => {
   "use strict";
 
@@ -11,6 +15,21 @@
   const input = byId("nickname-input");
   const message = byId("nickname-message");
   let accessToken = null;
+
+  // When to ask for a new token: at 80% of the remaining lifetime, and at least a second
+  // before it ends (the renewal and the SDK's new start must finish before the old token
+  // stops working). Never sooner than half a second (no busy loop on a token about to end),
+  // never later than setTimeout can count (about 24.8 days).
+  const RENEW_AT_FRACTION = 0.8;
+  const RENEW_MARGIN_MS = 1000;
+  const RENEW_MIN_MS = 500;
+  const TIMER_MAX_MS = 2 ** 31 - 1;
+  // A browser clock further than this from the server's is not trusted to time a renewal.
+  const CLOCK_TOLERANCE_MS = 5000;
+  let renewTimer = null;
+  let renewDue = null; // Date.now() at which the current token should be replaced
+  let renewing = null; // the renewal in progress, if any
+  let refreshes = 0;
 
   // Where the SDK keeps its profile, token included. 1.3.0 keeps it in memory by default,
   // but its typings document localStorage: say so explicitly. The site keeps the token for
@@ -32,17 +51,65 @@
     error.hidden = false;
   }
 
+  function clearError() {
+    byId("sdk-error").hidden = true;
+  }
+
+  // SDK reads may finish out of order (a renewal's read against a nickname change's):
+  // show only the most recently started one.
+  let readsStarted = 0;
+  let readShown = 0;
+  async function sdkRead(read) {
+    const mine = ++readsStarted;
+    const profile = await read();
+    if (mine > readShown) {
+      readShown = mine;
+      showProfile(profile);
+    }
+    return profile;
+  }
+
+  function storedProfileId() {
+    return byId("site-panel").dataset.profileId;
+  }
+
   function showProfile(profile) {
     byId("sdk-profile-id").textContent = profile.id;
     byId("sdk-nickname").textContent = profile.nickname;
-    const stored = byId("site-panel").dataset.profileId;
+    const stored = storedProfileId();
     byId("sdk-match").hidden = !stored || stored !== profile.id;
+  }
+
+  // What the site's answer says is stored for the account: with minted tokens the profile
+  // id is learned at the first answer, after this page was rendered.
+  function showStored(credentials) {
+    const sitePanel = byId("site-panel");
+    if (!credentials.profile_id || sitePanel.dataset.profileId === credentials.profile_id) return;
+    sitePanel.dataset.profileId = credentials.profile_id;
+    const id = byId("site-profile-id");
+    const nickname = byId("site-nickname");
+    if (id) id.textContent = credentials.profile_id;
+    if (nickname && credentials.nickname) nickname.textContent = credentials.nickname;
+  }
+
+  function showToken(expiresAt) {
+    const line = byId("sdk-token");
+    panel.dataset.refreshes = String(refreshes);
+    if (expiresAt === null) {
+      line.textContent = "Access token: issued by LiveLike; it does not expire.";
+      return;
+    }
+    const times = refreshes === 1 ? "1 time" : `${refreshes} times`;
+    const at = expiresAt.toISOString().replace(/\.\d+Z$/, "Z");
+    line.textContent =
+      `Access token: minted by the site, expires at ${at}; ` +
+      `refreshed ${times} without reloading this page.`;
   }
 
   const pause = (seconds) => new Promise((resolve) => setTimeout(resolve, seconds * 1000));
 
   // GET the bootstrap JSON; while the profile is being created the API answers 503 with
-  // Retry-After, and the page asks again then.
+  // Retry-After, and the page asks again then. Also returns the server's clock (Date header).
   async function fetchCredentials() {
     for (;;) {
       const response = await fetch(apiUrl, {
@@ -59,9 +126,105 @@
       if (!response.ok) {
         throw new Error(`GET ${apiUrl} answered ${response.status}`);
       }
-      return response.json();
+      const serverNow = Date.parse(response.headers.get("Date"));
+      return { credentials: await response.json(), serverNow };
     }
   }
+
+  // Milliseconds from now until the token should be replaced.
+  function renewalDelay(expiresAt, serverNow) {
+    let now = Date.now();
+    // Time the renewal on the server's clock when the browser's is clearly off (the Date
+    // header counts whole seconds, within the tolerance).
+    if (Number.isFinite(serverNow) && Math.abs(serverNow - now) > CLOCK_TOLERANCE_MS) {
+      now = serverNow;
+    }
+    const remaining = expiresAt.getTime() - now;
+    const delay = Math.min(remaining * RENEW_AT_FRACTION, remaining - RENEW_MARGIN_MS);
+    return Math.min(Math.max(delay, RENEW_MIN_MS), TIMER_MAX_MS);
+  }
+
+  function scheduleRenewal(delay) {
+    clearTimeout(renewTimer);
+    renewDue = Date.now() + delay;
+    renewTimer = setTimeout(renew, delay);
+  }
+
+  // Ask the site for the credentials and (re)initialise the SDK with them.
+  async function connect() {
+    const { credentials, serverNow } = await fetchCredentials();
+    accessToken = credentials.access_token;
+    showStored(credentials);
+    // The SDK (1.3.0) authenticates with the token of the profile it keeps, when it keeps
+    // one, before the token init() is given: forget it, or a new start would read the
+    // profile with the old token (and fail once that has expired).
+    memoryStorage.set(undefined);
+    if (panel.dataset.state === "loading") setState("loading", "Initialising the SDK…");
+    await sdkRead(() => window.LiveLikeJs.init({
+      clientId: credentials.client_id,
+      accessToken,
+      endpoint: credentials.api_url,
+      storageStrategy: memoryStorage,
+    }));
+    if (!credentials.expires_at) return null;
+    const expiresAt = new Date(credentials.expires_at);
+    if (Number.isNaN(expiresAt.getTime())) {
+      throw new Error(`Unreadable expires_at from ${apiUrl}: ${credentials.expires_at}`);
+    }
+    scheduleRenewal(renewalDelay(expiresAt, serverNow));
+    return expiresAt;
+  }
+
+  // LiveLike or the site unreachable, busy or failing: worth another try.
+  function isTransient(error) {
+    // fetch() rejects with a TypeError when the network fails ("Failed to fetch" in
+    // Chromium, "NetworkError when attempting to fetch resource." in Firefox, "Load failed"
+    // in Safari); any other TypeError is a bug, not worth repeating.
+    if (error instanceof TypeError) return /fetch|network|load failed/i.test(error.message);
+    const status = error && error.status;
+    return status === 429 || status >= 500;
+  }
+
+  // connect(), trying again after a transient failure (2, 4, 8... up to 30 s).
+  async function connectUntilDone() {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await connect();
+      } catch (error) {
+        if (!isTransient(error)) throw error;
+        const wait = Math.min(2 ** attempt, 30);
+        showError(describe(error), "waiting", `Unavailable: trying again in ${wait} s`);
+        await pause(wait);
+      }
+    }
+  }
+
+  // The token is about to expire: a new one, the SDK initialised again, the page kept.
+  function renew() {
+    if (renewing) return renewing;
+    clearTimeout(renewTimer);
+    renewDue = null;
+    renewing = connectUntilDone()
+      .then((expiresAt) => {
+        refreshes += 1;
+        showToken(expiresAt);
+        clearError();
+        setState("ready", "Connected");
+      })
+      .catch((error) => showError(describe(error)))
+      .finally(() => { renewing = null; });
+    return renewing;
+  }
+
+  // Timers do not run while a laptop sleeps and are slowed down in hidden tabs: when the
+  // page comes back, renew at once if the time has come.
+  function renewIfDue() {
+    if (renewDue !== null && Date.now() >= renewDue) renew();
+  }
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") renewIfDue();
+  });
+  window.addEventListener("online", renewIfDue);
 
   function describe(error) {
     // The SDK rejects with {status, message, errorDetail} rather than an Error.
@@ -79,16 +242,9 @@
       return;
     }
     setState("loading", "Asking the site…");
-    const credentials = await fetchCredentials();
-    accessToken = credentials.access_token;
-    setState("loading", "Initialising the SDK…");
-    const profile = await window.LiveLikeJs.init({
-      clientId: credentials.client_id,
-      accessToken,
-      endpoint: credentials.api_url,
-      storageStrategy: memoryStorage,
-    });
-    showProfile(profile);
+    const expiresAt = await connectUntilDone();
+    showToken(expiresAt);
+    clearError();
     input.disabled = false;
     form.querySelector("button").disabled = false;
     setState("ready", "Connected");
@@ -112,8 +268,9 @@
     }
     const siteNickname = byId("site-nickname");
     if (siteNickname) siteNickname.textContent = body.nickname;
-    // What LiveLike itself now says, read by the SDK (not the site's answer).
-    return window.LiveLikeJs.getUserProfile({ accessToken });
+    // What LiveLike itself now says, read by the SDK with the current token (not the
+    // site's answer).
+    return sdkRead(() => window.LiveLikeJs.getUserProfile({ accessToken }));
   }
 
   form.addEventListener("submit", async (event) => {
@@ -124,7 +281,6 @@
     message.textContent = "Saving…";
     try {
       const fresh = await changeNickname(input.value);
-      showProfile(fresh);
       message.textContent = `Saved. The SDK now reads “${fresh.nickname}” from LiveLike.`;
       input.value = "";
     } catch (error) {
