@@ -100,6 +100,9 @@ LIVELIKE = {
     "API_TOKEN": "demo-admin-token",
     "ACCESS_TOKENS": os.environ.get("DEMO_ACCESS_TOKENS", "client-generated"),
     "CLIENT_SECRET": DEMO_CLIENT_SECRET,
+    # A local fake answers at once: after a failure, try again within a second
+    # (the default, 5 s doubling, suits a real LiveLike outage).
+    "RETRY_BASE_SECONDS": 1,
 }
 if "DEMO_TOKEN_TTL" in os.environ:
     _ttl = os.environ["DEMO_TOKEN_TTL"].strip()
