@@ -69,3 +69,32 @@ def claim_held_elsewhere(user, lease_seconds: float = 60):
         claim=uuid.uuid4(),
         lease_expires_at=timezone.now() + timedelta(seconds=lease_seconds),
     )
+
+
+def fresh(user):
+    """The user re-read from the database, with nothing cached on it."""
+    return get_user_model()._default_manager.get(pk=user.pk)
+
+
+def row_of(user):
+    """The user's ``LiveLikeProfile`` row, read from the database now."""
+    from livelike_profiles.models import LiveLikeProfile
+
+    return LiveLikeProfile.objects.get(user_id=user.pk)
+
+
+def first_answer_lost(fake, settings, **livelike):
+    """A stored-mode user whose first create reached LiveLike but whose answer never came.
+
+    ``livelike`` overrides ``settings.LIVELIKE`` keys; the row is left failed and due.
+    """
+    from livelike_profiles.models import LiveLikeProfile
+    from livelike_profiles.provisioning import ensure_profile
+
+    settings.LIVELIKE = {**settings.LIVELIKE, "TIMEOUT": 0.3, **livelike}
+    fake.lose_next_create_answers(1, delay=5.0)
+    user = make_user()
+    assert ensure_profile(user).status == LiveLikeProfile.Status.FAILED
+    assert fake.create_count == 1
+    make_due(user)
+    return user

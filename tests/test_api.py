@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from livelike_profiles.models import LiveLikeProfile
 from livelike_profiles.provisioning import ensure_profile
-from tests.factories import claim_held_elsewhere, make_user
+from tests.factories import claim_held_elsewhere, make_user, row_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -39,10 +39,6 @@ def client(user) -> Client:
     client = Client()
     client.force_login(user)
     return client
-
-
-def row_of(user) -> LiveLikeProfile:
-    return LiveLikeProfile.objects.get(user_id=user.pk)
 
 
 def patch(client: Client, body, content_type: str = "application/json"):

@@ -17,8 +17,8 @@ from livelike_profiles.fields import Ciphertext, derive_key
 from livelike_profiles.middleware import LiveLikeProfileMiddleware
 from livelike_profiles.models import LiveLikeProfile
 from livelike_profiles.provisioning import ensure_profile
-from tests.factories import make_user
-from tests.test_api import URL, patch, row_of
+from tests.factories import make_user, row_of
+from tests.test_api import URL, patch
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

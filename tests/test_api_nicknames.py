@@ -15,8 +15,8 @@ from django.core.cache import cache
 from django.test import Client
 
 from livelike_profiles.provisioning import ensure_profile
-from tests.factories import make_user
-from tests.test_api import patch, row_of
+from tests.factories import make_user, row_of
+from tests.test_api import patch
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

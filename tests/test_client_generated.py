@@ -24,7 +24,7 @@ from livelike_profiles.client import get_client
 from livelike_profiles.exceptions import LiveLikeTokenRejected
 from livelike_profiles.models import LiveLikeProfile
 from livelike_profiles.provisioning import ensure_profile
-from tests.factories import log_in, make_due, make_user, make_users
+from tests.factories import first_answer_lost, fresh, log_in, make_user, make_users, row_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -44,10 +44,6 @@ def minted(fake_livelike, settings):
     """The site in ``"client-generated"`` mode, against the fake (which knows the secret)."""
     settings.LIVELIKE = fake_livelike.settings(ACCESS_TOKENS="client-generated", TIMEOUT=2.0)
     return fake_livelike
-
-
-def row_of(user) -> LiveLikeProfile:
-    return LiveLikeProfile.objects.get(user_id=user.pk)
 
 
 def stored_ciphertext(user) -> str:
@@ -220,17 +216,6 @@ def test_a_nickname_change_through_the_api_uses_a_minted_token(minted):
 
 
 # -- stored mode: a lost answer --------------------------------------------------------
-
-
-def first_answer_lost(fake, settings, **livelike):
-    """A stored-mode user whose first create reached LiveLike but whose answer never came."""
-    settings.LIVELIKE = {**settings.LIVELIKE, "TIMEOUT": 0.3, **livelike}
-    fake.lose_next_create_answers(1, delay=5.0)
-    user = make_user()
-    assert ensure_profile(user).status == Status.FAILED
-    assert fake.create_count == 1
-    make_due(user)
-    return user
 
 
 def test_a_lost_answer_is_recovered_with_a_minted_token(fake_livelike, settings):
@@ -418,10 +403,6 @@ def test_a_minting_row_without_a_secret_is_a_clear_503_not_an_empty_token(minted
 # -- found by review: switching modes, retries and races -----------------------------------
 
 WRONG_SECRET = "a-wrong-client-secret-of-at-least-32-bytes"
-
-
-def fresh(user):
-    return type(user)._default_manager.get(pk=user.pk)
 
 
 def test_a_conflict_whose_minted_token_is_refused_waits_for_its_backoff(fake_livelike, settings):

@@ -34,7 +34,7 @@ def count(output: str, label: str) -> int:
     return int(match.group(1))
 
 
-def row_of(profile: LiveLikeProfile) -> LiveLikeProfile:
+def reloaded(profile: LiveLikeProfile) -> LiveLikeProfile:
     return LiveLikeProfile.objects.get(pk=profile.pk)
 
 
@@ -51,10 +51,10 @@ def test_sync_refreshes_nicknames_and_marks_revoked_tokens(fake_livelike, profil
 
     output = sync("--concurrency", "2", "--batch-size", "2")
 
-    assert row_of(renamed).nickname == "Renamed"
-    assert row_of(unchanged).nickname == unchanged.nickname
-    assert all(row_of(p).synced_at is not None for p in (renamed, unchanged))
-    row = row_of(revoked)
+    assert reloaded(renamed).nickname == "Renamed"
+    assert reloaded(unchanged).nickname == unchanged.nickname
+    assert all(reloaded(p).synced_at is not None for p in (renamed, unchanged))
+    row = reloaded(revoked)
     assert row.status == Status.REVOKED and "HTTP 401" in row.last_error
     assert row.profile_id == revoked.profile_id and row.synced_at is None
     # Reported, by user, and never replaced by a new profile.
@@ -75,7 +75,7 @@ def test_revoked_rows_are_left_out_unless_asked_for(fake_livelike, profiles):
 
     output = sync("--include-revoked")
     assert count(output, "token refused (revoked)") == 1
-    assert row_of(profiles[0]).status == Status.REVOKED
+    assert reloaded(profiles[0]).status == Status.REVOKED
 
 
 def test_a_token_that_works_again_is_restored(fake_livelike, profiles):
@@ -83,7 +83,7 @@ def test_a_token_that_works_again_is_restored(fake_livelike, profiles):
         status=Status.REVOKED, last_error="LiveLikeTokenRejected: HTTP 401"
     )
     output = sync("--include-revoked")
-    row = row_of(profiles[0])
+    row = reloaded(profiles[0])
     assert row.status == Status.ACTIVE and row.last_error == ""
     assert count(output, "token works again (restored)") == 1
 
@@ -94,7 +94,7 @@ def test_a_nickname_waiting_to_be_pushed_is_not_overwritten(fake_livelike, profi
         nickname="Site's new nickname", nickname_sync_due=True
     )
     sync()
-    row = row_of(profile)
+    row = reloaded(profile)
     assert row.nickname == "Site's new nickname" and row.nickname_sync_due
     assert row.synced_at is not None
 
@@ -132,7 +132,7 @@ def test_an_unreadable_token_is_reported(fake_livelike, profiles, settings):
         call_command("livelike_sync", stdout=out)
     assert count(out.getvalue(), "token unreadable (key missing)") == 1
     assert count(out.getvalue(), "refreshed") == 2
-    assert row_of(unreadable).status == Status.ACTIVE
+    assert reloaded(unreadable).status == Status.ACTIVE
 
 
 def test_stale_hours_skips_recently_synced_profiles(fake_livelike, profiles):
@@ -172,4 +172,4 @@ def test_a_nickname_with_a_nul_byte_at_livelike_is_stored_clean(fake_livelike, p
     assert fake_livelike.profile(profiles[0].profile_id).nickname == "Ot\x00ter\x1b"
     output = sync()
     assert count(output, "refreshed") == 3
-    assert row_of(profiles[0]).nickname == "Otter"
+    assert reloaded(profiles[0]).nickname == "Otter"

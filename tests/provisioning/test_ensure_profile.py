@@ -20,24 +20,18 @@ from livelike_profiles.signals import profile_provisioned, provisioning_failed
 from tests.factories import (
     PASSWORD,
     claim_held_elsewhere,
+    first_answer_lost,
+    fresh,
     log_in,
     make_due,
     make_user,
+    row_of,
     username_for,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 Status = LiveLikeProfile.Status
-
-
-def fresh(user):
-    """The user re-read from the database, with nothing cached on it."""
-    return get_user_model()._default_manager.get(pk=user.pk)
-
-
-def row_of(user) -> LiveLikeProfile:
-    return LiveLikeProfile.objects.get(user_id=user.pk)
 
 
 def assert_active_with_fakes_token(fake, user) -> LiveLikeProfile:
@@ -289,17 +283,6 @@ def test_backoff_grows_across_failed_attempts(fake_livelike, settings):
 
 
 # -- lost answers and conflicts ------------------------------------------------------------
-
-
-def first_answer_lost(fake, settings, **livelike):
-    """A user whose first create reached LiveLike but whose answer never came back."""
-    settings.LIVELIKE = {**settings.LIVELIKE, "TIMEOUT": 0.3, **livelike}
-    fake.lose_next_create_answers(1, delay=5.0)
-    user = make_user()
-    assert ensure_profile(user).status == Status.FAILED
-    assert fake.create_count == 1
-    make_due(user)
-    return user
 
 
 def test_lost_answer_retry_recovers_the_same_profile(fake_livelike, settings):

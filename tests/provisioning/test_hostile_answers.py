@@ -14,7 +14,6 @@ import math
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
 from django.utils import timezone
 
@@ -23,21 +22,13 @@ from livelike_profiles.exceptions import LiveLikeRateLimited
 from livelike_profiles.models import LiveLikeProfile
 from livelike_profiles.provisioning import backoff_seconds, ensure_profile
 from livelike_profiles.signals import provisioning_failed
-from tests.factories import log_in, make_due, make_user
+from tests.factories import fresh, log_in, make_due, make_user, row_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 Status = LiveLikeProfile.Status
 API = "/livelike/profile/"
 DAY = timedelta(days=1)
-
-
-def fresh(user):
-    return get_user_model()._default_manager.get(pk=user.pk)
-
-
-def row_of(user) -> LiveLikeProfile:
-    return LiveLikeProfile.objects.get(user_id=user.pk)
 
 
 def assert_failed_and_released(user) -> LiveLikeProfile:
