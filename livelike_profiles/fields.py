@@ -157,6 +157,7 @@ class EncryptedTokenDescriptor(DeferredAttribute):
     A model may define ``minted_access_token(stored)``: given the stored value
     (ciphertext or ``""``), it returns a token to read instead (one the site
     mints itself, see :mod:`livelike_profiles.tokens`), or ``None`` to read
+    the stored one. It is asked again, with ``""``, when no key can decrypt
     the stored one.
     """
 
@@ -171,10 +172,17 @@ class EncryptedTokenDescriptor(DeferredAttribute):
             token = minted(value)
             if token is not None:
                 return token
-        if isinstance(value, Ciphertext):
+        if not isinstance(value, Ciphertext):
+            return value
+        try:
             # Masked in any repr(): error reports list every frame's variables.
             return Secret(decrypt(value))
-        return value
+        except UnreadableTokenError:
+            # A row that can mint its token loses nothing with the key.
+            token = minted("") if minted is not None else None
+            if token is None:
+                raise
+            return token
 
     def __set__(self, instance: Any, value: Any) -> None:
         instance.__dict__[self.field.attname] = self.field.to_stored(value)

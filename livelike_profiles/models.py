@@ -10,7 +10,8 @@ from django.utils.translation import gettext_lazy as _
 
 from . import tokens
 from .conf import conf
-from .fields import EncryptedTokenField, ciphertext_as_is, is_readable
+from .exceptions import UnreadableTokenError
+from .fields import EncryptedTokenField, ciphertext_as_is, decrypt
 from .redaction import Secret
 from .tokens import AccessToken
 
@@ -136,21 +137,31 @@ class LiveLikeProfile(models.Model):
         Raises :class:`~livelike_profiles.exceptions.UnreadableTokenError` for a
         stored token no configured key can decrypt (and nothing to mint instead).
         """
-        if self.uses_minted_tokens:
+        if "access_token" not in self.__dict__:  # deferred
+            self.refresh_from_db(fields=["access_token"])
+        stored = self.__dict__["access_token"]
+        if self._mints(stored):
             return tokens.mint(self.custom_id)
-        return AccessToken(self.access_token)
+        try:
+            return AccessToken(Secret(decrypt(stored)) if stored else Secret(""))
+        except UnreadableTokenError:
+            if self._mints(""):  # a token for the same profile, without the lost key
+                return tokens.mint(self.custom_id)
+            raise
 
     def minted_access_token(self, stored: str) -> Secret | None:
         """What ``access_token`` reads instead of ``stored``: a minted token, or ``None``.
 
         Minted for an active row with a custom id when a client secret is set:
         always in ``"client-generated"`` mode; in ``"stored"`` mode only when
-        LiveLike gave no token to store (a recovered lost answer) or no key
-        can decrypt the stored one. Either names the same profile.
+        LiveLike gave no token to store (a recovered lost answer). The field
+        asks again with ``""`` when no key can decrypt the stored one. Either
+        names the same profile.
         """
         return tokens.mint(self.custom_id).token if self._mints(stored) else None
 
     def _mints(self, stored: str) -> bool:
         if not (self.custom_id and self.status == self.Status.ACTIVE and tokens.can_mint()):
             return False
-        return conf.CLIENT_GENERATED or not stored or not is_readable(stored)
+        # Never a decryption here: this runs on every read of the token.
+        return conf.CLIENT_GENERATED or not stored

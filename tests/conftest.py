@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 
 from livelike_profiles.fake import FakeLiveLike
@@ -33,6 +34,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     skip = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://...")
     for item in needs_pg:
         item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttle_history() -> Iterator[None]:
+    """An empty cache for every test: DRF keeps its throttle history there."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

@@ -14,14 +14,13 @@ from datetime import UTC, datetime
 
 import jwt
 import pytest
-from django.core.cache import cache
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 from django.test import Client
 
 from livelike_profiles.client import get_client
-from livelike_profiles.exceptions import LiveLikeTokenRejected
+from livelike_profiles.exceptions import LiveLikeTokenRejected, UnreadableTokenError
 from livelike_profiles.models import LiveLikeProfile
 from livelike_profiles.provisioning import ensure_profile
 from tests.factories import first_answer_lost, fresh, log_in, make_user, make_users, row_of
@@ -31,12 +30,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 URL = "/livelike/profile/"
 Status = LiveLikeProfile.Status
 
-
-@pytest.fixture(autouse=True)
-def fresh_throttle_history():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture
@@ -516,3 +509,27 @@ def test_a_first_request_racing_inside_a_repeatable_read_transaction_never_raise
         assert not row.is_active  # unseen in this snapshot: looked at again after commit
     assert LiveLikeProfile.objects.filter(user_id=user.pk).count() == 1
     assert row_of(user).is_active
+
+
+def test_a_stored_token_no_key_can_read_is_replaced_by_a_minted_one(fake_livelike, settings):
+    secret = fake_livelike.settings()["CLIENT_SECRET"]
+    settings.LIVELIKE = {**settings.LIVELIKE, "CLIENT_SECRET": secret}
+    user = make_user()
+    row = ensure_profile(user)
+    assert row.is_active and stored_ciphertext(user)
+    settings.SECRET_KEY = "a-new-secret-key-without-the-old-one-as-a-fallback"
+    row = row_of(user)
+    assert not row.uses_minted_tokens  # a token is stored: no decryption decides here
+    credential = row.credential()
+    assert credential.expires_at is not None  # minted, so it expires
+    for token in (credential.token, row.access_token):
+        assert get_client().get_own_profile(token).id == row.profile_id
+    answer = api_get(user)
+    assert answer["profile_id"] == row.profile_id and answer["expires_at"] is not None
+    assert fake_livelike.create_count == 1
+
+    settings.LIVELIKE = {**settings.LIVELIKE, "CLIENT_SECRET": ""}  # nothing to mint with
+    with pytest.raises(UnreadableTokenError):
+        row_of(user).credential()
+    with pytest.raises(UnreadableTokenError):
+        _ = row_of(user).access_token

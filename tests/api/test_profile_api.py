@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
@@ -20,25 +19,6 @@ URL = "/livelike/profile/"
 Status = LiveLikeProfile.Status
 
 
-@pytest.fixture(autouse=True)
-def fresh_throttle_history():
-    cache.clear()  # DRF keeps throttle history in the cache
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def user(fake_livelike):
-    user = make_user()
-    ensure_profile(user)
-    return user
-
-
-@pytest.fixture
-def client(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def patch(client: Client, body, content_type: str = "application/json"):

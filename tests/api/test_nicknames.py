@@ -11,12 +11,9 @@ at least.
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
-from django.test import Client
 
-from livelike_profiles.provisioning import ensure_profile
-from tests.factories import make_user, row_of
-from tests.test_api import patch
+from tests.api.test_profile_api import patch
+from tests.factories import row_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -103,25 +100,9 @@ REFUSED = {
 
 
 @pytest.fixture(autouse=True)
-def fresh_throttle_history(settings):
+def no_throttle(settings):
     settings.LIVELIKE = {**settings.LIVELIKE, "THROTTLE_RATE": None}
-    cache.clear()
-    yield
-    cache.clear()
 
-
-@pytest.fixture
-def user(fake_livelike):
-    user = make_user()
-    ensure_profile(user)
-    return user
-
-
-@pytest.fixture
-def client(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.mark.parametrize("case", ACCEPTED)

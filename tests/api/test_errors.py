@@ -7,8 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from cryptography.fernet import Fernet
-from django.core.cache import cache
-from django.test import Client, RequestFactory
+from django.test import RequestFactory
 from django.utils import timezone
 
 from livelike_profiles.client import LiveLikeClient
@@ -16,9 +15,8 @@ from livelike_profiles.exceptions import LiveLikeRateLimited
 from livelike_profiles.fields import Ciphertext, derive_key
 from livelike_profiles.middleware import LiveLikeProfileMiddleware
 from livelike_profiles.models import LiveLikeProfile
-from livelike_profiles.provisioning import ensure_profile
-from tests.factories import make_user, row_of
-from tests.test_api import URL, patch
+from tests.api.test_profile_api import URL, patch
+from tests.factories import row_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -26,25 +24,6 @@ Status = LiveLikeProfile.Status
 DEEP = 100_000  # far past Python's recursion limit
 
 
-@pytest.fixture(autouse=True)
-def fresh_throttle_history():
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def user(fake_livelike):
-    user = make_user()
-    ensure_profile(user)
-    return user
-
-
-@pytest.fixture
-def client(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def assert_nothing_changed(user, fake, nickname: str, patches: int) -> None:

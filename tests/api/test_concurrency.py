@@ -13,8 +13,8 @@ from django.test import Client
 
 from livelike_profiles.client import LiveLikeClient
 from livelike_profiles.provisioning import ensure_profile
+from tests.api.test_profile_api import patch
 from tests.factories import make_user, row_of
-from tests.test_api import patch
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
