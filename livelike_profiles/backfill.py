@@ -130,6 +130,7 @@ def needing_profile(users: QuerySet) -> QuerySet:
 
 # -- provisioning one user -----------------------------------------------------------
 
+
 def retry_now(user_pk: Any) -> int:
     """Make a ``failed`` row due now, ignoring its backoff; returns 1 if there was one.
 

@@ -340,9 +340,7 @@ def _claim(
     return row, claim
 
 
-def _call_livelike(
-    user: AbstractBaseUser, row: LiveLikeProfile, claim: uuid.UUID
-) -> Provisioned:
+def _call_livelike(user: AbstractBaseUser, row: LiveLikeProfile, claim: uuid.UUID) -> Provisioned:
     """Ask LiveLike for the profile, then record the outcome while we hold the claim.
 
     Never raises: an error nobody foresaw, in the call (an answer, a setting
@@ -625,13 +623,17 @@ def _ready_without_a_call(user: AbstractBaseUser, row: LiveLikeProfile | None) -
         _rows().filter(takeable, pk=row.pk, custom_id__isnull=True).update(
             custom_id=new_custom_id(user)
         )
-    taken = _rows().filter(takeable, pk=row.pk).update(
-        status=Status.ACTIVE,
-        claim=None,
-        lease_expires_at=None,
-        next_attempt_at=None,
-        last_error="",
-        updated_at=now,
+    taken = (
+        _rows()
+        .filter(takeable, pk=row.pk)
+        .update(
+            status=Status.ACTIVE,
+            claim=None,
+            lease_expires_at=None,
+            next_attempt_at=None,
+            last_error="",
+            updated_at=now,
+        )
     )
     row = _rows().get(pk=row.pk)
     if taken:
