@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 DEMO_PORT ?= 8000
 FAKE_PORT ?= 8765
 
-.PHONY: demo test lint check clean sdk
+.PHONY: demo test lint typecheck check clean sdk
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed (set PYTHON=...)") if sys.version_info < (3, 11) else None'
@@ -62,11 +62,15 @@ demo: $(VENV)/.installed sdk
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .
 
+## make typecheck: mypy over the package, configured in pyproject.toml ([tool.mypy]).
+typecheck: $(VENV)/.installed
+	$(PY) -m mypy
+
 ## make check: what CI runs besides the tests.
-check: lint
+check: lint typecheck
 	$(PY) manage.py check --fail-level WARNING
 	$(PY) manage.py makemigrations --check --dry-run
 
 clean:
-	rm -rf $(VENV) demo.sqlite3 tests/*.sqlite3 .pytest_cache .ruff_cache
+	rm -rf $(VENV) demo.sqlite3 tests/*.sqlite3 .pytest_cache .ruff_cache .mypy_cache
 	rm -rf $(NPM_DIR)/node_modules $(dir $(SDK_BUNDLE)) test-artifacts

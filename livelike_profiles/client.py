@@ -3,7 +3,9 @@
 One :class:`LiveLikeClient` owns one pooled ``requests.Session``. Like the
 official SDK it does not build profile URLs itself: it reads ``profile_url``
 from the application resource (``GET {API_URL}applications/{CLIENT_ID}/``),
-cached per client for ``APPLICATION_CACHE_SECONDS``.
+cached per client for ``APPLICATION_CACHE_SECONDS``. What comes back is read
+and checked by :mod:`livelike_profiles.answers` (whose ``RemoteProfile``,
+``clean_text`` and ``MAX_RETRY_AFTER`` are importable from here too).
 
 Every failure is raised as a :mod:`livelike_profiles.exceptions` class; none of
 them, and no log line here, ever contains an access token. Nothing is retried
@@ -13,14 +15,9 @@ only repeatable with a custom id, see :mod:`livelike_profiles.provisioning`).
 
 from __future__ import annotations
 
-import email.utils
-import math
 import os
-import re
 import threading
 import time
-import unicodedata
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
@@ -29,15 +26,22 @@ from django.utils.module_loading import import_string
 from requests.adapters import HTTPAdapter
 
 from . import __version__
+from .answers import (
+    ADMIN,
+    MAX_RETRY_AFTER,
+    PROFILE,
+    RemoteProfile,
+    WhoseToken,
+    clean_text,
+    parse_answer,
+    remote_profile,
+)
 from .conf import conf
 from .exceptions import (
     LiveLikeBadResponse,
     LiveLikeConfigurationError,
-    LiveLikeConflict,
     LiveLikeError,
-    LiveLikeRateLimited,
     LiveLikeRejected,
-    LiveLikeTokenRejected,
     LiveLikeUnavailable,
 )
 from .redaction import Secret, forgets_frames
@@ -46,37 +50,6 @@ USER_AGENT = f"django-livelike-profiles/{__version__} python-requests/{requests.
 
 # Enough pooled connections for a backfill running 16-32 threads on one client.
 POOL_SIZE = 32
-_DETAIL_LIMIT = 200
-#: The longest wait a ``Retry-After`` can ask for; anything longer (``inf``,
-#: ``1e12``, a date in year 9999) is read as this.
-MAX_RETRY_AFTER = 86400.0
-# How deeply nested an answer may be. LiveLike's are two or three levels deep;
-# a deeper one is garbage, and walking it recursively could exhaust the stack.
-_MAX_DEPTH = 32
-# Our profile_id column's length; LiveLike's ids are UUIDs.
-_PROFILE_ID_MAX_LENGTH = 64
-# A token that comes back goes into an Authorization header: printable ASCII.
-_TOKEN_RE = re.compile(r"[\x21-\x7e]{1,4096}")
-_NICKNAME_MAX_LENGTH = 255
-# Whose token a request carries, which decides what a 401/403 means.
-_PROFILE, _ADMIN = "profile", "admin"
-
-
-@dataclass(frozen=True)
-class RemoteProfile:
-    """A profile as LiveLike describes it.
-
-    ``access_token`` is ``""`` when the answer did not carry one (reads and
-    updates of one's own profile do not). It is left out of ``repr``.
-    """
-
-    id: str
-    nickname: str = ""
-    access_token: str = field(default="", repr=False)
-    custom_id: str | None = None
-    custom_data: str = ""
-    # The rest of LiveLike's answer, minus the token.
-    data: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
 class LiveLikeClient:
@@ -152,14 +125,15 @@ class LiveLikeClient:
 
     def profile_url(self) -> str:
         """The URL the application resource gives for creating and reading own profiles."""
-        return self.get_application()["profile_url"]
+        url: str = self.get_application()["profile_url"]  # a str: get_application checks
+        return url
 
     # -- profiles ----------------------------------------------------------
 
     def create_profile(self, *, nickname: str | None = None) -> RemoteProfile:
         """Create a new profile (never idempotent: a retry makes a second one)."""
         url = self.profile_url()
-        return _profile(
+        return remote_profile(
             self._discovered("POST", url, json=_body(nickname)), require_token=True, url=url
         )
 
@@ -168,7 +142,7 @@ class LiveLikeClient:
     ) -> RemoteProfile:
         """Create the profile with ``custom_id``; raises :class:`LiveLikeConflict` if taken."""
         url = self._custom_id_url(custom_id)
-        return _profile(
+        return remote_profile(
             self._request("POST", url, json=_body(nickname)), require_token=True, url=url
         )
 
@@ -183,14 +157,14 @@ class LiveLikeClient:
                 'LIVELIKE["API_TOKEN"] (an admin token) is needed to look profiles up by custom id.'
             )
         url = self._custom_id_url(custom_id)
-        data = self._request("GET", url, token=self._api_token, whose_token=_ADMIN)
-        return _profile(data, require_token=False, url=url)
+        data = self._request("GET", url, token=self._api_token, whose_token=ADMIN)
+        return remote_profile(data, require_token=False, url=url)
 
     def get_own_profile(self, access_token: str) -> RemoteProfile:
         """Read the profile that ``access_token`` belongs to."""
         url = self.profile_url()
-        data = self._discovered("GET", url, token=access_token, whose_token=_PROFILE)
-        return _profile(data, require_token=False, url=url)
+        data = self._discovered("GET", url, token=access_token, whose_token=PROFILE)
+        return remote_profile(data, require_token=False, url=url)
 
     def update_own_profile(
         self,
@@ -204,8 +178,8 @@ class LiveLikeClient:
         if not body:
             raise ValueError("update_own_profile() needs a nickname or custom_data")
         url = self.profile_url()
-        data = self._discovered("PATCH", url, token=access_token, whose_token=_PROFILE, json=body)
-        return _profile(data, require_token=False, url=url)
+        data = self._discovered("PATCH", url, token=access_token, whose_token=PROFILE, json=body)
+        return remote_profile(data, require_token=False, url=url)
 
     # -- plumbing ----------------------------------------------------------
 
@@ -237,10 +211,10 @@ class LiveLikeClient:
         url: str,
         *,
         token: str | None = None,
-        whose_token: str = "",
+        whose_token: WhoseToken = "",
         json: Any = None,
     ) -> dict[str, Any]:
-        """Send one request; ``whose_token`` says whose ``token`` is (``_PROFILE``, ``_ADMIN``)."""
+        """Send one request; ``whose_token`` says whose ``token`` is (``PROFILE``, ``ADMIN``)."""
         # Prints masked in error reports; requests sends the value as it is.
         headers = {"Authorization": Secret(f"Bearer {token}")} if token else None
         try:
@@ -258,7 +232,7 @@ class LiveLikeClient:
             ) from err
         except requests.RequestException as err:
             raise LiveLikeUnavailable(type(err).__name__, method=method, url=url) from err
-        data = _parse(response, method, url, whose_token if token else "")
+        data = parse_answer(response, method, url, whose_token if token else "")
         if isinstance(data.get("access_token"), str):  # a create's (or a lookup's) answer
             data["access_token"] = Secret(data["access_token"])
         return data
@@ -271,154 +245,6 @@ def _body(nickname: str | None, *, custom_data: str | None = None) -> dict[str, 
     if custom_data is not None:
         body["custom_data"] = custom_data
     return body
-
-
-def _parse(
-    response: requests.Response, method: str, url: str, whose_token: str = ""
-) -> dict[str, Any]:
-    """Turn an HTTP answer into a JSON dict, or raise the matching exception.
-
-    A 401/403 only speaks about the credential the request carried: a
-    profile's own token (:class:`LiveLikeTokenRejected`), the admin token (a
-    plain :class:`LiveLikeRejected`, for an operator). Without a token of ours
-    (discovery, creates) it is something in front of LiveLike, a CDN or a
-    firewall, or a change on its side: :class:`LiveLikeUnavailable`, retried.
-    """
-    status = response.status_code
-    context = {"method": method, "url": url, "status_code": status, "response": response}
-    data = _json_body(response)
-    if status >= 400 or status < 200:
-        detail, errors = _error_detail(data, response)
-        if status == 429:
-            retry_after = _retry_after(response.headers.get("Retry-After"))
-            raise LiveLikeRateLimited(detail, retry_after=retry_after, **context)
-        if status >= 500 or status < 200:
-            raise LiveLikeUnavailable(detail, **context)
-        if status in (401, 403):
-            if whose_token == _PROFILE:
-                raise LiveLikeTokenRejected(detail, errors=errors, **context)
-            if not whose_token:
-                raise LiveLikeUnavailable(detail, **context)
-        if status == 409:
-            raise LiveLikeConflict(detail, errors=errors, **context)
-        raise LiveLikeRejected(detail, errors=errors, **context)
-    if status >= 300:
-        raise LiveLikeBadResponse("unexpected redirect", **context)
-    if not isinstance(data, dict):
-        raise LiveLikeBadResponse(_describe_body(response), **context)
-    return data
-
-
-def _json_body(response: requests.Response) -> Any:
-    """The parsed body; ``None`` when it is not JSON or nested beyond reason."""
-    try:
-        data = response.json()
-    except (ValueError, RecursionError):  # the parser recurses too
-        return None
-    return None if _too_deep(data) else data
-
-
-def _too_deep(data: Any) -> bool:
-    """Whether ``data`` nests deeper than ``_MAX_DEPTH`` (walked without recursion)."""
-    level: list[Any] = [data]
-    for _ in range(_MAX_DEPTH):
-        level = [
-            child
-            for item in level
-            if isinstance(item, dict | list)
-            for child in (item.values() if isinstance(item, dict) else item)
-        ]
-        if not level:
-            return False
-    return any(isinstance(item, dict | list) for item in level)
-
-
-def _error_detail(data: Any, response: requests.Response) -> tuple[str, dict[str, Any]]:
-    """LiveLike's error text and field errors, with anything token-like removed."""
-    if not isinstance(data, dict):
-        return _describe_body(response), {}
-    errors = _redact(data)
-    detail = errors.get("detail")
-    if not isinstance(detail, str):
-        detail = "; ".join(f"{key}: {value}" for key, value in errors.items())
-    return clean_text(detail, _DETAIL_LIMIT), errors
-
-
-def _redact(data: Any) -> Any:
-    """``data`` without any key that names a token, however deeply nested.
-
-    Recursive: only ever given answers :func:`_json_body` let through.
-    """
-    if isinstance(data, dict):
-        return {k: _redact(v) for k, v in data.items() if "token" not in str(k).lower()}
-    if isinstance(data, list):
-        return [_redact(item) for item in data]
-    return data
-
-
-def clean_text(value: str, limit: int) -> str:
-    """``value`` without control characters (NUL, escapes, newlines), cut to ``limit``.
-
-    For text from outside (LiveLike, the site's ``NICKNAME`` callable) that
-    is stored or shown: PostgreSQL refuses NUL bytes, and terminals and logs
-    should not get escape sequences.
-    """
-    return "".join(c for c in value if unicodedata.category(c) != "Cc")[:limit]
-
-
-def _describe_body(response: requests.Response) -> str:
-    # Never echo a body we could not parse: it may be anything, a token included.
-    content_type = response.headers.get("Content-Type", "no content type")
-    return f"answer is not a JSON object ({content_type}, {len(response.content)} bytes)"
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date), at most a day."""
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-            seconds = when.timestamp() - time.time()
-        except (TypeError, ValueError, IndexError, OverflowError, OSError):
-            return None
-    if math.isnan(seconds):
-        return None
-    return min(MAX_RETRY_AFTER, max(0.0, seconds))
-
-
-def _profile(data: dict[str, Any], *, require_token: bool, url: str) -> RemoteProfile:
-    profile_id = data.get("id")
-    token = data.get("access_token") or ""
-    if not _is_profile_id(profile_id):
-        raise LiveLikeBadResponse("the profile in the answer has no usable id", url=url)
-    if not isinstance(token, str) or (require_token and not token):
-        raise LiveLikeBadResponse("the created profile in the answer has no access token", url=url)
-    if token and not _TOKEN_RE.fullmatch(token):
-        raise LiveLikeBadResponse("the access token in the answer is malformed", url=url)
-    nickname = data.get("nickname")
-    custom_id = data.get("custom_id")
-    custom_data = data.get("custom_data")
-    return RemoteProfile(
-        id=profile_id,
-        nickname=clean_text(nickname, _NICKNAME_MAX_LENGTH) if isinstance(nickname, str) else "",
-        access_token=token,
-        custom_id=custom_id if isinstance(custom_id, str) else None,
-        custom_data=custom_data if isinstance(custom_data, str) else "",
-        data=_redact(data),
-    )
-
-
-def _is_profile_id(value: Any) -> bool:
-    """Whether ``value`` fits our ``profile_id`` column: 1-64 printable, non-space characters."""
-    return (
-        isinstance(value, str)
-        and 0 < len(value) <= _PROFILE_ID_MAX_LENGTH
-        and value.isprintable()
-        and not any(c.isspace() for c in value)
-    )
 
 
 # -- one shared client per process and configuration ------------------------
@@ -461,4 +287,13 @@ def _forget_clients_after_fork() -> None:
 
 os.register_at_fork(after_in_child=_forget_clients_after_fork)
 
-__all__ = ["LiveLikeClient", "LiveLikeError", "RemoteProfile", "get_client"]
+__all__ = [
+    "MAX_RETRY_AFTER",
+    "POOL_SIZE",
+    "USER_AGENT",
+    "LiveLikeClient",
+    "LiveLikeError",
+    "RemoteProfile",
+    "clean_text",
+    "get_client",
+]

@@ -61,7 +61,7 @@ class LiveLikeSettings:
     @property
     def API_URL(self) -> str:
         """Base URL of LiveLike's REST API, always with a trailing slash."""
-        url = self._get("API_URL") or DEFAULTS["API_URL"]
+        url: str = self._get("API_URL") or DEFAULTS["API_URL"]
         return url if url.endswith("/") else url + "/"
 
     @property
@@ -91,7 +91,8 @@ class LiveLikeSettings:
 
     @property
     def CUSTOM_ID_PATH(self) -> str:
-        return self._get("CUSTOM_ID_PATH")
+        path: str = self._get("CUSTOM_ID_PATH")
+        return path
 
     @property
     def ENCRYPTION_KEYS(self) -> list[str] | None:
@@ -154,7 +155,8 @@ class LiveLikeSettings:
     @property
     def CLIENT_CLASS(self) -> str:
         """Dotted path of the LiveLike client class (a ``LiveLikeClient`` subclass)."""
-        return self._get("CLIENT_CLASS") or DEFAULTS["CLIENT_CLASS"]
+        path: str = self._get("CLIENT_CLASS") or DEFAULTS["CLIENT_CLASS"]
+        return path
 
     @property
     def TOKEN_TTL(self) -> int | None:

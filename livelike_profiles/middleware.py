@@ -24,7 +24,8 @@ _MEMO = "_livelike_profile_memo"
 def _http_request(request: Any) -> HttpRequest:
     # A DRF Request wraps the HttpRequest; remember the answer on the latter
     # so the view and the middleware's lazy attribute share it.
-    return getattr(request, "_request", request)
+    http_request: HttpRequest = getattr(request, "_request", request)
+    return http_request
 
 
 def _remembered(request: Any, user: Any) -> tuple[bool, LiveLikeProfile | None]:
@@ -95,7 +96,7 @@ class LazyLiveLikeProfile(LazyObject):
     # LazyObject proxies every operation to ``self._wrapped``; computing it on
     # each read is what keeps the answer tied to the current user.
     @property
-    def _wrapped(self) -> Any:  # type: ignore[override]
+    def _wrapped(self) -> Any:
         return get_livelike_profile(self.__dict__["_request"])
 
     def __repr__(self) -> str:
@@ -108,7 +109,9 @@ class LiveLikeProfileMiddleware:
     sync_capable = True
     async_capable = True
 
-    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+    def __init__(
+        self, get_response: Callable[[HttpRequest], HttpResponse | Awaitable[HttpResponse]]
+    ) -> None:
         self.get_response = get_response
         self.is_async = iscoroutinefunction(get_response)
         if self.is_async:
@@ -122,5 +125,6 @@ class LiveLikeProfileMiddleware:
 
     @staticmethod
     def _attach(request: HttpRequest) -> None:
-        request.livelike_profile = LazyLiveLikeProfile(request)
-        request.alivelike_profile = partial(aget_livelike_profile, request)
+        # Attributes of our own on Django's request, which its stubs cannot know.
+        request.livelike_profile = LazyLiveLikeProfile(request)  # type: ignore[attr-defined]
+        request.alivelike_profile = partial(aget_livelike_profile, request)  # type: ignore[attr-defined]

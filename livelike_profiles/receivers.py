@@ -25,7 +25,9 @@ def retry_nickname_at_login(sender: Any, user: Any, **kwargs: Any) -> None:
     nickname_sync.retry_at_login(user)
 
 
-def push_nickname_on_save(sender: Any, instance: Any, update_fields: Any = None, **kwargs: Any):
+def push_nickname_on_save(
+    sender: Any, instance: Any, update_fields: Any = None, **kwargs: Any
+) -> None:
     """``post_save`` of a user: push a changed nickname after commit (``SYNC_NICKNAME``)."""
     nickname_sync.user_saved(instance, update_fields)
 

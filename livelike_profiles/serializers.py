@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import unicodedata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from .conf import conf
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 # Nicknames are shown to other people, so each must display as what it is:
 # nothing invisible, blank-looking or drawn over its neighbours.
@@ -44,7 +47,7 @@ def _tag(char: str) -> bool:
     return bool(char) and ord(char) in _TAGS
 
 
-def nickname_problem(value: str) -> str | None:
+def nickname_problem(value: str) -> StrOrPromise | None:
     """Why ``value`` (NFC, stripped) would not display as itself, or ``None``."""
     invisible = _("Invisible or control characters are not allowed.")
     marks = 0  # non-spacing marks on the current character
@@ -150,7 +153,8 @@ class NicknameSerializer(serializers.Serializer):
             value = data.get("nickname")
             if value is not None and not isinstance(value, str):
                 raise serializers.ValidationError({"nickname": [_("Not a valid string.")]})
-        return super().to_internal_value(data)
+        validated: dict[str, Any] = super().to_internal_value(data)
+        return validated
 
     def validate_nickname(self, value: str) -> str:
         problem = nickname_problem(value)

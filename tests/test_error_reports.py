@@ -111,7 +111,7 @@ def test_a_call_refused_by_livelike(debug, fake_livelike, active):
     info = failure_of(lambda: get_client().update_own_profile(row.access_token, nickname="x"))
     reports = reports_of(info)
 
-    assert "_parse" in reports["page (text)"] and "access_token" in reports["page (HTML)"]
+    assert "parse_answer" in reports["page (text)"] and "access_token" in reports["page (HTML)"]
     assert_hidden(reports, token, f"Bearer {token}")
 
 

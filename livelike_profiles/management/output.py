@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from django.core.management.base import OutputWrapper
 
-R = TypeVar("R")
+
+class _Report(Protocol):
+    """What the progress line reads of a report: how many users are done."""
+
+    @property
+    def done(self) -> int: ...
+
+
+R = TypeVar("R", bound=_Report)
 
 
 class Progress:

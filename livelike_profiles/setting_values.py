@@ -1,0 +1,308 @@
+"""Checks of each ``LIVELIKE`` key's value on its own: its type, its range, its form.
+
+Each takes the raw ``settings.LIVELIKE`` dict and returns the messages for
+one key or one group of keys; :func:`livelike_profiles.settings_checks.check_settings`
+runs them. Every message names the exact key and says what would be valid,
+and never echoes a key or a secret.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from numbers import Real
+from typing import Any
+from urllib.parse import urlsplit
+
+from cryptography.fernet import Fernet
+from django.core.checks import CheckMessage, Error, Warning
+from django.utils.module_loading import import_string
+
+from .conf import ACCESS_TOKEN_MODES, DEFAULTS
+
+_NON_NEGATIVE_NUMBERS = ("WAIT_SECONDS", "APPLICATION_CACHE_SECONDS")
+_POSITIVE_NUMBERS = ("TIMEOUT", "LEASE_SECONDS", "RETRY_BASE_SECONDS", "RETRY_MAX_SECONDS")
+_OPTIONAL_STRINGS = ("API_TOKEN", "CUSTOM_ID_SECRET", "CLIENT_SECRET")
+_BOOLEANS = ("PROVISION_ON_LOGIN", "CUSTOM_IDS", "SYNC_NICKNAME", "USER_ADMIN")
+
+
+def check_client_id(raw: dict[str, Any]) -> list[CheckMessage]:
+    """E001: ``CLIENT_ID`` is a non-empty string."""
+    value = raw.get("CLIENT_ID")
+    if not isinstance(value, str) or not value.strip():
+        return [
+            Error(
+                'LIVELIKE["CLIENT_ID"] is missing or empty.',
+                hint="Set it to your application's client id from LiveLike's Producer Suite.",
+                id="livelike_profiles.E001",
+            )
+        ]
+    return []
+
+
+def check_api_url(raw: dict[str, Any]) -> list[CheckMessage]:
+    """E002: ``API_URL`` is an http(s) URL."""
+    value = raw.get("API_URL", DEFAULTS["API_URL"])
+    parts = urlsplit(value) if isinstance(value, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+        return [
+            Error(
+                f'LIVELIKE["API_URL"] must be an http(s) URL, not {value!r}.',
+                hint=f"The default is {DEFAULTS['API_URL']!r}.",
+                id="livelike_profiles.E002",
+            )
+        ]
+    return []
+
+
+def is_number(value: Any) -> bool:
+    """Whether ``value`` is a real number (``True`` and ``False`` are not)."""
+    return isinstance(value, Real) and not isinstance(value, bool)
+
+
+def check_numbers(raw: dict[str, Any]) -> list[CheckMessage]:
+    """E003: the timeouts and delays are numbers of seconds in range."""
+    messages: list[CheckMessage] = []
+    for key in _POSITIVE_NUMBERS:
+        value = raw.get(key, DEFAULTS[key])
+        if not is_number(value) or value <= 0:
+            messages.append(
+                Error(
+                    f'LIVELIKE["{key}"] must be a positive number of seconds, not {value!r}.',
+                    hint=f"The default is {DEFAULTS[key]!r}.",
+                    id="livelike_profiles.E003",
+                )
+            )
+    for key in _NON_NEGATIVE_NUMBERS:
+        value = raw.get(key, DEFAULTS[key])
+        if not is_number(value) or value < 0:
+            messages.append(
+                Error(
+                    f'LIVELIKE["{key}"] must be a number of seconds, zero or more, not {value!r}.',
+                    hint=f"The default is {DEFAULTS[key]!r}.",
+                    id="livelike_profiles.E003",
+                )
+            )
+    return messages
+
+
+def check_booleans(raw: dict[str, Any]) -> list[CheckMessage]:
+    """E007: the switches are ``True`` or ``False``."""
+    return [
+        Error(
+            f'LIVELIKE["{key}"] must be True or False, not {raw[key]!r}.',
+            hint=f"The default is {DEFAULTS[key]!r}.",
+            id="livelike_profiles.E007",
+        )
+        for key in _BOOLEANS
+        if key in raw and not isinstance(raw[key], bool)
+    ]
+
+
+def check_nickname(raw: dict[str, Any]) -> list[CheckMessage]:
+    """E004: ``NICKNAME`` is the dotted path of a callable."""
+    path = raw.get("NICKNAME")
+    if path is None:
+        return []
+    problem = None
+    if not isinstance(path, str) or not path:
+        problem = f"must be a dotted path to a callable, not {path!r}"
+    else:
+        try:
+            target: Callable[..., Any] = import_string(path)
+        except ImportError as err:
+            problem = f"{path!r} does not import ({err})"
+        else:
+            if not callable(target):
+                problem = f"{path!r} is not callable"
+    if problem is None:
+        return []
+    return [
+        Error(
+            f'LIVELIKE["NICKNAME"] {problem}.',
+            hint="Use the dotted path of a function user -> str | None, "
+            'e.g. "myapp.nicknames.for_user".',
+            id="livelike_profiles.E004",
+        )
+    ]
+
+
+def check_encryption_keys(raw: dict[str, Any]) -> list[CheckMessage]:
+    """E005: ``ENCRYPTION_KEYS`` is a non-empty list of Fernet keys."""
+    keys = raw.get("ENCRYPTION_KEYS")
+    if keys is None:
+        return []
+    hint = (
+        "Give a non-empty list of Fernet keys, newest first; make one with: python -c "
+        "'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+    )
+    if not isinstance(keys, list | tuple) or not keys:
+        return [
+            Error(
+                'LIVELIKE["ENCRYPTION_KEYS"] must be a non-empty list of Fernet keys.',
+                hint=hint,
+                id="livelike_profiles.E005",
+            )
+        ]
+    messages: list[CheckMessage] = []
+    for index, key in enumerate(keys):
+        try:
+            Fernet(key)
+        except (TypeError, ValueError):
+            # Never echo the key itself: it is a secret.
+            messages.append(
+                Error(
+                    f'LIVELIKE["ENCRYPTION_KEYS"][{index}] is not a valid Fernet key '
+                    "(32 url-safe base64-encoded bytes).",
+                    hint=hint,
+                    id="livelike_profiles.E005",
+                )
+            )
+    return messages
+
+
+def check_custom_id_path(raw: dict[str, Any]) -> list[CheckMessage]:
+    """E008: ``CUSTOM_ID_PATH`` is a relative path with ``{custom_id}``."""
+    value = raw.get("CUSTOM_ID_PATH", DEFAULTS["CUSTOM_ID_PATH"])
+    if (
+        not isinstance(value, str)
+        or "{custom_id}" not in value
+        or value.startswith("/")
+        or "://" in value
+    ):
+        return [
+            Error(
+                f'LIVELIKE["CUSTOM_ID_PATH"] must be a path relative to API_URL containing '
+                f"{{custom_id}}, not {value!r}.",
+                hint=f"The default is {DEFAULTS['CUSTOM_ID_PATH']!r}.",
+                id="livelike_profiles.E008",
+            )
+        ]
+    try:
+        value.format(client_id="x", custom_id="x")
+    except (KeyError, IndexError, ValueError):
+        return [
+            Error(
+                'LIVELIKE["CUSTOM_ID_PATH"] may only use {client_id} and {custom_id}, '
+                f"not {value!r}.",
+                hint=f"The default is {DEFAULTS['CUSTOM_ID_PATH']!r}.",
+                id="livelike_profiles.E008",
+            )
+        ]
+    return []
+
+
+def check_unknown_keys(raw: dict[str, Any]) -> list[CheckMessage]:
+    """W001: every key is one of ours."""
+    return [
+        Warning(
+            f'LIVELIKE["{key}"] is not a setting of django-livelike-profiles and is ignored.',
+            hint="Known keys: " + ", ".join(sorted(DEFAULTS)) + ".",
+            id="livelike_profiles.W001",
+        )
+        for key in sorted(set(raw) - set(DEFAULTS), key=str)
+    ]
+
+
+def check_nickname_length(raw: dict[str, Any]) -> list[CheckMessage]:
+    """E009: ``NICKNAME_MAX_LENGTH`` is a whole number from 1 to 255."""
+    value = raw.get("NICKNAME_MAX_LENGTH", DEFAULTS["NICKNAME_MAX_LENGTH"])
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 255:
+        return []
+    return [
+        Error(
+            f'LIVELIKE["NICKNAME_MAX_LENGTH"] must be a whole number from 1 to 255, not {value!r}.',
+            hint=f"The default is {DEFAULTS['NICKNAME_MAX_LENGTH']!r}.",
+            id="livelike_profiles.E009",
+        )
+    ]
+
+
+def check_throttle_rate(raw: dict[str, Any]) -> list[CheckMessage]:
+    """E010: ``THROTTLE_RATE`` is a DRF rate or ``None``."""
+    value = raw.get("THROTTLE_RATE", DEFAULTS["THROTTLE_RATE"])
+    if value is None:
+        return []
+    number, _, period = value.partition("/") if isinstance(value, str) else ("", "", "")
+    if number.isdigit() and int(number) > 0 and period[:1] in ("s", "m", "h", "d"):
+        return []
+    return [
+        Error(
+            f'LIVELIKE["THROTTLE_RATE"] must be a DRF rate like "10/minute", or None, '
+            f"not {value!r}.",
+            hint=f"The default is {DEFAULTS['THROTTLE_RATE']!r}.",
+            id="livelike_profiles.E010",
+        )
+    ]
+
+
+def check_strings(raw: dict[str, Any]) -> list[CheckMessage]:
+    """E012: the optional secrets and ids are strings."""
+    return [
+        Error(
+            f'LIVELIKE["{key}"] must be a string, not {type(raw[key]).__name__}.',
+            hint="Leave it out for the default.",
+            id="livelike_profiles.E012",
+        )
+        for key in _OPTIONAL_STRINGS
+        if raw.get(key) is not None and not isinstance(raw[key], str)
+    ]
+
+
+def check_access_tokens(raw: dict[str, Any]) -> list[CheckMessage]:
+    """E013: ``ACCESS_TOKENS`` is one of the modes."""
+    mode = raw.get("ACCESS_TOKENS", DEFAULTS["ACCESS_TOKENS"])
+    if mode not in ACCESS_TOKEN_MODES:
+        valid = " or ".join(f'"{m}"' for m in ACCESS_TOKEN_MODES)
+        return [
+            Error(
+                f'LIVELIKE["ACCESS_TOKENS"] must be {valid}, not {mode!r}.',
+                hint=f'The default is "{DEFAULTS["ACCESS_TOKENS"]}".',
+                id="livelike_profiles.E013",
+            )
+        ]
+    return []
+
+
+def check_token_ttl(raw: dict[str, Any]) -> list[CheckMessage]:
+    """E016: ``TOKEN_TTL`` is a positive whole number of seconds or ``None``."""
+    value = raw.get("TOKEN_TTL", DEFAULTS["TOKEN_TTL"])
+    if value is None or (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+        return []
+    return [
+        Error(
+            f'LIVELIKE["TOKEN_TTL"] must be a whole number of seconds above 0, or None for '
+            f"tokens without expiry, not {value!r}.",
+            hint=f"The default is {DEFAULTS['TOKEN_TTL']!r} (a day).",
+            id="livelike_profiles.E016",
+        )
+    ]
+
+
+def check_client_class(raw: dict[str, Any]) -> list[CheckMessage]:
+    """E017: ``CLIENT_CLASS`` is the dotted path of a ``LiveLikeClient`` subclass."""
+    path = raw.get("CLIENT_CLASS", DEFAULTS["CLIENT_CLASS"])
+    base = "livelike_profiles.client.LiveLikeClient"
+    if isinstance(path, str) and is_subclass(resolve(path), base):
+        return []
+    return [
+        Error(
+            f'LIVELIKE["CLIENT_CLASS"] must be the dotted path of a LiveLikeClient subclass, '
+            f"not {path!r}.",
+            hint=f"The default is {DEFAULTS['CLIENT_CLASS']!r}; subclass it to override "
+            "create_session() (proxies, certificates, retries).",
+            id="livelike_profiles.E017",
+        )
+    ]
+
+
+def resolve(entry: str) -> Any:
+    """The object at dotted path ``entry``, or ``None`` if it does not import."""
+    try:
+        return import_string(entry)
+    except ImportError:
+        return None  # Django reports unimportable middleware itself
+
+
+def is_subclass(cls: Any, path: str) -> bool:
+    """Whether ``cls`` is a class deriving from the one at dotted path ``path``."""
+    return isinstance(cls, type) and issubclass(cls, import_string(path))
