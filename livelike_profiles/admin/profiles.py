@@ -92,7 +92,12 @@ class LiveLikeProfileAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         # Every field: rows change only through provisioning, sync and the actions.
-        return [name for _title, options in self.fieldsets for name in options["fields"]]
+        return [
+            name
+            for _title, options in self.fieldsets
+            for name in options["fields"]
+            if isinstance(name, str)  # all of them: no field shares a line
+        ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -117,7 +117,7 @@ def report_refresh(
 def _log(request: HttpRequest, rows: Iterable[LiveLikeProfile], message: Any) -> None:
     """Admin history entries for ``rows`` (who did what; never anything secret)."""
     rows = list(rows)
-    if rows:
+    if rows and request.user.pk is not None:  # always: the admin needs a logged-in user
         LogEntry.objects.log_actions(
             user_id=request.user.pk, queryset=rows, action_flag=CHANGE, change_message=str(message)
         )

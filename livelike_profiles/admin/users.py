@@ -8,7 +8,7 @@ unless it asks.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.contrib.auth import get_user_model
@@ -60,7 +60,10 @@ class LiveLikeProfileInline(admin.StackedInline):
         return mask_token(obj)
 
 
-@admin.action(description=_("Provision LiveLike profiles"))
+PROVISION_DESCRIPTION = _("Provision LiveLike profiles")
+
+
+@admin.action(description=PROVISION_DESCRIPTION)
 def provision_livelike_profiles(modeladmin: Any, request: HttpRequest, queryset: QuerySet) -> None:
     """The user admin's action: ensure each selected user has their one profile."""
     if not request.user.has_perm(CHANGE_PERMISSION):
@@ -72,7 +75,14 @@ def provision_livelike_profiles(modeladmin: Any, request: HttpRequest, queryset:
     report_provisioning(modeladmin, request, results, {user.pk: user for user in users})
 
 
-class LiveLikeUserAdminMixin:
+# The mixin's methods extend a ModelAdmin's: say so to the type checker only.
+if TYPE_CHECKING:
+    _UserAdminBase = admin.ModelAdmin
+else:
+    _UserAdminBase = object
+
+
+class LiveLikeUserAdminMixin(_UserAdminBase):
     """Add to your user admin: the LiveLike inline on the change page, and the action.
 
     ::
@@ -88,21 +98,21 @@ class LiveLikeUserAdminMixin:
     livelike_inline = LiveLikeProfileInline
 
     def get_inlines(self, request: HttpRequest, obj: Any) -> list[Any]:
-        inlines = list(super().get_inlines(request, obj))  # type: ignore[misc]
+        inlines = list(super().get_inlines(request, obj))
         if obj is not None and self.livelike_inline not in inlines:
             inlines.append(self.livelike_inline)
         return inlines
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        actions = super().get_actions(request)  # type: ignore[misc]
+        actions = super().get_actions(request)
         if request.user.has_perm(CHANGE_PERMISSION):
             action = provision_livelike_profiles
-            actions[action.__name__] = (action, action.__name__, action.short_description)
+            actions[action.__name__] = (action, action.__name__, str(PROVISION_DESCRIPTION))
         return actions
 
     @transaction.non_atomic_requests
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
-        return super().changelist_view(request, extra_context)  # type: ignore[misc]
+        return super().changelist_view(request, extra_context)
 
 
 class LiveLikeUserAdmin(LiveLikeUserAdminMixin, UserAdmin):
