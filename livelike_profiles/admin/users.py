@@ -107,7 +107,9 @@ class LiveLikeUserAdminMixin(_UserAdminBase):
         actions = super().get_actions(request)
         if request.user.has_perm(CHANGE_PERMISSION):
             action = provision_livelike_profiles
-            actions[action.__name__] = (action, action.__name__, str(PROVISION_DESCRIPTION))
+            # django-stubs types an action as returning str; Django's return None or a response.
+            entry = (action, action.__name__, str(PROVISION_DESCRIPTION))
+            actions[action.__name__] = entry  # type: ignore[assignment]
         return actions
 
     @transaction.non_atomic_requests
