@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
 
 import pytest
 from django.core.cache import cache
 from django.db import connection
+from pytest_django import Settings
 
 from livelike_profiles.fake import FakeLiveLike
 
@@ -55,3 +58,41 @@ def fake_livelike(settings) -> Iterator[FakeLiveLike]:
     with FakeLiveLike(client_id="test-client", admin_token="test-admin-token") as fake:
         settings.LIVELIKE = fake.settings(TIMEOUT=2.0, CLIENT_SECRET="")
         yield fake
+
+
+class LiveLikeSettings:
+    """Keys of ``settings.LIVELIKE`` changed for one test: ``livelike_settings(TIMEOUT=0.3)``.
+
+    A change holds until the test ends (pytest-django's ``settings`` undoes it) or,
+    written ``with livelike_settings(...):``, until the block ends.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    def __call__(self, **changes: Any) -> AbstractContextManager[None]:
+        """Merge ``changes`` into ``LIVELIKE``."""
+        return self._replace({**self._settings.LIVELIKE, **changes})
+
+    def without(self, *keys: str) -> AbstractContextManager[None]:
+        """Remove ``keys`` from ``LIVELIKE``, as a site that never set them."""
+        return self._replace({k: v for k, v in self._settings.LIVELIKE.items() if k not in keys})
+
+    def _replace(self, livelike: dict[str, Any]) -> AbstractContextManager[None]:
+        before = self._settings.LIVELIKE
+        self._settings.LIVELIKE = livelike
+        return self._put_back(before)
+
+    @contextmanager
+    def _put_back(self, before: dict[str, Any]) -> Iterator[None]:
+        # Runs only under ``with``: a plain call leaves the undoing to the test's end.
+        try:
+            yield
+        finally:
+            self._settings.LIVELIKE = before
+
+
+@pytest.fixture
+def livelike_settings(settings: Settings) -> LiveLikeSettings:
+    """Change keys of ``settings.LIVELIKE`` for this test (see ``LiveLikeSettings``)."""
+    return LiveLikeSettings(settings)

@@ -83,15 +83,16 @@ def row_of(user):
     return LiveLikeProfile.objects.get(user_id=user.pk)
 
 
-def first_answer_lost(fake, settings, **livelike):
+def first_answer_lost(fake, livelike_settings, **livelike):
     """A stored-mode user whose first create reached LiveLike but whose answer never came.
 
-    ``livelike`` overrides ``settings.LIVELIKE`` keys; the row is left failed and due.
+    ``livelike`` are ``LIVELIKE`` keys set through the ``livelike_settings`` fixture; the row
+    is left failed and due.
     """
     from livelike_profiles.models import LiveLikeProfile
     from livelike_profiles.provisioning import ensure_profile
 
-    settings.LIVELIKE = {**settings.LIVELIKE, "TIMEOUT": 0.3, **livelike}
+    livelike_settings(TIMEOUT=0.3, **livelike)
     fake.lose_next_create_answers(1, delay=5.0)
     user = make_user()
     assert ensure_profile(user).status == LiveLikeProfile.Status.FAILED

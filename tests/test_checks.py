@@ -227,8 +227,8 @@ def store_tokens(first: int, count: int) -> dict[int, str]:
     }
 
 
-def stored_token_messages(settings, **livelike) -> list:
-    settings.LIVELIKE = {**settings.LIVELIKE, **livelike}
+def stored_token_messages(livelike_settings, **livelike) -> list:
+    livelike_settings(**livelike)
     return check_stored_tokens(databases=["default"])
 
 
@@ -240,11 +240,13 @@ def assert_tells_no_secret(message, *secrets: str) -> None:
 
 
 @pytest.mark.django_db
-def test_switching_to_encryption_keys_without_the_derived_key_is_an_error(settings):
+def test_switching_to_encryption_keys_without_the_derived_key_is_an_error(
+    settings, livelike_settings
+):
     ciphertexts = store_tokens(0, 3)  # under the key derived from SECRET_KEY
     new = Fernet.generate_key().decode()
 
-    (message,) = stored_token_messages(settings, ENCRYPTION_KEYS=[new])
+    (message,) = stored_token_messages(livelike_settings, ENCRYPTION_KEYS=[new])
 
     assert message.id == "livelike_profiles.E101"
     assert message.msg.startswith(
@@ -264,21 +266,25 @@ def test_switching_to_encryption_keys_without_the_derived_key_is_an_error(settin
 
     # The documented fix: the derived key after the new one.
     assert (
-        stored_token_messages(settings, ENCRYPTION_KEYS=[new, derived_key(settings.SECRET_KEY)])
+        stored_token_messages(
+            livelike_settings, ENCRYPTION_KEYS=[new, derived_key(settings.SECRET_KEY)]
+        )
         == []
     )
 
 
 @pytest.mark.django_db
-def test_tokens_under_a_fallback_secret_name_it(settings):
+def test_tokens_under_a_fallback_secret_name_it(settings, livelike_settings):
     settings.SECRET_KEY_FALLBACKS = ["an-older-secret"]
     old_secret = settings.SECRET_KEY
     settings.SECRET_KEY = "an-older-secret"
     store_tokens(0, 2)
     settings.SECRET_KEY = old_secret  # the older one is in the fallbacks: still readable
-    assert stored_token_messages(settings) == []
+    assert stored_token_messages(livelike_settings) == []
 
-    (message,) = stored_token_messages(settings, ENCRYPTION_KEYS=[Fernet.generate_key().decode()])
+    (message,) = stored_token_messages(
+        livelike_settings, ENCRYPTION_KEYS=[Fernet.generate_key().decode()]
+    )
     assert message.id == "livelike_profiles.E101"
     assert "derived_key(SECRET_KEY_FALLBACKS[0])" in message.hint
     assert "derived_key(SECRET_KEY)" not in message.hint
@@ -286,23 +292,23 @@ def test_tokens_under_a_fallback_secret_name_it(settings):
 
 
 @pytest.mark.django_db
-def test_a_changed_secret_key_without_fallback_is_an_error(settings):
+def test_a_changed_secret_key_without_fallback_is_an_error(settings, livelike_settings):
     store_tokens(0, 2)
     settings.SECRET_KEY = "a-new-secret-without-the-old-one-as-fallback"
-    (message,) = stored_token_messages(settings)
+    (message,) = stored_token_messages(livelike_settings)
     assert message.id == "livelike_profiles.E101"
     assert "SECRET_KEY_FALLBACKS" in message.hint
 
 
 @pytest.mark.django_db
-def test_some_unreadable_tokens_are_a_warning_naming_the_keys(settings):
+def test_some_unreadable_tokens_are_a_warning_naming_the_keys(livelike_settings):
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
-    settings.LIVELIKE = {**settings.LIVELIKE, "ENCRYPTION_KEYS": [old]}
+    livelike_settings(ENCRYPTION_KEYS=[old])
     lost = store_tokens(0, 2)
-    settings.LIVELIKE = {**settings.LIVELIKE, "ENCRYPTION_KEYS": [new]}
+    livelike_settings(ENCRYPTION_KEYS=[new])
     store_tokens(10, 2)
 
-    (message,) = stored_token_messages(settings)
+    (message,) = stored_token_messages(livelike_settings)
 
     assert message.id == "livelike_profiles.W101"
     assert message.msg.startswith("2 of the 4 most recently stored")
@@ -311,7 +317,7 @@ def test_some_unreadable_tokens_are_a_warning_naming_the_keys(settings):
     assert_tells_no_secret(message, old, new, *lost.values())
     # A warning is shown but stops nothing.
     assert "livelike_profiles.W101" in check_output()
-    assert stored_token_messages(settings, ENCRYPTION_KEYS=[new, old]) == []
+    assert stored_token_messages(livelike_settings, ENCRYPTION_KEYS=[new, old]) == []
 
 
 def check_output() -> str:
@@ -321,25 +327,28 @@ def check_output() -> str:
 
 
 @pytest.mark.django_db
-def test_only_the_most_recent_tokens_are_sampled(settings, monkeypatch):
+def test_only_the_most_recent_tokens_are_sampled(livelike_settings, monkeypatch):
     from livelike_profiles import checks
 
     monkeypatch.setattr(checks, "TOKEN_SAMPLE_SIZE", 2)
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
-    settings.LIVELIKE = {**settings.LIVELIKE, "ENCRYPTION_KEYS": [old]}
+    livelike_settings(ENCRYPTION_KEYS=[old])
     store_tokens(0, 1)  # the oldest: unreadable below, but not in the sample
-    settings.LIVELIKE = {**settings.LIVELIKE, "ENCRYPTION_KEYS": [new]}
+    livelike_settings(ENCRYPTION_KEYS=[new])
     store_tokens(10, 2)
-    assert stored_token_messages(settings) == []
-    settings.LIVELIKE = {**settings.LIVELIKE, "ENCRYPTION_KEYS": [Fernet.generate_key().decode()]}
+    assert stored_token_messages(livelike_settings) == []
+    livelike_settings(ENCRYPTION_KEYS=[Fernet.generate_key().decode()])
     store_tokens(20, 1)  # ...but the newest one is
-    (message,) = stored_token_messages(settings, ENCRYPTION_KEYS=[new])
+    (message,) = stored_token_messages(livelike_settings, ENCRYPTION_KEYS=[new])
     assert message.msg.startswith("1 of the 2 most recently stored")
 
 
 @pytest.mark.django_db
-def test_no_stored_token_no_message(settings):
-    assert stored_token_messages(settings, ENCRYPTION_KEYS=[Fernet.generate_key().decode()]) == []
+def test_no_stored_token_no_message(livelike_settings):
+    assert (
+        stored_token_messages(livelike_settings, ENCRYPTION_KEYS=[Fernet.generate_key().decode()])
+        == []
+    )
     assert check_stored_tokens(databases=None) == []  # plain `manage.py check`: no query
 
 

@@ -16,8 +16,8 @@ from tests.factories import make_user
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_the_configured_client_class_makes_every_call(fake_livelike, settings):
-    settings.LIVELIKE = {**settings.LIVELIKE, "CLIENT_CLASS": "tests.clients.ProxiedClient"}
+def test_the_configured_client_class_makes_every_call(fake_livelike, livelike_settings):
+    livelike_settings(CLIENT_CLASS="tests.clients.ProxiedClient")
     client = get_client()
     assert isinstance(client, ProxiedClient)
     assert ensure_profile(make_user()).is_active
@@ -29,8 +29,8 @@ def test_the_default_client_class_is_the_shipped_one(fake_livelike):
     assert type(get_client()).__name__ == "LiveLikeClient"
 
 
-def test_the_user_admin_is_left_alone_unless_the_site_asks(settings):
-    settings.LIVELIKE = {k: v for k, v in settings.LIVELIKE.items() if k != "USER_ADMIN"}
+def test_the_user_admin_is_left_alone_unless_the_site_asks(livelike_settings):
+    livelike_settings.without("USER_ADMIN")
     site = admin.AdminSite(name="scratch")
     site.register(get_user_model(), UserAdmin)
     assert register_on_default_user_admin(site) is False
@@ -38,8 +38,8 @@ def test_the_user_admin_is_left_alone_unless_the_site_asks(settings):
 
 
 @pytest.mark.parametrize("enabled", [True, False])
-def test_the_user_admin_swap_is_a_setting(settings, enabled):
-    settings.LIVELIKE = {**settings.LIVELIKE, "USER_ADMIN": enabled}
+def test_the_user_admin_swap_is_a_setting(livelike_settings, enabled):
+    livelike_settings(USER_ADMIN=enabled)
     site = admin.AdminSite(name="scratch")
     site.register(get_user_model(), UserAdmin)
     assert register_on_default_user_admin(site) is enabled

@@ -112,8 +112,8 @@ def test_the_api_hands_out_a_minted_token_naming_the_rows_custom_id(minted, sett
     assert stored_ciphertext(user) == ""
 
 
-def test_a_token_ttl_of_none_mints_tokens_without_expiry(minted, settings):
-    settings.LIVELIKE = {**settings.LIVELIKE, "TOKEN_TTL": None}
+def test_a_token_ttl_of_none_mints_tokens_without_expiry(minted, settings, livelike_settings):
+    livelike_settings(TOKEN_TTL=None)
     answer = api_get(make_user())
     assert answer["expires_at"] is None
     assert "exp" not in claims_of(answer["access_token"], settings.LIVELIKE["CLIENT_SECRET"])
@@ -133,15 +133,13 @@ def test_the_profile_id_is_learned_once_by_the_first_answer(minted):
     assert minted.create_count == 1
 
 
-def test_an_outage_leaves_the_id_unknown_and_hands_out_the_token_anyway(minted, settings):
+def test_an_outage_leaves_the_id_unknown_and_hands_out_the_token_anyway(minted, livelike_settings):
     user = make_user()
-    working = settings.LIVELIKE
-    settings.LIVELIKE = {**working, "API_URL": "http://127.0.0.1:9/api/v1/"}  # nothing listens
-    answer = api_get(user)
-    assert answer["profile_id"] == "" and answer["access_token"]
-    row = row_of(user)
-    assert row.profile_id is None and row.is_active and row.next_attempt_at is not None
-    settings.LIVELIKE = working
+    with livelike_settings(API_URL="http://127.0.0.1:9/api/v1/"):  # nothing listens
+        answer = api_get(user)
+        assert answer["profile_id"] == "" and answer["access_token"]
+        row = row_of(user)
+        assert row.profile_id is None and row.is_active and row.next_attempt_at is not None
     # Not asked again before the backoff is over (every request would wait for it)...
     assert api_get(user)["profile_id"] == "" and minted.calls == []
     LiveLikeProfile.objects.filter(user_id=user.pk).update(next_attempt_at=None)
@@ -149,8 +147,8 @@ def test_an_outage_leaves_the_id_unknown_and_hands_out_the_token_anyway(minted, 
     assert api_get(user)["profile_id"] == minted.profile_by_custom_id(row.custom_id).id
 
 
-def test_the_sites_nickname_reaches_livelike_with_the_first_call(minted, settings):
-    settings.LIVELIKE = {**settings.LIVELIKE, "NICKNAME": "tests.nicknames.from_username"}
+def test_the_sites_nickname_reaches_livelike_with_the_first_call(minted, livelike_settings):
+    livelike_settings(NICKNAME="tests.nicknames.from_username")
     user = make_user(7)
     log_in(user)
     assert minted.calls == []
@@ -210,9 +208,9 @@ def test_a_nickname_change_through_the_api_uses_a_minted_token(minted):
 # -- stored mode: a lost answer --------------------------------------------------------
 
 
-def test_a_lost_answer_is_recovered_with_a_minted_token(fake_livelike, settings):
+def test_a_lost_answer_is_recovered_with_a_minted_token(fake_livelike, settings, livelike_settings):
     secret = fake_livelike.settings()["CLIENT_SECRET"]
-    user = first_answer_lost(fake_livelike, settings, CLIENT_SECRET=secret)
+    user = first_answer_lost(fake_livelike, livelike_settings, CLIENT_SECRET=secret)
     (lost,) = fake_livelike.profiles
     row = ensure_profile(type(user)._default_manager.get(pk=user.pk))
     assert row.is_active and row.profile_id == lost.id
@@ -227,9 +225,9 @@ def test_a_lost_answer_is_recovered_with_a_minted_token(fake_livelike, settings)
 
 
 def test_without_a_secret_a_lost_answer_ends_in_conflict_naming_the_setting(
-    fake_livelike, settings
+    fake_livelike, livelike_settings
 ):
-    user = first_answer_lost(fake_livelike, settings, CLIENT_SECRET="")
+    user = first_answer_lost(fake_livelike, livelike_settings, CLIENT_SECRET="")
     row = ensure_profile(type(user)._default_manager.get(pk=user.pk))
     assert row.status == Status.CONFLICT
     assert 'LIVELIKE["CLIENT_SECRET"]' in row.last_error
@@ -237,13 +235,13 @@ def test_without_a_secret_a_lost_answer_ends_in_conflict_naming_the_setting(
 
 
 @pytest.mark.parametrize("how", ["next_login", "admin_action", "livelike_provision"])
-def test_a_conflict_recovers_once_a_secret_is_set(fake_livelike, settings, request, how):
+def test_a_conflict_recovers_once_a_secret_is_set(fake_livelike, livelike_settings, request, how):
     secret = fake_livelike.settings()["CLIENT_SECRET"]
-    user = first_answer_lost(fake_livelike, settings, CLIENT_SECRET="")
+    user = first_answer_lost(fake_livelike, livelike_settings, CLIENT_SECRET="")
     assert ensure_profile(type(user)._default_manager.get(pk=user.pk)).status == Status.CONFLICT
     (lost,) = fake_livelike.profiles
 
-    settings.LIVELIKE = {**settings.LIVELIKE, "CLIENT_SECRET": secret}
+    livelike_settings(CLIENT_SECRET=secret)
     if how == "next_login":
         log_in(user)
     elif how == "admin_action":
@@ -264,16 +262,18 @@ def test_a_conflict_recovers_once_a_secret_is_set(fake_livelike, settings, reque
 # -- switching modes --------------------------------------------------------------------
 
 
-def test_switching_to_client_generated_keeps_every_users_profile(fake_livelike, settings):
+def test_switching_to_client_generated_keeps_every_users_profile(
+    fake_livelike, settings, livelike_settings
+):
     # Stored mode: two active users, one whose answer was lost, one made without custom ids.
     settings.LIVELIKE = fake_livelike.settings(TIMEOUT=0.3)
     active = make_users(2)
     for user in active:
         assert ensure_profile(user).is_active
-    settings.LIVELIKE = {**settings.LIVELIKE, "CUSTOM_IDS": False}
+    livelike_settings(CUSTOM_IDS=False)
     plain = make_user(50)
     assert ensure_profile(plain).is_active
-    settings.LIVELIKE = {**settings.LIVELIKE, "CUSTOM_IDS": True}
+    livelike_settings(CUSTOM_IDS=True)
     fake_livelike.lose_next_create_answers(1, delay=5.0)
     lost_user = make_user(60)
     assert ensure_profile(lost_user).status == Status.FAILED
@@ -302,7 +302,9 @@ def test_switching_to_client_generated_keeps_every_users_profile(fake_livelike, 
 # -- operators ------------------------------------------------------------------------------
 
 
-def test_livelike_sync_learns_the_ids_and_a_refused_minted_token_revokes_nobody(minted, settings):
+def test_livelike_sync_learns_the_ids_and_a_refused_minted_token_revokes_nobody(
+    minted, livelike_settings
+):
     users = make_users(3)
     for user in users:
         ensure_profile(user)
@@ -313,7 +315,7 @@ def test_livelike_sync_learns_the_ids_and_a_refused_minted_token_revokes_nobody(
         assert row.profile_id == minted.profile_by_custom_id(row.custom_id).id
 
     wrong = "another-secret-that-the-fake-does-not-know"
-    settings.LIVELIKE = {**settings.LIVELIKE, "CLIENT_SECRET": wrong}
+    livelike_settings(CLIENT_SECRET=wrong)
     out = io.StringIO()
     with pytest.raises(CommandError, match="3 profile"):
         call_command("livelike_sync", stdout=out)
@@ -332,7 +334,9 @@ def test_the_admin_shows_that_the_token_is_minted(minted, admin_client):
 # -- secrets stay secret ------------------------------------------------------------------
 
 
-def test_minted_tokens_and_the_secret_appear_nowhere_but_the_answer(minted, settings, caplog):
+def test_minted_tokens_and_the_secret_appear_nowhere_but_the_answer(
+    minted, settings, livelike_settings, caplog
+):
     secret = settings.LIVELIKE["CLIENT_SECRET"]
     caplog.set_level(logging.DEBUG)
     user = make_user()
@@ -343,7 +347,7 @@ def test_minted_tokens_and_the_secret_appear_nowhere_but_the_answer(minted, sett
     row = row_of(user)
     credential = row.credential()
     shown = [repr(row), str(row), repr(row.access_token), repr(credential), repr(get_client())]
-    settings.LIVELIKE = {**settings.LIVELIKE, "CLIENT_SECRET": "x" * 40}  # the fake refuses it
+    livelike_settings(CLIENT_SECRET="x" * 40)  # the fake refuses it
     refused = row.credential().token
     with pytest.raises(LiveLikeTokenRejected) as caught:
         get_client().get_own_profile(refused)
@@ -375,17 +379,19 @@ def test_the_admin_pages_show_no_minted_token(minted, admin_client, settings):
         assert settings.LIVELIKE["CLIENT_SECRET"] not in html
 
 
-def test_a_minting_row_without_a_secret_is_a_clear_503_not_an_empty_token(minted, settings):
+def test_a_minting_row_without_a_secret_is_a_clear_503_not_an_empty_token(
+    minted, settings, livelike_settings
+):
     user = make_user()
     assert api_get(user)["access_token"]
     secret = settings.LIVELIKE["CLIENT_SECRET"]
-    settings.LIVELIKE = {**settings.LIVELIKE, "ACCESS_TOKENS": "stored", "CLIENT_SECRET": ""}
+    livelike_settings(ACCESS_TOKENS="stored", CLIENT_SECRET="")
     client = Client()
     client.force_login(user)
     response = client.get(URL)
     assert response.status_code == 503 and "client secret" in response.json()["detail"]
     assert "CLIENT_SECRET" in row_of(user).last_error
-    settings.LIVELIKE = {**settings.LIVELIKE, "CLIENT_SECRET": secret}
+    livelike_settings(CLIENT_SECRET=secret)
     assert api_get(user)["access_token"]
     assert row_of(user).last_error == ""
 
@@ -395,8 +401,10 @@ def test_a_minting_row_without_a_secret_is_a_clear_503_not_an_empty_token(minted
 WRONG_SECRET = "a-wrong-client-secret-of-at-least-32-bytes"
 
 
-def test_a_conflict_whose_minted_token_is_refused_waits_for_its_backoff(fake_livelike, settings):
-    user = first_answer_lost(fake_livelike, settings, CLIENT_SECRET=WRONG_SECRET)
+def test_a_conflict_whose_minted_token_is_refused_waits_for_its_backoff(
+    fake_livelike, livelike_settings
+):
+    user = first_answer_lost(fake_livelike, livelike_settings, CLIENT_SECRET=WRONG_SECRET)
     row = ensure_profile(fresh(user))
     assert row.status == Status.CONFLICT and "CLIENT_SECRET" in row.last_error
     assert row.next_attempt_at is not None
@@ -407,7 +415,7 @@ def test_a_conflict_whose_minted_token_is_refused_waits_for_its_backoff(fake_liv
 
 
 def test_a_revoked_row_is_left_for_an_operator_when_switching(fake_livelike, settings):
-    settings.LIVELIKE = {**fake_livelike.settings(TIMEOUT=2.0), "CUSTOM_IDS": False}
+    settings.LIVELIKE = fake_livelike.settings(TIMEOUT=2.0, CUSTOM_IDS=False)
     user = make_user()
     old = ensure_profile(user)
     # livelike_sync's verdict on a token LiveLike refuses:
@@ -423,7 +431,7 @@ def test_a_revoked_row_is_left_for_an_operator_when_switching(fake_livelike, set
 
 
 def test_a_live_claim_of_a_process_still_in_stored_mode_is_not_taken_over(fake_livelike, settings):
-    settings.LIVELIKE = {**fake_livelike.settings(TIMEOUT=5.0), "CUSTOM_IDS": False}
+    settings.LIVELIKE = fake_livelike.settings(TIMEOUT=5.0, CUSTOM_IDS=False)
     user = make_user()
     fake_livelike.lose_next_create_answers(1, delay=2.0)  # held until released below
     done = threading.Event()
@@ -447,13 +455,15 @@ def test_a_live_claim_of_a_process_still_in_stored_mode_is_not_taken_over(fake_l
     assert fake_livelike.create_count == 1
 
 
-def test_switching_back_without_a_secret_hands_no_empty_token_to_pages(fake_livelike, settings):
+def test_switching_back_without_a_secret_hands_no_empty_token_to_pages(
+    fake_livelike, settings, livelike_settings
+):
     from livelike_profiles.middleware import get_livelike_profile
 
     settings.LIVELIKE = fake_livelike.settings(ACCESS_TOKENS="client-generated", TIMEOUT=2.0)
     user = make_user()
     log_in(user)
-    settings.LIVELIKE = {**settings.LIVELIKE, "ACCESS_TOKENS": "stored", "CLIENT_SECRET": ""}
+    livelike_settings(ACCESS_TOKENS="stored", CLIENT_SECRET="")
 
     class Request:
         pass
@@ -508,9 +518,11 @@ def test_a_first_request_racing_inside_a_repeatable_read_transaction_never_raise
     assert row_of(user).is_active
 
 
-def test_a_stored_token_no_key_can_read_is_replaced_by_a_minted_one(fake_livelike, settings):
+def test_a_stored_token_no_key_can_read_is_replaced_by_a_minted_one(
+    fake_livelike, settings, livelike_settings
+):
     secret = fake_livelike.settings()["CLIENT_SECRET"]
-    settings.LIVELIKE = {**settings.LIVELIKE, "CLIENT_SECRET": secret}
+    livelike_settings(CLIENT_SECRET=secret)
     user = make_user()
     row = ensure_profile(user)
     assert row.is_active and stored_ciphertext(user)
@@ -525,7 +537,7 @@ def test_a_stored_token_no_key_can_read_is_replaced_by_a_minted_one(fake_livelik
     assert answer["profile_id"] == row.profile_id and answer["expires_at"] is not None
     assert fake_livelike.create_count == 1
 
-    settings.LIVELIKE = {**settings.LIVELIKE, "CLIENT_SECRET": ""}  # nothing to mint with
+    livelike_settings(CLIENT_SECRET="")  # nothing to mint with
     with pytest.raises(UnreadableTokenError):
         row_of(user).credential()
     with pytest.raises(UnreadableTokenError):

@@ -126,18 +126,15 @@ def test_unreadable_token_is_kept_not_destroyed_by_a_save(settings, profile):
     assert LiveLikeProfile.objects.get(pk=profile.pk).access_token == TOKEN
 
 
-def test_explicit_encryption_keys_override_secret_key(settings, profile):
+def test_explicit_encryption_keys_override_secret_key(livelike_settings, profile):
     new_key, old_key = Fernet.generate_key(), Fernet.generate_key()
-    settings.LIVELIKE = {**settings.LIVELIKE, "ENCRYPTION_KEYS": [new_key.decode()]}
+    livelike_settings(ENCRYPTION_KEYS=[new_key.decode()])
     profile.access_token = TOKEN
     profile.save()
     assert Fernet(new_key).decrypt(column(profile).encode()).decode() == TOKEN
 
     # Rotation: the new key first, the old one kept for reading.
-    settings.LIVELIKE = {
-        **settings.LIVELIKE,
-        "ENCRYPTION_KEYS": [old_key.decode(), new_key.decode()],
-    }
+    livelike_settings(ENCRYPTION_KEYS=[old_key.decode(), new_key.decode()])
     row = LiveLikeProfile.objects.get(pk=profile.pk)
     assert row.access_token == TOKEN
     row.save()
@@ -220,20 +217,19 @@ def test_refresh_and_deferred_loading_still_read_the_token(profile):
     assert deferred.access_token == "tok-refreshed-value"
 
 
-def test_the_derived_key_carried_over_to_encryption_keys_reads_old_tokens(settings, profile):
+def test_the_derived_key_carried_over_to_encryption_keys_reads_old_tokens(
+    settings, livelike_settings, profile
+):
     from livelike_profiles.encryption_keys import derived_key
 
     new_key = Fernet.generate_key().decode()
     # The switch as the README shows it: the new key first, the derived one after it.
-    settings.LIVELIKE = {
-        **settings.LIVELIKE,
-        "ENCRYPTION_KEYS": [new_key, derived_key(settings.SECRET_KEY)],
-    }
+    livelike_settings(ENCRYPTION_KEYS=[new_key, derived_key(settings.SECRET_KEY)])
     assert LiveLikeProfile.objects.get(pk=profile.pk).access_token == TOKEN
 
     call_command("livelike_rotate_keys", verbosity=0)
     assert Fernet(new_key.encode()).decrypt(column(profile).encode()).decode() == TOKEN
-    settings.LIVELIKE = {**settings.LIVELIKE, "ENCRYPTION_KEYS": [new_key]}
+    livelike_settings(ENCRYPTION_KEYS=[new_key])
     assert LiveLikeProfile.objects.get(pk=profile.pk).access_token == TOKEN
 
 

@@ -99,8 +99,8 @@ def test_no_profile_is_falsy_but_not_none():
     assert request.livelike_profile is not None  # hence get_livelike_profile()
 
 
-def test_user_without_profile_is_provisioned_on_first_use(fake_livelike, settings):
-    settings.LIVELIKE = {**settings.LIVELIKE, "PROVISION_ON_LOGIN": False}
+def test_user_without_profile_is_provisioned_on_first_use(fake_livelike, livelike_settings):
+    livelike_settings(PROVISION_ON_LOGIN=False)
     user = make_user()
     client = Client()
     client.force_login(user)
@@ -111,8 +111,8 @@ def test_user_without_profile_is_provisioned_on_first_use(fake_livelike, setting
     assert fake_livelike.create_count == 1
 
 
-def test_livelike_down_never_breaks_the_page(fake_livelike, settings):
-    settings.LIVELIKE = {**settings.LIVELIKE, "PROVISION_ON_LOGIN": False}
+def test_livelike_down_never_breaks_the_page(fake_livelike, livelike_settings):
+    livelike_settings(PROVISION_ON_LOGIN=False)
     fake_livelike.fail_next_creates(1, status=503)
     client = Client()
     client.force_login(make_user())
@@ -190,8 +190,8 @@ def test_check_silent_without_our_middleware(settings):
     assert check_middleware() == []
 
 
-def test_async_view_provisions_a_user_without_profile(fake_livelike, settings):
-    settings.LIVELIKE = {**settings.LIVELIKE, "PROVISION_ON_LOGIN": False}
+def test_async_view_provisions_a_user_without_profile(fake_livelike, livelike_settings):
+    livelike_settings(PROVISION_ON_LOGIN=False)
     user = make_user()
 
     async def run():

@@ -13,12 +13,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def syncing(fake_livelike, settings):
-    settings.LIVELIKE = {
-        **settings.LIVELIKE,
-        "NICKNAME": "tests.nicknames.from_username",
-        "SYNC_NICKNAME": True,
-    }
+def syncing(fake_livelike, livelike_settings):
+    livelike_settings(NICKNAME="tests.nicknames.from_username", SYNC_NICKNAME=True)
     return fake_livelike
 
 
@@ -31,8 +27,8 @@ def rename(user, name: str) -> None:
     user.save()
 
 
-def test_off_by_default(fake_livelike, settings):
-    settings.LIVELIKE = {**settings.LIVELIKE, "NICKNAME": "tests.nicknames.from_username"}
+def test_off_by_default(fake_livelike, livelike_settings):
+    livelike_settings(NICKNAME="tests.nicknames.from_username")
     user = make_user()
     ensure_profile(user)
     calls = len(fake_livelike.calls)
@@ -84,23 +80,23 @@ def test_failure_is_logged_never_raised_and_retried_at_next_login(syncing, caplo
     assert remote_nickname(syncing, user) == "fan renamed@example.com" == row.nickname
 
 
-def make_token_unreadable(user, settings) -> None:
+def make_token_unreadable(user, livelike_settings) -> None:
     """Store the user's token under a key the site no longer has."""
     from cryptography.fernet import Fernet
 
-    working = settings.LIVELIKE
-    settings.LIVELIKE = {**working, "ENCRYPTION_KEYS": [Fernet.generate_key().decode()]}
-    row = LiveLikeProfile.objects.get(user=user)
-    row.access_token = "a-token-under-a-lost-key"
-    row.save()
-    settings.LIVELIKE = working
+    with livelike_settings(ENCRYPTION_KEYS=[Fernet.generate_key().decode()]):
+        row = LiveLikeProfile.objects.get(user=user)
+        row.access_token = "a-token-under-a-lost-key"
+        row.save()
 
 
-def test_an_unreadable_token_never_breaks_login_and_the_push_stays_due(syncing, settings, caplog):
+def test_an_unreadable_token_never_breaks_login_and_the_push_stays_due(
+    syncing, livelike_settings, caplog
+):
     user = make_user()
     ensure_profile(user)
     LiveLikeProfile.objects.filter(user=user).update(nickname_sync_due=True)
-    make_token_unreadable(user, settings)
+    make_token_unreadable(user, livelike_settings)
     with caplog.at_level(logging.WARNING, logger="livelike_profiles"):
         log_in(user)  # asserts the login succeeded
     row = LiveLikeProfile.objects.get(user=user)
@@ -109,10 +105,10 @@ def test_an_unreadable_token_never_breaks_login_and_the_push_stays_due(syncing, 
     assert syncing.count_calls("PATCH") == 0
 
 
-def test_an_unreadable_token_on_save_is_logged_not_raised(syncing, settings, caplog):
+def test_an_unreadable_token_on_save_is_logged_not_raised(syncing, livelike_settings, caplog):
     user = make_user()
     ensure_profile(user)
-    make_token_unreadable(user, settings)
+    make_token_unreadable(user, livelike_settings)
     with caplog.at_level(logging.WARNING, logger="livelike_profiles"):
         rename(user, "renamed@example.com")
     assert LiveLikeProfile.objects.get(user=user).nickname_sync_due
@@ -120,13 +116,9 @@ def test_an_unreadable_token_on_save_is_logged_not_raised(syncing, settings, cap
 
 
 @pytest.fixture
-def refused(syncing, settings):
+def refused(syncing, livelike_settings):
     """The site's nickname is one LiveLike always refuses (400: longer than it allows)."""
-    settings.LIVELIKE = {
-        **settings.LIVELIKE,
-        "NICKNAME": "tests.nicknames.too_long_for_livelike",
-        "NICKNAME_MAX_LENGTH": 80,
-    }
+    livelike_settings(NICKNAME="tests.nicknames.too_long_for_livelike", NICKNAME_MAX_LENGTH=80)
     return syncing
 
 
@@ -147,12 +139,12 @@ def test_a_nickname_livelike_refuses_is_not_retried_at_every_login(refused, capl
     assert refused.count_calls("PATCH") == 1
 
 
-def test_a_nickname_pushed_later_clears_the_refusal(refused, settings):
+def test_a_nickname_pushed_later_clears_the_refusal(refused, livelike_settings):
     user = make_user()
     ensure_profile(user)
     user.save()
     assert LiveLikeProfile.objects.get(user=user).last_error
-    settings.LIVELIKE = {**settings.LIVELIKE, "NICKNAME": "tests.nicknames.from_username"}
+    livelike_settings(NICKNAME="tests.nicknames.from_username")
     user.save()
     row = LiveLikeProfile.objects.get(user=user)
     assert row.nickname == f"fan {user.get_username()}" and row.last_error == ""

@@ -39,9 +39,9 @@ def someone_waits_for_a_row_lock() -> bool:
 
 @pytest.mark.postgres
 def test_two_concurrent_changes_leave_livelike_and_the_row_agreeing(
-    fake_livelike, settings, monkeypatch
+    fake_livelike, livelike_settings, monkeypatch
 ):
-    settings.LIVELIKE = {**settings.LIVELIKE, "THROTTLE_RATE": None, "TIMEOUT": PATIENCE}
+    livelike_settings(THROTTLE_RATE=None, TIMEOUT=PATIENCE)
     cache.clear()
     user = make_user()
     ensure_profile(user)

@@ -100,8 +100,8 @@ REFUSED = {
 
 
 @pytest.fixture(autouse=True)
-def no_throttle(settings):
-    settings.LIVELIKE = {**settings.LIVELIKE, "THROTTLE_RATE": None}
+def no_throttle(livelike_settings):
+    livelike_settings(THROTTLE_RATE=None)
 
 
 @pytest.mark.parametrize("case", ACCEPTED)
@@ -126,7 +126,7 @@ def test_empty_or_misleading_nicknames_get_400_and_reach_nobody(client, user, fa
     assert fake_livelike.count_calls("PATCH") == patches  # LiveLike never asked
 
 
-def test_the_length_limit_counts_the_composed_form(client, settings):
-    settings.LIVELIKE = {**settings.LIVELIKE, "NICKNAME_MAX_LENGTH": 4}
+def test_the_length_limit_counts_the_composed_form(client, livelike_settings):
+    livelike_settings(NICKNAME_MAX_LENGTH=4)
     assert patch(client, {"nickname": f"Jose{ACUTE}"}).status_code == 200  # 5 sent, 4 composed
     assert patch(client, {"nickname": "Josef"}).status_code == 400

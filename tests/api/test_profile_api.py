@@ -51,8 +51,8 @@ def test_get_answers_what_the_sdk_needs(client, user, fake_livelike):
     assert_no_store(response)
 
 
-def test_get_provisions_lazily(fake_livelike, settings):
-    settings.LIVELIKE = {**settings.LIVELIKE, "PROVISION_ON_LOGIN": False}
+def test_get_provisions_lazily(fake_livelike, livelike_settings):
+    livelike_settings(PROVISION_ON_LOGIN=False)
     user = make_user()
     client = Client()
     client.force_login(user)
@@ -63,8 +63,8 @@ def test_get_provisions_lazily(fake_livelike, settings):
     assert fake_livelike.create_count == 1
 
 
-def test_get_provisions_under_atomic_requests(fake_livelike, settings):
-    settings.LIVELIKE = {**settings.LIVELIKE, "PROVISION_ON_LOGIN": False}
+def test_get_provisions_under_atomic_requests(fake_livelike, livelike_settings):
+    livelike_settings(PROVISION_ON_LOGIN=False)
     connection.settings_dict["ATOMIC_REQUESTS"] = True
     try:
         user = make_user()
@@ -77,8 +77,8 @@ def test_get_provisions_under_atomic_requests(fake_livelike, settings):
     assert response.json()["profile_id"] == row_of(user).profile_id
 
 
-def test_get_503_with_retry_after_while_livelike_is_down(fake_livelike, settings):
-    settings.LIVELIKE = {**settings.LIVELIKE, "PROVISION_ON_LOGIN": False}
+def test_get_503_with_retry_after_while_livelike_is_down(fake_livelike, livelike_settings):
+    livelike_settings(PROVISION_ON_LOGIN=False)
     fake_livelike.fail_next_creates(1, status=503)
     client = Client()
     client.force_login(make_user())
@@ -89,8 +89,8 @@ def test_get_503_with_retry_after_while_livelike_is_down(fake_livelike, settings
     assert "access_token" not in response.json()
 
 
-def test_get_503_while_pending(fake_livelike, settings):
-    settings.LIVELIKE = {**settings.LIVELIKE, "PROVISION_ON_LOGIN": False, "WAIT_SECONDS": 0}
+def test_get_503_while_pending(fake_livelike, livelike_settings):
+    livelike_settings(PROVISION_ON_LOGIN=False, WAIT_SECONDS=0)
     user = make_user()
     claim_held_elsewhere(user)
     client = Client()
@@ -178,8 +178,10 @@ def test_malformed_json_says_so(client):
     assert "JSON parse error" in response.json()["detail"]
 
 
-def test_livelike_refusal_is_a_400_with_its_field_errors(client, user, fake_livelike, settings):
-    settings.LIVELIKE = {**settings.LIVELIKE, "NICKNAME_MAX_LENGTH": 80}  # the fake allows 50
+def test_livelike_refusal_is_a_400_with_its_field_errors(
+    client, user, fake_livelike, livelike_settings
+):
+    livelike_settings(NICKNAME_MAX_LENGTH=80)  # the fake allows 50
     before = row_of(user).nickname
     response = patch(client, {"nickname": "y" * 60})
     assert response.status_code == 400
@@ -225,8 +227,8 @@ def test_session_patch_needs_csrf(user):
     assert allowed.status_code == 200
 
 
-def test_patch_is_throttled_per_user(client, settings):
-    settings.LIVELIKE = {**settings.LIVELIKE, "THROTTLE_RATE": "2/minute"}
+def test_patch_is_throttled_per_user(client, livelike_settings):
+    livelike_settings(THROTTLE_RATE="2/minute")
     assert patch(client, {"nickname": "one"}).status_code == 200
     assert patch(client, {"nickname": "two"}).status_code == 200
     throttled = patch(client, {"nickname": "three"})
@@ -235,8 +237,8 @@ def test_patch_is_throttled_per_user(client, settings):
     assert client.get(URL).status_code == 200  # reading is not throttled
 
 
-def test_throttle_can_be_turned_off(client, settings):
-    settings.LIVELIKE = {**settings.LIVELIKE, "THROTTLE_RATE": None}
+def test_throttle_can_be_turned_off(client, livelike_settings):
+    livelike_settings(THROTTLE_RATE=None)
     for n in range(12):
         assert patch(client, {"nickname": f"n{n}"}).status_code == 200
 

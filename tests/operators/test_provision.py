@@ -257,9 +257,9 @@ def test_progress_is_redrawn_on_a_terminal_and_sparse_otherwise():
 # -- several runners -----------------------------------------------------------------------
 
 
-def test_two_runs_at_once_in_threads_create_one_profile_each(fake_livelike, settings):
+def test_two_runs_at_once_in_threads_create_one_profile_each(fake_livelike, livelike_settings):
     fake_livelike.latency = 0.01
-    settings.LIVELIKE = {**settings.LIVELIKE, "WAIT_SECONDS": 10}
+    livelike_settings(WAIT_SECONDS=10)
     users = make_users(40)
     start = threading.Barrier(2)
     reports, errors = [], []

@@ -19,13 +19,9 @@ Status = LiveLikeProfile.Status
 OLD, NEW, LOST = (Fernet.generate_key().decode() for _ in range(3))
 
 
-def use_keys(settings, *keys: str) -> None:
-    settings.LIVELIKE = {**settings.LIVELIKE, "ENCRYPTION_KEYS": list(keys)}
-
-
-def add_rows(settings, key: str, start: int, count: int) -> dict[int, str]:
+def add_rows(livelike_settings, key: str, start: int, count: int) -> dict[int, str]:
     """Rows whose tokens are encrypted with ``key``; returns ``{pk: token}``."""
-    use_keys(settings, key)
+    livelike_settings(ENCRYPTION_KEYS=[key])
     tokens = {}
     for n in range(start, start + count):
         token = f"token-{n}-" + Fernet.generate_key().decode()
@@ -63,10 +59,10 @@ def under(key: str, ciphertext: str) -> bool:
     return True
 
 
-def test_every_token_moves_to_the_new_key_and_stays_readable(settings):
-    tokens = add_rows(settings, OLD, 0, 5)
+def test_every_token_moves_to_the_new_key_and_stays_readable(livelike_settings):
+    tokens = add_rows(livelike_settings, OLD, 0, 5)
     LiveLikeProfile.objects.create(user=make_user(99), status=Status.FAILED)  # no token
-    use_keys(settings, NEW, OLD)
+    livelike_settings(ENCRYPTION_KEYS=[NEW, OLD])
 
     output = rotate_keys("--batch-size", "2")
 
@@ -75,16 +71,16 @@ def test_every_token_moves_to_the_new_key_and_stays_readable(settings):
     stored = raw()
     assert all(under(NEW, stored[pk]) for pk in tokens)
     # The old key can go now: every token still reads as it was.
-    use_keys(settings, NEW)
+    livelike_settings(ENCRYPTION_KEYS=[NEW])
     for row in LiveLikeProfile.objects.filter(pk__in=tokens):
         assert row.access_token == tokens[row.pk]
     for token in tokens.values():
         assert token not in output
 
 
-def test_a_rerun_resumes_where_a_run_stopped(settings):
-    tokens = add_rows(settings, OLD, 0, 4)
-    use_keys(settings, NEW, OLD)
+def test_a_rerun_resumes_where_a_run_stopped(livelike_settings):
+    tokens = add_rows(livelike_settings, OLD, 0, 4)
+    livelike_settings(ENCRYPTION_KEYS=[NEW, OLD])
     # As if an earlier run had stopped after two rows.
     for row in LiveLikeProfile.objects.filter(pk__in=sorted(tokens)[:2]):
         row.save()  # saving re-encrypts with the first key
@@ -98,10 +94,10 @@ def test_a_rerun_resumes_where_a_run_stopped(settings):
     assert count(output, "re-encrypted") == 0
 
 
-def test_refuses_and_changes_nothing_when_a_token_cannot_be_decrypted(settings):
-    add_rows(settings, OLD, 0, 3)
-    lost = add_rows(settings, LOST, 10, 2)
-    use_keys(settings, NEW, OLD)  # LOST is not configured any more
+def test_refuses_and_changes_nothing_when_a_token_cannot_be_decrypted(livelike_settings):
+    add_rows(livelike_settings, OLD, 0, 3)
+    lost = add_rows(livelike_settings, LOST, 10, 2)
+    livelike_settings(ENCRYPTION_KEYS=[NEW, OLD])  # LOST is not configured any more
     before = raw()
 
     with pytest.raises(CommandError) as refused:
@@ -117,20 +113,20 @@ def test_refuses_and_changes_nothing_when_a_token_cannot_be_decrypted(settings):
         assert ciphertext not in message
 
 
-def test_dry_run_counts_and_changes_nothing(settings):
-    add_rows(settings, OLD, 0, 3)
-    use_keys(settings, NEW, OLD)
+def test_dry_run_counts_and_changes_nothing(livelike_settings):
+    add_rows(livelike_settings, OLD, 0, 3)
+    livelike_settings(ENCRYPTION_KEYS=[NEW, OLD])
     before = raw()
     output = rotate_keys("--dry-run")
     assert "Dry run" in output and count(output, "would be re-encrypted") == 3
     assert raw() == before
 
 
-def test_a_row_rewritten_meanwhile_is_left_to_the_newer_value(settings):
+def test_a_row_rewritten_meanwhile_is_left_to_the_newer_value(livelike_settings):
     from livelike_profiles import keys
 
-    tokens = add_rows(settings, OLD, 0, 2)
-    use_keys(settings, NEW, OLD)
+    tokens = add_rows(livelike_settings, OLD, 0, 2)
+    livelike_settings(ENCRYPTION_KEYS=[NEW, OLD])
     first = sorted(tokens)[0]
     real_batches = keys._batches
 

@@ -119,14 +119,13 @@ def test_a_rate_limit_pauses_and_retries(fake_livelike, profiles):
     assert fake_livelike.count_calls("GET", "/profile/") == 4  # 3 + the 429
 
 
-def test_an_unreadable_token_is_reported(fake_livelike, profiles, settings):
+def test_an_unreadable_token_is_reported(fake_livelike, profiles, livelike_settings):
     other_key = Fernet.generate_key().decode()
     unreadable = profiles[0]
-    settings.LIVELIKE = {**settings.LIVELIKE, "ENCRYPTION_KEYS": [other_key]}
-    row = LiveLikeProfile.objects.get(pk=unreadable.pk)
-    row.access_token = "some-other-token-under-another-key"
-    row.save()
-    settings.LIVELIKE = {k: v for k, v in settings.LIVELIKE.items() if k != "ENCRYPTION_KEYS"}
+    with livelike_settings(ENCRYPTION_KEYS=[other_key]):
+        row = LiveLikeProfile.objects.get(pk=unreadable.pk)
+        row.access_token = "some-other-token-under-another-key"
+        row.save()
     out = io.StringIO()
     with pytest.raises(CommandError):
         call_command("livelike_sync", stdout=out)

@@ -66,20 +66,22 @@ def login_concurrently(users, logins: int, threads: int) -> None:
     ids=["autocommit", "atomic_requests", "plain_create"],
 )
 def test_concurrent_logins_in_threads_create_one_profile_per_user(
-    fake_livelike, settings, atomic_requests, custom_ids
+    fake_livelike, livelike_settings, atomic_requests, custom_ids
 ):
     # A little latency keeps each remote create in flight while other logins arrive.
     fake_livelike.latency = 0.02
-    settings.LIVELIKE = {**settings.LIVELIKE, "WAIT_SECONDS": 10, "CUSTOM_IDS": custom_ids}
+    livelike_settings(WAIT_SECONDS=10, CUSTOM_IDS=custom_ids)
     users = make_users(USERS)
     login_concurrently(users, LOGINS, threads=40)
     assert_exactly_one_profile_each(fake_livelike, users)
 
 
 @pytest.mark.parametrize("custom_ids", [True, False], ids=["custom_ids", "plain_create"])
-def test_concurrent_retries_of_a_failed_row_make_one_attempt(fake_livelike, settings, custom_ids):
+def test_concurrent_retries_of_a_failed_row_make_one_attempt(
+    fake_livelike, livelike_settings, custom_ids
+):
     """Twenty requests find the same failed row due for a retry: one of them retries."""
-    settings.LIVELIKE = {**settings.LIVELIKE, "WAIT_SECONDS": 10, "CUSTOM_IDS": custom_ids}
+    livelike_settings(WAIT_SECONDS=10, CUSTOM_IDS=custom_ids)
     user = make_user()
     fake_livelike.fail_next_creates(1, status=503)
     assert ensure_profile(user).status == LiveLikeProfile.Status.FAILED
@@ -125,7 +127,7 @@ def test_concurrent_logins_in_four_processes_create_one_profile_per_user(fake_li
     assert_exactly_one_profile_each(fake_livelike, users)
 
 
-def test_process_killed_between_remote_create_and_local_save(fake_livelike, settings):
+def test_process_killed_between_remote_create_and_local_save(fake_livelike, livelike_settings):
     """A worker dies while LiveLike has created the profile but before the row is saved."""
     user = make_user()
     fake_livelike.lose_next_create_answers(1, delay=60)
@@ -148,14 +150,14 @@ def test_process_killed_between_remote_create_and_local_save(fake_livelike, sett
     fake_livelike.release_held()
 
     # Within the lease nobody takes over (the dead worker might still be alive).
-    settings.LIVELIKE = {**settings.LIVELIKE, "WAIT_SECONDS": 0}
+    livelike_settings(WAIT_SECONDS=0)
     assert ensure_profile(user).status == LiveLikeProfile.Status.PENDING
     assert fake_livelike.count_calls("POST") == 1
 
     # After the lease, the next attempt recovers the very profile LiveLike made
     # (read with a token minted for its custom id: the lookup returns no token).
     secret = fake_livelike.settings()["CLIENT_SECRET"]
-    settings.LIVELIKE = {**settings.LIVELIKE, "CLIENT_SECRET": secret}
+    livelike_settings(CLIENT_SECRET=secret)
     make_due(user)
     row = ensure_profile(type(user)._default_manager.get(pk=user.pk))
     created = fake_livelike.profile_by_custom_id(row.custom_id)

@@ -76,8 +76,8 @@ def test_active_profile_costs_one_query_then_none(fake_livelike, django_assert_n
         assert again.livelike_profile is first
 
 
-def test_provision_on_login_can_be_turned_off(fake_livelike, settings):
-    settings.LIVELIKE = {**settings.LIVELIKE, "PROVISION_ON_LOGIN": False}
+def test_provision_on_login_can_be_turned_off(fake_livelike, livelike_settings):
+    livelike_settings(PROVISION_ON_LOGIN=False)
     user = make_user()
     log_in(user)
     assert not LiveLikeProfile.objects.exists()
@@ -85,8 +85,8 @@ def test_provision_on_login_can_be_turned_off(fake_livelike, settings):
     assert ensure_profile(fresh(user)).is_active  # on first use instead
 
 
-def test_nickname_from_the_configured_callable(fake_livelike, settings):
-    settings.LIVELIKE = {**settings.LIVELIKE, "NICKNAME": "tests.nicknames.from_username"}
+def test_nickname_from_the_configured_callable(fake_livelike, livelike_settings):
+    livelike_settings(NICKNAME="tests.nicknames.from_username")
     user = make_user(7)
     row = ensure_profile(user)
     expected = f"fan {user.get_username()}"[:50]
@@ -99,8 +99,8 @@ def test_no_nickname_lets_livelike_choose(fake_livelike):
     assert row.nickname == fake_livelike.profile(row.profile_id).nickname != ""
 
 
-def test_failing_nickname_callable_still_provisions(fake_livelike, settings, monkeypatch):
-    settings.LIVELIKE = {**settings.LIVELIKE, "NICKNAME": "tests.nicknames.from_username"}
+def test_failing_nickname_callable_still_provisions(fake_livelike, livelike_settings, monkeypatch):
+    livelike_settings(NICKNAME="tests.nicknames.from_username")
 
     def broken(user):
         raise RuntimeError("site bug")
@@ -117,7 +117,9 @@ def test_custom_ids_are_keyed_random_and_not_the_pk(settings):
     assert len({first, *(new_custom_id(fresh(user)) for _ in range(20))}) == 21
 
 
-def test_custom_ids_are_keyed_by_custom_id_secret_or_secret_key(settings, monkeypatch):
+def test_custom_ids_are_keyed_by_custom_id_secret_or_secret_key(
+    settings, livelike_settings, monkeypatch
+):
     import hashlib
     import hmac
 
@@ -129,12 +131,12 @@ def test_custom_ids_are_keyed_by_custom_id_secret_or_secret_key(settings, monkey
         return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
     assert new_custom_id(user) == expected(settings.SECRET_KEY)
-    settings.LIVELIKE = {**settings.LIVELIKE, "CUSTOM_ID_SECRET": "another secret"}
+    livelike_settings(CUSTOM_ID_SECRET="another secret")
     assert new_custom_id(user) == expected("another secret")
 
 
-def test_without_custom_ids_plain_create_is_used(fake_livelike, settings):
-    settings.LIVELIKE = {**settings.LIVELIKE, "CUSTOM_IDS": False}
+def test_without_custom_ids_plain_create_is_used(fake_livelike, livelike_settings):
+    livelike_settings(CUSTOM_IDS=False)
     user = make_user()
     row = ensure_profile(user)
     assert row.is_active and row.custom_id is None
@@ -193,8 +195,10 @@ OUTAGES = {
 
 
 @pytest.mark.parametrize("kind", OUTAGES)
-def test_outage_login_succeeds_then_one_profile_after_recovery(fake_livelike, settings, kind):
-    settings.LIVELIKE = {**settings.LIVELIKE, "TIMEOUT": 0.3}
+def test_outage_login_succeeds_then_one_profile_after_recovery(
+    fake_livelike, livelike_settings, kind
+):
+    livelike_settings(TIMEOUT=0.3)
     user = make_user()
     OUTAGES[kind](fake_livelike)
     failures = []
@@ -228,8 +232,8 @@ def test_outage_login_succeeds_then_one_profile_after_recovery(fake_livelike, se
     assert len(fake_livelike.profiles) == 1
 
 
-def test_connection_refused_never_breaks_login(settings):
-    settings.LIVELIKE = {**settings.LIVELIKE, "API_URL": "http://127.0.0.1:9/api/v1/"}
+def test_connection_refused_never_breaks_login(livelike_settings):
+    livelike_settings(API_URL="http://127.0.0.1:9/api/v1/")
     user = make_user()
     log_in(user)
     row = row_of(user)
@@ -237,21 +241,19 @@ def test_connection_refused_never_breaks_login(settings):
     assert row.last_error.startswith("LiveLikeUnavailable")
 
 
-def test_connection_refused_then_recovery(fake_livelike, settings):
-    working = settings.LIVELIKE
-    settings.LIVELIKE = {**working, "API_URL": "http://127.0.0.1:9/api/v1/"}
-    user = make_user()
-    log_in(user)
-    assert row_of(user).status == Status.FAILED
-    settings.LIVELIKE = working
+def test_connection_refused_then_recovery(fake_livelike, livelike_settings):
+    with livelike_settings(API_URL="http://127.0.0.1:9/api/v1/"):
+        user = make_user()
+        log_in(user)
+        assert row_of(user).status == Status.FAILED
     make_due(user)
     log_in(user)
     assert_active_with_fakes_token(fake_livelike, user)
     assert fake_livelike.create_count == 1
 
 
-def test_rate_limit_honours_retry_after(fake_livelike, settings):
-    settings.LIVELIKE = {**settings.LIVELIKE, "RETRY_BASE_SECONDS": 1}
+def test_rate_limit_honours_retry_after(fake_livelike, livelike_settings):
+    livelike_settings(RETRY_BASE_SECONDS=1)
     fake_livelike.rate_limit_next(1, retry_after=600)
     before = timezone.now()
     row = ensure_profile(make_user())
@@ -260,16 +262,16 @@ def test_rate_limit_honours_retry_after(fake_livelike, settings):
     assert row.last_error.startswith(LiveLikeRateLimited.__name__)
 
 
-def test_backoff_is_capped_exponential_with_jitter(settings):
-    settings.LIVELIKE = {**settings.LIVELIKE, "RETRY_BASE_SECONDS": 10, "RETRY_MAX_SECONDS": 100}
+def test_backoff_is_capped_exponential_with_jitter(livelike_settings):
+    livelike_settings(RETRY_BASE_SECONDS=10, RETRY_MAX_SECONDS=100)
     for attempts, step in [(1, 10), (2, 20), (3, 40), (4, 80), (5, 100), (30, 100)]:
         delays = {backoff_seconds(attempts) for _ in range(50)}
         assert all(step / 2 <= d <= step for d in delays)
         assert len(delays) > 1  # jittered
 
 
-def test_backoff_grows_across_failed_attempts(fake_livelike, settings):
-    settings.LIVELIKE = {**settings.LIVELIKE, "RETRY_BASE_SECONDS": 100, "RETRY_MAX_SECONDS": 10**6}
+def test_backoff_grows_across_failed_attempts(fake_livelike, livelike_settings):
+    livelike_settings(RETRY_BASE_SECONDS=100, RETRY_MAX_SECONDS=10**6)
     user = make_user()
     fake_livelike.fail_next_creates(3)
     waits = []
@@ -285,9 +287,9 @@ def test_backoff_grows_across_failed_attempts(fake_livelike, settings):
 # -- lost answers and conflicts ------------------------------------------------------------
 
 
-def test_lost_answer_retry_recovers_the_same_profile(fake_livelike, settings):
+def test_lost_answer_retry_recovers_the_same_profile(fake_livelike, livelike_settings):
     secret = fake_livelike.settings()["CLIENT_SECRET"]
-    settings.LIVELIKE = {**settings.LIVELIKE, "TIMEOUT": 0.3, "CLIENT_SECRET": secret}
+    livelike_settings(TIMEOUT=0.3, CLIENT_SECRET=secret)
     fake_livelike.lose_next_create_answers(1, delay=5.0)
     recovered_flags = []
 
@@ -314,10 +316,12 @@ def test_lost_answer_retry_recovers_the_same_profile(fake_livelike, settings):
     assert recovered_flags == [True]
 
 
-def test_lost_answer_recovered_from_a_lookup_that_includes_the_token(fake_livelike, settings):
+def test_lost_answer_recovered_from_a_lookup_that_includes_the_token(
+    fake_livelike, livelike_settings
+):
     """Without a client secret, a deployment whose lookup answers the token still recovers."""
     fake_livelike.lookup_includes_token = True
-    user = first_answer_lost(fake_livelike, settings)
+    user = first_answer_lost(fake_livelike, livelike_settings)
     row = ensure_profile(fresh(user))
     created = fake_livelike.profile_by_custom_id(row.custom_id)
     assert row.is_active and row.profile_id == created.id
@@ -325,8 +329,8 @@ def test_lost_answer_recovered_from_a_lookup_that_includes_the_token(fake_liveli
     assert fake_livelike.create_count == 1
 
 
-def test_lost_answer_without_admin_token_goes_to_conflict(fake_livelike, settings):
-    user = first_answer_lost(fake_livelike, settings, API_TOKEN="")
+def test_lost_answer_without_admin_token_goes_to_conflict(fake_livelike, livelike_settings):
+    user = first_answer_lost(fake_livelike, livelike_settings, API_TOKEN="")
     row = ensure_profile(fresh(user))
     assert row.status == Status.CONFLICT
     assert "API_TOKEN" in row.last_error
@@ -337,18 +341,18 @@ def test_lost_answer_without_admin_token_goes_to_conflict(fake_livelike, setting
     assert fake_livelike.create_count == 1
 
 
-def test_lookup_answer_without_token_goes_to_conflict(fake_livelike, settings):
+def test_lookup_answer_without_token_goes_to_conflict(fake_livelike, livelike_settings):
     fake_livelike.lookup_includes_token = False
-    user = first_answer_lost(fake_livelike, settings)
+    user = first_answer_lost(fake_livelike, livelike_settings)
     row = ensure_profile(fresh(user))
     assert row.status == Status.CONFLICT
     assert "no access token" in row.last_error
     assert fake_livelike.create_count == 1
 
 
-def test_lookup_outage_is_retried_not_a_conflict(fake_livelike, settings):
+def test_lookup_outage_is_retried_not_a_conflict(fake_livelike, livelike_settings):
     fake_livelike.lookup_includes_token = True
-    user = first_answer_lost(fake_livelike, settings)
+    user = first_answer_lost(fake_livelike, livelike_settings)
     fake_livelike.fail_next_lookups(1, status=503)
     assert ensure_profile(fresh(user)).status == Status.FAILED
     assert row_of(user).last_error.startswith("LiveLikeUnavailable")
@@ -358,9 +362,9 @@ def test_lookup_outage_is_retried_not_a_conflict(fake_livelike, settings):
     assert fake_livelike.create_count == 1
 
 
-def test_without_custom_ids_a_lost_answer_costs_a_second_profile(fake_livelike, settings):
+def test_without_custom_ids_a_lost_answer_costs_a_second_profile(fake_livelike, livelike_settings):
     """The window the README admits to: with CUSTOM_IDS off a lost answer cannot be recovered."""
-    user = first_answer_lost(fake_livelike, settings, CUSTOM_IDS=False)
+    user = first_answer_lost(fake_livelike, livelike_settings, CUSTOM_IDS=False)
     assert ensure_profile(fresh(user)).is_active
     assert fake_livelike.create_count == 2
 
@@ -368,8 +372,8 @@ def test_without_custom_ids_a_lost_answer_costs_a_second_profile(fake_livelike, 
 # -- claims, leases and bounded waiting ------------------------------------------------
 
 
-def test_fresh_claim_elsewhere_is_waited_for_boundedly(fake_livelike, settings):
-    settings.LIVELIKE = {**settings.LIVELIKE, "WAIT_SECONDS": 0.3}
+def test_fresh_claim_elsewhere_is_waited_for_boundedly(fake_livelike, livelike_settings):
+    livelike_settings(WAIT_SECONDS=0.3)
     user = make_user()
     claim_held_elsewhere(user)
     started = time.monotonic()
@@ -380,8 +384,10 @@ def test_fresh_claim_elsewhere_is_waited_for_boundedly(fake_livelike, settings):
     assert fake_livelike.calls == []
 
 
-def test_waiting_ends_as_soon_as_the_other_claim_finishes(fake_livelike, settings, monkeypatch):
-    settings.LIVELIKE = {**settings.LIVELIKE, "WAIT_SECONDS": 30}
+def test_waiting_ends_as_soon_as_the_other_claim_finishes(
+    fake_livelike, livelike_settings, monkeypatch
+):
+    livelike_settings(WAIT_SECONDS=30)
     user = make_user()
     claim_held_elsewhere(user)
     waits = []
@@ -500,8 +506,8 @@ def test_inside_a_transaction_the_same_user_instance_gets_the_outcome(
     assert user.livelike_profile == row_of(user)
 
 
-def test_failure_and_conflict_log_lines(fake_livelike, settings, caplog):
-    settings.LIVELIKE = {**settings.LIVELIKE, "TIMEOUT": 0.3, "API_TOKEN": ""}
+def test_failure_and_conflict_log_lines(fake_livelike, livelike_settings, caplog):
+    livelike_settings(TIMEOUT=0.3, API_TOKEN="")
     fake_livelike.lose_next_create_answers(1, delay=5.0)
     user = make_user()
     with caplog.at_level(logging.INFO, logger="livelike_profiles"):
@@ -521,20 +527,16 @@ def test_failure_and_conflict_log_lines(fake_livelike, settings, caplog):
     assert row_of(user).custom_id not in caplog.text
 
 
-def test_nickname_refused_by_livelike_creates_without_it(fake_livelike, settings):
-    settings.LIVELIKE = {
-        **settings.LIVELIKE,
-        "NICKNAME": "tests.nicknames.too_long_for_livelike",
-        "NICKNAME_MAX_LENGTH": 80,
-    }
+def test_nickname_refused_by_livelike_creates_without_it(fake_livelike, livelike_settings):
+    livelike_settings(NICKNAME="tests.nicknames.too_long_for_livelike", NICKNAME_MAX_LENGTH=80)
     row = ensure_profile(make_user())
     assert row.is_active
     assert row.nickname != "n" * 60
     assert fake_livelike.create_count == 1
 
 
-def test_nickname_is_cut_to_the_maximum_length(fake_livelike, settings):
-    settings.LIVELIKE = {**settings.LIVELIKE, "NICKNAME": "tests.nicknames.too_long_for_livelike"}
+def test_nickname_is_cut_to_the_maximum_length(fake_livelike, livelike_settings):
+    livelike_settings(NICKNAME="tests.nicknames.too_long_for_livelike")
     row = ensure_profile(make_user())
     assert row.nickname == "n" * 50
     assert fake_livelike.count_calls("POST") == 1
@@ -595,9 +597,9 @@ def test_a_new_user_with_a_deleted_users_pk_gets_a_profile_of_their_own(fake_liv
     assert fake_livelike.create_count == 2 and len(fake_livelike.profiles) == 2
 
 
-def test_a_reused_pk_never_recovers_a_deleted_users_lost_profile(fake_livelike, settings):
+def test_a_reused_pk_never_recovers_a_deleted_users_lost_profile(fake_livelike, livelike_settings):
     """Even a profile whose create answer was lost stays out of a newcomer's reach."""
-    first = first_answer_lost(fake_livelike, settings)
+    first = first_answer_lost(fake_livelike, livelike_settings)
     lost = fake_livelike.profiles[0]
     pk = first.pk
     first.delete()
@@ -608,12 +610,12 @@ def test_a_reused_pk_never_recovers_a_deleted_users_lost_profile(fake_livelike, 
     assert fake_livelike.create_count == 2
 
 
-def test_a_user_restored_with_their_row_keeps_their_profile(fake_livelike, settings):
+def test_a_user_restored_with_their_row_keeps_their_profile(fake_livelike, livelike_settings):
     """A backup taken after the claim, before the answer: the restored row's custom id finds it."""
     from django.core import serializers
 
     fake_livelike.lookup_includes_token = True
-    user = first_answer_lost(fake_livelike, settings)
+    user = first_answer_lost(fake_livelike, livelike_settings)
     created = fake_livelike.profiles[0]
     pk = user.pk
     backup = serializers.serialize("json", [user, row_of(user)])
@@ -629,14 +631,14 @@ def test_a_user_restored_with_their_row_keeps_their_profile(fake_livelike, setti
 
 
 def test_a_row_first_claimed_without_custom_ids_gets_one_when_they_are_turned_on(
-    fake_livelike, settings
+    fake_livelike, livelike_settings
 ):
-    settings.LIVELIKE = {**settings.LIVELIKE, "CUSTOM_IDS": False}
+    livelike_settings(CUSTOM_IDS=False)
     fake_livelike.fail_next_creates(1)
     user = make_user()
     assert ensure_profile(user).status == Status.FAILED
     assert not row_of(user).custom_id
-    settings.LIVELIKE = {**settings.LIVELIKE, "CUSTOM_IDS": True}
+    livelike_settings(CUSTOM_IDS=True)
     make_due(user)
     row = ensure_profile(fresh(user))
     assert row.is_active and row.custom_id

@@ -100,8 +100,8 @@ def test_429_with_absurd_retry_after_on_patch_is_a_503(fake_livelike, retry_afte
 
 
 @pytest.mark.parametrize("retry_after", [math.inf, 1e300, math.nan, -math.inf])
-def test_retry_delay_is_finite_whatever_retry_after_says(settings, retry_after):
-    settings.LIVELIKE = {**settings.LIVELIKE, "RETRY_BASE_SECONDS": 10, "RETRY_MAX_SECONDS": 100}
+def test_retry_delay_is_finite_whatever_retry_after_says(livelike_settings, retry_after):
+    livelike_settings(RETRY_BASE_SECONDS=10, RETRY_MAX_SECONDS=100)
     error = LiveLikeRateLimited("slow down", retry_after=retry_after, status_code=429)
     delay = provisioning.retry_delay(1, error)
     assert 5 <= delay <= DAY.total_seconds()
@@ -112,8 +112,8 @@ def test_retry_delay_is_finite_whatever_retry_after_says(settings, retry_after):
 
 
 @pytest.mark.parametrize("attempts", [1025, 10**6, 2**31 - 1])
-def test_backoff_after_very_many_failures_is_the_cap(settings, attempts):
-    settings.LIVELIKE = {**settings.LIVELIKE, "RETRY_BASE_SECONDS": 5, "RETRY_MAX_SECONDS": 3600}
+def test_backoff_after_very_many_failures_is_the_cap(livelike_settings, attempts):
+    livelike_settings(RETRY_BASE_SECONDS=5, RETRY_MAX_SECONDS=3600)
     assert 1800 <= backoff_seconds(attempts) <= 3600
 
 
@@ -163,9 +163,9 @@ def test_forced_retries_of_a_row_that_failed_1025_times_are_counted_failures(fak
 
 @pytest.mark.parametrize("value", [5, 3.5, b"bytes nickname", ["a", "list"], object()])
 def test_a_nickname_callable_returning_a_non_string_means_no_nickname(
-    fake_livelike, settings, monkeypatch, caplog, value
+    fake_livelike, livelike_settings, monkeypatch, caplog, value
 ):
-    settings.LIVELIKE = {**settings.LIVELIKE, "NICKNAME": "tests.nicknames.from_username"}
+    livelike_settings(NICKNAME="tests.nicknames.from_username")
     monkeypatch.setattr("tests.nicknames.from_username", lambda user: value)
     user = make_user()
     with caplog.at_level(logging.WARNING, logger="livelike_profiles"):
@@ -179,9 +179,9 @@ def test_a_nickname_callable_returning_a_non_string_means_no_nickname(
 
 
 def test_a_nickname_callable_returning_a_non_string_never_breaks_login(
-    fake_livelike, settings, monkeypatch
+    fake_livelike, livelike_settings, monkeypatch
 ):
-    settings.LIVELIKE = {**settings.LIVELIKE, "NICKNAME": "tests.nicknames.from_username"}
+    livelike_settings(NICKNAME="tests.nicknames.from_username")
     monkeypatch.setattr("tests.nicknames.from_username", lambda user: 42)
     user = make_user()
     log_in(user)
@@ -189,9 +189,9 @@ def test_a_nickname_callable_returning_a_non_string_never_breaks_login(
 
 
 def test_a_nickname_with_control_characters_is_cleaned_before_it_leaves(
-    fake_livelike, settings, monkeypatch
+    fake_livelike, livelike_settings, monkeypatch
 ):
-    settings.LIVELIKE = {**settings.LIVELIKE, "NICKNAME": "tests.nicknames.from_username"}
+    livelike_settings(NICKNAME="tests.nicknames.from_username")
     monkeypatch.setattr("tests.nicknames.from_username", lambda user: "fan\x00 Ada\x1b[31m")
     user = make_user()
     log_in(user)
@@ -201,9 +201,9 @@ def test_a_nickname_with_control_characters_is_cleaned_before_it_leaves(
 
 
 def test_a_nickname_of_control_characters_only_means_no_nickname(
-    fake_livelike, settings, monkeypatch
+    fake_livelike, livelike_settings, monkeypatch
 ):
-    settings.LIVELIKE = {**settings.LIVELIKE, "NICKNAME": "tests.nicknames.from_username"}
+    livelike_settings(NICKNAME="tests.nicknames.from_username")
     monkeypatch.setattr("tests.nicknames.from_username", lambda user: "\x00\x00")
     row = ensure_profile(make_user())
     assert row.is_active and row.nickname and "\x00" not in row.nickname
@@ -268,8 +268,10 @@ def test_an_error_detail_with_a_nul_byte_is_recorded_clean(fake_livelike):
 # -- anything else: recorded, never raised ------------------------------------------------
 
 
-def test_an_unexpected_error_before_the_call_is_a_recorded_failure(fake_livelike, settings, caplog):
-    settings.LIVELIKE = {**settings.LIVELIKE, "TIMEOUT": "slow"}  # get_client() raises
+def test_an_unexpected_error_before_the_call_is_a_recorded_failure(
+    fake_livelike, livelike_settings, caplog
+):
+    livelike_settings(TIMEOUT="slow")  # get_client() raises
     user = make_user()
     with caplog.at_level(logging.INFO, logger="livelike_profiles"):
         log_in(user)
@@ -281,41 +283,39 @@ def test_an_unexpected_error_before_the_call_is_a_recorded_failure(fake_livelike
 
 
 def test_an_outcome_the_database_refuses_is_a_recorded_failure_then_recovered(
-    fake_livelike, settings, caplog
+    fake_livelike, livelike_settings, caplog
 ):
     """The profile was created but could not be stored: recorded, released, found again."""
     fake_livelike.lookup_includes_token = True  # recovered through the admin lookup
-    working = settings.LIVELIKE
-    settings.LIVELIKE = {**working, "ENCRYPTION_KEYS": ["not a Fernet key"]}  # saving raises
     failures = []
 
     def on_failure(error, **kwargs):
         failures.append(error)
 
-    user = make_user()
-    provisioning_failed.connect(on_failure)
-    try:
-        with caplog.at_level(logging.INFO, logger="livelike_profiles"):
-            log_in(user)
-    finally:
-        provisioning_failed.disconnect(on_failure)
-    row = assert_failed_and_released(user)
-    assert row.profile_id is None and row.access_token == ""
-    assert row.last_error.startswith("ValueError")
-    assert fake_livelike.create_count == 1
-    (record,) = [r for r in caplog.records if r.levelname == "ERROR"]
-    assert record.exc_info is not None
-    assert [type(error) for error in failures] == [ValueError]
-    token = fake_livelike.profiles[0].access_token
-    assert token not in caplog.text
+    with livelike_settings(ENCRYPTION_KEYS=["not a Fernet key"]):  # saving raises
+        user = make_user()
+        provisioning_failed.connect(on_failure)
+        try:
+            with caplog.at_level(logging.INFO, logger="livelike_profiles"):
+                log_in(user)
+        finally:
+            provisioning_failed.disconnect(on_failure)
+        row = assert_failed_and_released(user)
+        assert row.profile_id is None and row.access_token == ""
+        assert row.last_error.startswith("ValueError")
+        assert fake_livelike.create_count == 1
+        (record,) = [r for r in caplog.records if r.levelname == "ERROR"]
+        assert record.exc_info is not None
+        assert [type(error) for error in failures] == [ValueError]
+        token = fake_livelike.profiles[0].access_token
+        assert token not in caplog.text
 
-    settings.LIVELIKE = working
     assert_recovers(fake_livelike, user)  # 409, then found by its custom id
     assert fake_livelike.create_count == 1
 
 
-def test_the_api_never_answers_500_for_a_hostile_create_answer(fake_livelike, settings):
-    settings.LIVELIKE = {**settings.LIVELIKE, "PROVISION_ON_LOGIN": False}
+def test_the_api_never_answers_500_for_a_hostile_create_answer(fake_livelike, livelike_settings):
+    livelike_settings(PROVISION_ON_LOGIN=False)
     user = make_user()
     client = Client()
     client.force_login(user)
