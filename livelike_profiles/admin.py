@@ -46,7 +46,7 @@ from .backfill import Outcome, UserResult, provision_users
 from .conf import conf
 from .exceptions import UnreadableTokenError
 from .models import LiveLikeProfile
-from .remote_sync import SyncOutcome, SyncResult, refresh_profile
+from .refresh_from_livelike import SyncOutcome, SyncResult, refresh_profile
 
 MAX_ROWS_PER_ACTION = 100
 _CHANGE_PERMISSION = "livelike_profiles.change_livelikeprofile"

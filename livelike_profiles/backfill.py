@@ -7,13 +7,13 @@ chooses the users, feeds them to threads and counts the outcomes.
 
 Users are read in batches ordered by primary key, each batch starting after the
 last key of the one before (keyset pagination), so memory stays flat and any
-primary key type works. On PostgreSQL each batch is claimed, user by user, with
+primary key type works. On PostgreSQL each batch is locked, user by user, with
 ``pg_try_advisory_xact_lock`` in a transaction held while its users are
 provisioned: several copies of the command, on several machines, skip what
 another holds and so take disjoint work, the way ``SELECT ... FOR UPDATE SKIP
 LOCKED`` would, but without locking the user rows themselves (a user logging
 in, which updates ``last_login``, must never wait for a backfill). Elsewhere
-batches are not claimed: one runner is correct, and several are still safe, as
+batches are not locked: one runner is correct, and several are still safe, as
 ``ensure_profile``'s claim decides who creates each profile.
 
 A rerun resumes: users whose profile is active (or in conflict, revoked, or
@@ -129,6 +129,7 @@ def needing_profile(users: QuerySet) -> QuerySet:
 
 
 # -- provisioning one user -----------------------------------------------------------
+
 
 def retry_now(user_pk: Any) -> int:
     """Make a ``failed`` row due now, ignoring its backoff; returns 1 if there was one.
@@ -338,8 +339,8 @@ class BackfillReport:
             self.failures.append(result)
 
 
-def claims_batches(using: str | None = None) -> bool:
-    """Whether several runners split the work by claiming batches (PostgreSQL)."""
+def locks_batches(using: str | None = None) -> bool:
+    """Whether several runners split the work by locking batches (PostgreSQL)."""
     return connections[using or router.db_for_read(get_user_model())].vendor == "postgresql"
 
 
@@ -366,7 +367,7 @@ def backfill(
     report = BackfillReport(selected=users.count())
     todo = needing_profile(users)
     report.to_do = todo.count()
-    lock = claims_batches(using)
+    lock = locks_batches(using)
     throttle = Throttle()
 
     def work(user: AbstractBaseUser) -> UserResult:
@@ -376,13 +377,13 @@ def backfill(
     with Workers(work, concurrency) as workers:
         try:
             while True:
-                # The claim lasts as long as the batch: commit releases it.
+                # The locks last as long as the batch: commit releases them.
                 with transaction.atomic(using=using) if lock else nullcontext():
                     page = _next_page(todo, after, batch_size)
                     if not page:
                         break
                     after = page[-1].pk
-                    batch = _claim(page, using) if lock else page
+                    batch = _lock_unheld(page, using) if lock else page
                     for user, result in workers.map(batch):
                         _count(report, user, result)
                         if on_result is not None:
@@ -413,9 +414,9 @@ def _next_page(todo: QuerySet, after: Any, size: int) -> list[AbstractBaseUser]:
     return list(page.annotate(livelike_backfill_status=Subquery(status))[:size])
 
 
-def _claim(users: list[AbstractBaseUser], using: str) -> list[AbstractBaseUser]:
+def _lock_unheld(users: list[AbstractBaseUser], using: str) -> list[AbstractBaseUser]:
     """The users of ``users`` no other runner holds, now held by us until the transaction ends."""
-    keys = {_claim_key(user.pk): user for user in users}
+    keys = {_advisory_lock_key(user.pk): user for user in users}
     with connections[using].cursor() as cursor:
         cursor.execute(
             "SELECT key FROM unnest(%s::bigint[]) AS key WHERE pg_try_advisory_xact_lock(key)",
@@ -425,7 +426,7 @@ def _claim(users: list[AbstractBaseUser], using: str) -> list[AbstractBaseUser]:
     return [user for key, user in keys.items() if key in held]
 
 
-def _claim_key(pk: Any) -> int:
+def _advisory_lock_key(pk: Any) -> int:
     """A 64-bit advisory lock key for the user: this app's namespace and the pk, hashed."""
     digest = hashlib.blake2b(f"livelike_profiles.backfill:{pk}".encode(), digest_size=8)
     return int.from_bytes(digest.digest(), "big", signed=True)

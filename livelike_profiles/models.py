@@ -10,8 +10,9 @@ from django.utils.translation import gettext_lazy as _
 
 from . import tokens
 from .conf import conf
+from .encryption import decrypt
 from .exceptions import UnreadableTokenError
-from .fields import EncryptedTokenField, ciphertext_as_is, decrypt
+from .fields import EncryptedTokenField, ciphertext_as_is
 from .redaction import Secret
 from .tokens import AccessToken
 

@@ -17,7 +17,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from livelike_profiles.backfill import (
     BackfillReport,
     backfill,
-    claims_batches,
+    locks_batches,
     needing_profile,
     select_users,
 )
@@ -98,7 +98,7 @@ class Command(BaseCommand):
         if verbosity >= 1:
             mode = (
                 "batches claimed, so several copies may run at once"
-                if claims_batches(users.db)
+                if locks_batches(users.db)
                 else "batches not claimed on this database: run one copy at a time"
             )
             self.stdout.write(

@@ -1,6 +1,6 @@
 """``manage.py livelike_sync``: refresh nicknames and statuses from LiveLike.
 
-A thin wrapper over :mod:`livelike_profiles.remote_sync`. It never creates or
+A thin wrapper over :mod:`livelike_profiles.refresh_from_livelike`. It never creates or
 replaces a profile: a revoked token is marked and reported, for an operator.
 """
 
@@ -13,7 +13,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from livelike_profiles.backfill import parse_user_ids
-from livelike_profiles.remote_sync import SyncOutcome, SyncReport, sync_profiles, syncable
+from livelike_profiles.refresh_from_livelike import SyncOutcome, SyncReport, sync_profiles, syncable
 
 from ..arguments import add_worker_arguments, worker_options
 from ..output import progress_reporter, table

@@ -19,7 +19,7 @@ Threads only call LiveLike; the calling thread reads and writes the database.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -283,11 +283,3 @@ def _describe(error: BaseException) -> str:
 
 def _result(row: LiveLikeProfile, outcome: SyncOutcome, detail: str = "") -> SyncResult:
     return SyncResult(row.pk, row.user_id, outcome, detail)
-
-
-def results_by_outcome(results: Iterable[SyncResult]) -> dict[SyncOutcome, list[SyncResult]]:
-    """Group results for reporting, in the order outcomes are declared."""
-    grouped: dict[SyncOutcome, list[SyncResult]] = {}
-    for result in results:
-        grouped.setdefault(result.outcome, []).append(result)
-    return {outcome: grouped[outcome] for outcome in SyncOutcome if outcome in grouped}

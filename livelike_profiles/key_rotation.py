@@ -26,7 +26,7 @@ from django.db import transaction
 from django.db.models import TextField
 from django.db.models.functions import Cast
 
-from .fields import Ciphertext, is_readable, uses_current_key
+from .encryption import Ciphertext, is_readable, uses_current_key
 from .models import LiveLikeProfile
 
 MAX_LISTED = 50
