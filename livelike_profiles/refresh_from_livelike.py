@@ -30,8 +30,8 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from . import tokens
-from .backfill import Throttle, Workers
 from .client import RemoteProfile, get_client
+from .concurrency import Throttle, Workers, retry_rate_limited
 from .exceptions import (
     LiveLikeError,
     LiveLikeRateLimited,
@@ -42,7 +42,6 @@ from .models import LiveLikeProfile
 
 Status = LiveLikeProfile.Status
 
-RATE_LIMIT_RETRIES = 3
 _FIELDS = ("user_id", "status", "profile_id", "access_token", "nickname", "nickname_sync_due")
 
 
@@ -83,16 +82,21 @@ def syncable(*, include_revoked: bool = False, stale_before: datetime | None = N
 
 def fetch(token: str, throttle: Throttle | None = None) -> RemoteProfile:
     """Read the profile ``token`` belongs to; after a 429, wait (all threads) and try again."""
-    for attempt in range(RATE_LIMIT_RETRIES + 1):
-        if throttle is not None:
-            throttle.wait()
+
+    def attempt(n: int) -> RemoteProfile | LiveLikeRateLimited:
         try:
             return get_client().get_own_profile(token)
         except LiveLikeRateLimited as error:
-            if throttle is None or attempt == RATE_LIMIT_RETRIES:
-                raise
-            throttle.pause(error.retry_after)
-    raise AssertionError("unreachable")  # pragma: no cover
+            return error
+
+    answer = retry_rate_limited(attempt, _rate_limit_of, throttle)
+    if isinstance(answer, LiveLikeRateLimited):
+        raise answer
+    return answer
+
+
+def _rate_limit_of(answer: RemoteProfile | LiveLikeRateLimited) -> LiveLikeRateLimited | None:
+    return answer if isinstance(answer, LiveLikeRateLimited) else None
 
 
 def refresh_profile(row: LiveLikeProfile) -> SyncResult:
