@@ -1,24 +1,9 @@
 """Provision profiles for existing users in bulk: ``manage.py livelike_provision`` and the admin.
 
-Every profile is still made by :func:`~livelike_profiles.provisioning.ensure_profile`,
-called outside any transaction, so the one-profile-per-user guarantee holds
-however many backfills, logins and admin actions run at once. This module only
-chooses the users, feeds them to threads and counts the outcomes.
-
-Users are read in batches ordered by primary key, each batch starting after the
-last key of the one before (keyset pagination), so memory stays flat and any
-primary key type works. On PostgreSQL each batch is locked, user by user, with
-``pg_try_advisory_xact_lock`` in a transaction held while its users are
-provisioned: several copies of the command, on several machines, skip what
-another holds and so take disjoint work, the way ``SELECT ... FOR UPDATE SKIP
-LOCKED`` would, but without locking the user rows themselves (a user logging
-in, which updates ``last_login``, must never wait for a backfill). Elsewhere
-batches are not locked: one runner is correct, and several are still safe, as
-``ensure_profile``'s claim decides who creates each profile.
-
-A rerun resumes: users whose profile is active (or in conflict, revoked, or
-being created right now) are not selected again; ``failed`` rows are retried
-at once, whatever their backoff, since an operator asked for it.
+Chooses the users, feeds them to threads and counts the outcomes; every
+profile is still made by :func:`~livelike_profiles.provisioning.ensure_profile`.
+On PostgreSQL each batch is held with advisory locks, so several runners take
+disjoint work (see the README's ``livelike_provision`` section).
 """
 
 from __future__ import annotations
@@ -40,7 +25,6 @@ from django.db import connections, router, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from . import tokens
 from .concurrency import Throttle, Workers, retry_rate_limited
 from .conf import conf
 from .exceptions import LiveLikeRateLimited
@@ -101,14 +85,10 @@ def select_users(
 
 def needing_profile(users: QuerySet) -> QuerySet:
     """Of ``users``, those a backfill provisions: no row, a failed row, or a dead claim."""
-    now = timezone.now()
-    workable = Q(status=Status.FAILED) | Q(status=Status.PENDING) & (
-        Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now)
-    )
     if conf.CLIENT_GENERATED:  # every row not yet usable is made usable, no call needed
         workable = ~Q(status=Status.ACTIVE)
-    elif tokens.can_mint():  # a conflict is recovered with a minted token
-        workable |= Q(status=Status.CONFLICT, custom_id__isnull=False)
+    else:  # claimable, backoff or not: an operator asked
+        workable = LiveLikeProfile.objects.claimable_q(timezone.now(), ignoring_backoff=True)
     settled = LiveLikeProfile.objects.filter(user_id=OuterRef("pk")).exclude(workable)
     return users.filter(~Exists(settled))
 
@@ -125,10 +105,7 @@ def retry_now(user_pk: Any) -> int:
     counting every attempt, forced ones included (operators read it as such);
     the backoff caps its exponent, so no count is too large.
     """
-    retryable = Q(status=Status.FAILED)
-    if tokens.can_mint():
-        retryable |= Q(status=Status.CONFLICT, custom_id__isnull=False)
-    return LiveLikeProfile.objects.filter(retryable, user_id=user_pk).update(next_attempt_at=None)
+    return LiveLikeProfile.objects.make_due_now(user_pk)
 
 
 def provision_user(
@@ -229,7 +206,8 @@ class BackfillReport:
         """Count a user whose provisioning raised something other than a LiveLike error."""
         self.done += 1
         self.errors += 1
-        self._keep(UserResult(user_pk, Outcome.FAILED, f"{type(error).__name__}: {error}"[:255]))
+        detail = LiveLikeProfile.fit("last_error", f"{type(error).__name__}: {error}")
+        self._keep(UserResult(user_pk, Outcome.FAILED, detail))
 
     def _keep(self, result: UserResult) -> None:
         if len(self.failures) < self.MAX_FAILURES_KEPT:
