@@ -103,6 +103,8 @@ LIVELIKE = {
     # A local fake answers at once: after a failure, try again within a second
     # (the default, 5 s doubling, suits a real LiveLike outage).
     "RETRY_BASE_SECONDS": 1,
+    # Each user's LiveLike profile on their page of the admin.
+    "USER_ADMIN": True,
 }
 if "DEMO_TOKEN_TTL" in os.environ:
     _ttl = os.environ["DEMO_TOKEN_TTL"].strip()

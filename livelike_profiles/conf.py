@@ -33,7 +33,7 @@ DEFAULTS: dict[str, Any] = {
     "ACCESS_TOKENS": "stored",
     "CLIENT_SECRET": "",
     "TOKEN_TTL": 86400,
-    "USER_ADMIN": True,
+    "USER_ADMIN": False,
     "CLIENT_CLASS": "livelike_profiles.client.LiveLikeClient",
 }
 
@@ -148,7 +148,7 @@ class LiveLikeSettings:
 
     @property
     def USER_ADMIN(self) -> bool:
-        """Whether Django's default ``UserAdmin`` is swapped for one with the profile inline."""
+        """Whether to swap Django's default ``UserAdmin`` for one with the profile inline."""
         return bool(self._get("USER_ADMIN"))
 
     @property

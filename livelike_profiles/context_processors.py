@@ -1,11 +1,6 @@
-"""Template context for initialising the LiveLike SDK (optional).
+"""Template context for initialising the LiveLike SDK (optional; see the README).
 
-Add ``"livelike_profiles.context_processors.livelike"`` to the template
-``context_processors``. Templates then have ``LIVELIKE_CLIENT_ID``,
-``LIVELIKE_API_URL`` and ``livelike_profile`` (the same lazy value as
-``request.livelike_profile``: no query unless a template uses it). The access
-token reaches HTML only where a template writes
-``{{ livelike_profile.access_token }}`` itself.
+``LIVELIKE_CLIENT_ID``, ``LIVELIKE_API_URL`` and the lazy ``livelike_profile``.
 """
 
 from __future__ import annotations

@@ -1,19 +1,7 @@
-"""The exceptions this app raises.
+"""The exceptions this app raises: :class:`LiveLikeError` and its family, and the token ones.
 
-Every error that comes from talking to LiveLike is a :class:`LiveLikeError`, so
-callers can act on the family and its subclasses:
-
-* :class:`LiveLikeUnavailable`: try again later (connection error, timeout,
-  5xx, or a 401/403 to a request that carried no token of ours);
-  :class:`LiveLikeRateLimited` is a kind of it and carries ``retry_after``.
-* :class:`LiveLikeRejected`: LiveLike refused the request (4xx) with ``errors``;
-  :class:`LiveLikeConflict` (409) and :class:`LiveLikeTokenRejected` (401/403
-  to a profile's own token, and only that) are kinds of it.
-* :class:`LiveLikeBadResponse`: the answer was not JSON or lacked a field.
-
-No message, ``str`` or ``repr`` of these exceptions ever contains an access
-token: they are built only from the method, the URL (which never carries a
-token) and LiveLike's error text with anything token-like removed.
+No message, ``str`` or ``repr`` of them ever holds an access token. Which
+answer raises which is tabled in the README ("The client").
 """
 
 from __future__ import annotations

@@ -1,24 +1,8 @@
 """``request.livelike_profile``: the current user's LiveLike profile, looked up only when used.
 
-Add ``livelike_profiles.middleware.LiveLikeProfileMiddleware`` after
-``django.contrib.auth.middleware.AuthenticationMiddleware``. A request that
-never touches the attribute costs nothing: no query, no remote call.
-
-What code sees:
-
-* :func:`get_livelike_profile(request) <get_livelike_profile>` returns the
-  user's *active* profile, or ``None`` (anonymous user, or no usable profile
-  yet: provisioning pending, failed or in conflict). It is the plain answer.
-* ``request.livelike_profile`` is a lazy stand-in for that same value. It is
-  falsy when there is no profile, so ``if request.livelike_profile:`` works,
-  but a lazy object is never ``None``: do not write ``is None``.
-* In async views, ``await request.alivelike_profile()`` (or
-  :func:`aget_livelike_profile`), like Django's ``request.auser()``.
-
-The lookup follows the user *as it is when used*: inside a Django REST
-framework view that is the user DRF authenticated (token, session, JWT), not
-the anonymous user the middleware saw. The answer is remembered per request
-and per user, so repeated use costs nothing more.
+A request that never touches it costs nothing. ``get_livelike_profile`` and
+``aget_livelike_profile`` give the plain answer (the active profile or
+``None``). See the README's "The profile on every request".
 """
 
 from __future__ import annotations

@@ -1,21 +1,9 @@
-"""Keeping access tokens out of error reports.
+"""Keeping access tokens out of error reports, whatever ``DEBUG`` says.
 
-Django's error reports (the technical 500 page under ``DEBUG``, the mails of
-``AdminEmailHandler``) list the variables of every frame of an exception and
-of the exceptions chained to it, each through ``repr()``. Its
-``SafeExceptionReporterFilter`` and ``sensitive_variables`` hide variables only
-while ``DEBUG`` is off, and only by name. So, whatever ``DEBUG`` says:
-
-* a token is a :class:`Secret`: a ``str`` that works as the token everywhere
-  (comparison, ``str()``, formatting, ``json.dumps``, the HTTP header) and
-  only prints masked;
-* :func:`forgets_frames` clears the variables of the frames a function called
-  when an exception leaves it: there ``requests``, ``urllib3`` and
-  ``http.client`` hold the ``Authorization`` header as plain ``bytes`` (an
-  encoded copy no wrapper survives), and the answer of a create holds the new
-  token. The report keeps those frames' files, lines and code.
-
-Nothing here imports Django.
+Django's reports ``repr()`` every frame's variables, and its filters hide them
+only by name and only without ``DEBUG``. So a token is a :class:`Secret` (a
+``str`` that prints masked), and :func:`forgets_frames` clears the variables of
+the frames beneath a function an exception leaves. Nothing here imports Django.
 """
 
 from __future__ import annotations

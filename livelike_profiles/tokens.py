@@ -1,15 +1,8 @@
-"""Client-generated access tokens: profile tokens the site signs itself.
+"""Client-generated access tokens: profile tokens the site signs itself (PyJWT, HS256).
 
-LiveLike accepts, as a profile's access token, a JWT signed with the
-application's client secret whose claims name the profile by custom id
-(``custom_profile_id``), the application (``iss``, the client id) and when it
-was made (``iat``), optionally when it ends (``exp``). The first request made
-with one creates that profile; every later one, whatever the token instance,
-acts as it. The algorithm is not named in LiveLike's docs: HS256 is an
-assumption (LiveLike's own tokens use it; see the README).
-
-Nothing minted is stored, logged or cached: a token is made for one answer
-and returned as a :class:`~livelike_profiles.redaction.Secret`.
+Nothing minted is stored, logged or cached: a token is made for one answer and
+returned as a :class:`~livelike_profiles.redaction.Secret`. The claims and the
+HS256 assumption are in the README ("Access tokens: stored or client-generated").
 """
 
 from __future__ import annotations

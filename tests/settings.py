@@ -70,6 +70,8 @@ LIVELIKE = {
     "API_URL": "http://127.0.0.1:9/api/v1/",  # nothing listens: tests point it at a fake
     "API_TOKEN": "test-admin-token",
     "TIMEOUT": 2.0,
+    # The admin tests use Django's UserAdmin with the LiveLike inline (opt-in).
+    "USER_ADMIN": True,
 }
 
 LOGGING = {

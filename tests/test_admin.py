@@ -421,7 +421,7 @@ def test_refresh_updates_nicknames_and_marks_revoked_tokens(admin_client, fake_l
 def test_actions_refuse_more_rows_than_a_request_should_handle(
     admin_client, fake_livelike, monkeypatch
 ):
-    monkeypatch.setattr(livelike_admin, "MAX_ROWS_PER_ACTION", 2)
+    monkeypatch.setattr(livelike_admin.reports, "MAX_ROWS_PER_ACTION", 2)
     rows = [local_row(n, status=Status.FAILED, profile_id=None, access_token="") for n in range(3)]
     shown = messages_of(run_action(admin_client, LIST, "provision_now", [r.pk for r in rows]))
     assert any("At most 2 rows" in m for m in shown)

@@ -29,6 +29,14 @@ def test_the_default_client_class_is_the_shipped_one(fake_livelike):
     assert type(get_client()).__name__ == "LiveLikeClient"
 
 
+def test_the_user_admin_is_left_alone_unless_the_site_asks(settings):
+    settings.LIVELIKE = {k: v for k, v in settings.LIVELIKE.items() if k != "USER_ADMIN"}
+    site = admin.AdminSite(name="scratch")
+    site.register(get_user_model(), UserAdmin)
+    assert register_on_default_user_admin(site) is False
+    assert type(site._registry[get_user_model()]) is UserAdmin
+
+
 @pytest.mark.parametrize("enabled", [True, False])
 def test_the_user_admin_swap_is_a_setting(settings, enabled):
     settings.LIVELIKE = {**settings.LIVELIKE, "USER_ADMIN": enabled}

@@ -31,7 +31,6 @@ URL = "/livelike/profile/"
 Status = LiveLikeProfile.Status
 
 
-
 @pytest.fixture
 def minted(fake_livelike, settings):
     """The site in ``"client-generated"`` mode, against the fake (which knows the secret)."""
@@ -303,9 +302,7 @@ def test_switching_to_client_generated_keeps_every_users_profile(fake_livelike, 
 # -- operators ------------------------------------------------------------------------------
 
 
-def test_livelike_sync_learns_the_ids_and_a_refused_minted_token_revokes_nobody(
-    minted, settings
-):
+def test_livelike_sync_learns_the_ids_and_a_refused_minted_token_revokes_nobody(minted, settings):
     users = make_users(3)
     for user in users:
         ensure_profile(user)

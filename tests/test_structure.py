@@ -28,8 +28,10 @@ def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom):
             base = package.split(".")[: len(package.split(".")) - node.level + 1]
-            target = ".".join(base + [node.module]) if node.level and node.module else (
-                ".".join(base) if node.level else node.module or ""
+            target = (
+                ".".join(base + [node.module])
+                if node.level and node.module
+                else (".".join(base) if node.level else node.module or "")
             )
             for alias in node.names:
                 submodule = f"{target}.{alias.name}"

@@ -24,8 +24,6 @@ Status = LiveLikeProfile.Status
 DEEP = 100_000  # far past Python's recursion limit
 
 
-
-
 def assert_nothing_changed(user, fake, nickname: str, patches: int) -> None:
     row = row_of(user)
     assert row.nickname == nickname

@@ -104,7 +104,6 @@ def no_throttle(settings):
     settings.LIVELIKE = {**settings.LIVELIKE, "THROTTLE_RATE": None}
 
 
-
 @pytest.mark.parametrize("case", ACCEPTED)
 def test_legitimate_nicknames_are_accepted(client, user, fake_livelike, case):
     sent, stored = ACCEPTED[case]

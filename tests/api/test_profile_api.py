@@ -19,8 +19,6 @@ URL = "/livelike/profile/"
 Status = LiveLikeProfile.Status
 
 
-
-
 def patch(client: Client, body, content_type: str = "application/json"):
     data = body if isinstance(body, str | bytes) else json.dumps(body)
     return client.patch(URL, data, content_type=content_type)

@@ -52,9 +52,10 @@ def minting(
     chromium: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[DemoSite, FakeLiveLike]]:
     """The demo minting its tokens (the app's default TTL: a day), and its own fake LiveLike."""
-    with _demo_fake() as fake, serve_demo(
-        fake, tmp_path_factory.mktemp("minting_demo"), "client-generated"
-    ) as site:
+    with (
+        _demo_fake() as fake,
+        serve_demo(fake, tmp_path_factory.mktemp("minting_demo"), "client-generated") as site,
+    ):
         yield site, fake
 
 
@@ -63,9 +64,12 @@ def expiring(
     chromium: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[DemoSite, FakeLiveLike]]:
     """The demo minting tokens that expire after ``SHORT_TTL`` seconds, and its own fake."""
-    with _demo_fake() as fake, serve_demo(
-        fake, tmp_path_factory.mktemp("expiring_demo"), "client-generated", token_ttl=SHORT_TTL
-    ) as site:
+    with (
+        _demo_fake() as fake,
+        serve_demo(
+            fake, tmp_path_factory.mktemp("expiring_demo"), "client-generated", token_ttl=SHORT_TTL
+        ) as site,
+    ):
         yield site, fake
 
 
