@@ -1,48 +1,31 @@
 """Provision profiles for existing users in bulk: ``manage.py livelike_provision`` and the admin.
 
-Every profile is still made by :func:`~livelike_profiles.provisioning.ensure_profile`,
-called outside any transaction, so the one-profile-per-user guarantee holds
-however many backfills, logins and admin actions run at once. This module only
-chooses the users, feeds them to threads and counts the outcomes.
-
-Users are read in batches ordered by primary key, each batch starting after the
-last key of the one before (keyset pagination), so memory stays flat and any
-primary key type works. On PostgreSQL each batch is claimed, user by user, with
-``pg_try_advisory_xact_lock`` in a transaction held while its users are
-provisioned: several copies of the command, on several machines, skip what
-another holds and so take disjoint work, the way ``SELECT ... FOR UPDATE SKIP
-LOCKED`` would, but without locking the user rows themselves (a user logging
-in, which updates ``last_login``, must never wait for a backfill). Elsewhere
-batches are not claimed: one runner is correct, and several are still safe, as
-``ensure_profile``'s claim decides who creates each profile.
-
-A rerun resumes: users whose profile is active (or in conflict, revoked, or
-being created right now) are not selected again; ``failed`` rows are retried
-at once, whatever their backoff, since an operator asked for it.
+Chooses the users, feeds them to threads and counts the outcomes; every
+profile is still made by :func:`~livelike_profiles.provisioning.ensure_profile`.
+On PostgreSQL each batch is held with advisory locks, so several runners take
+disjoint work (see the README's ``livelike_provision`` section).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import queue
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.core.exceptions import FieldDoesNotExist
 from django.db import connections, router, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from . import tokens
+from .concurrency import Throttle, Workers, retry_rate_limited
 from .conf import conf
 from .exceptions import LiveLikeRateLimited
 from .models import LiveLikeProfile
@@ -51,14 +34,6 @@ from .provisioning import Provisioned, ensure_profile, provision
 logger = logging.getLogger(__name__)
 
 Status = LiveLikeProfile.Status
-
-# How long a rate-limited run waits at most before going on, and how often one
-# user is tried again after a 429 within a run.
-MAX_RATE_LIMIT_PAUSE = 60.0
-RATE_LIMIT_RETRIES = 3
-
-T = TypeVar("T")
-R = TypeVar("R")
 
 
 class Outcome(StrEnum):
@@ -89,24 +64,18 @@ def select_users(
     *,
     include_inactive: bool = False,
     since: datetime | None = None,
-    user_ids: Iterable[str] | None = None,
+    user_pks: list[Any] | None = None,
 ) -> QuerySet:
     """The users a backfill considers.
 
     Active users only (where the model has ``is_active``) unless
-    ``include_inactive`` or ``user_ids`` is given; ``since``: logged in on or
-    after that moment. Raises ``ValueError`` naming ids that are not valid
-    primary keys or match no user.
+    ``include_inactive`` or ``user_pks`` is given; ``since``: logged in on or
+    after that moment.
     """
     model = get_user_model()
     users = model._default_manager.all()
-    if user_ids is not None:
-        pks = parse_user_ids(user_ids)
-        found = {str(pk) for pk in users.filter(pk__in=pks).values_list("pk", flat=True)}
-        missing = [str(pk) for pk in pks if str(pk) not in found]
-        if missing:
-            raise ValueError(f"no user with id {_some(missing)}")
-        users = users.filter(pk__in=pks)
+    if user_pks is not None:
+        users = users.filter(pk__in=user_pks)
     elif not include_inactive and _has_field(model, "is_active"):
         users = users.filter(is_active=True)
     if since is not None:
@@ -116,14 +85,10 @@ def select_users(
 
 def needing_profile(users: QuerySet) -> QuerySet:
     """Of ``users``, those a backfill provisions: no row, a failed row, or a dead claim."""
-    now = timezone.now()
-    workable = Q(status=Status.FAILED) | Q(status=Status.PENDING) & (
-        Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now)
-    )
     if conf.CLIENT_GENERATED:  # every row not yet usable is made usable, no call needed
         workable = ~Q(status=Status.ACTIVE)
-    elif tokens.can_mint():  # a conflict is recovered with a minted token
-        workable |= Q(status=Status.CONFLICT, custom_id__isnull=False)
+    else:  # claimable, backoff or not: an operator asked
+        workable = LiveLikeProfile.objects.claimable_q(timezone.now(), ignoring_backoff=True)
     settled = LiveLikeProfile.objects.filter(user_id=OuterRef("pk")).exclude(workable)
     return users.filter(~Exists(settled))
 
@@ -140,10 +105,7 @@ def retry_now(user_pk: Any) -> int:
     counting every attempt, forced ones included (operators read it as such);
     the backoff caps its exponent, so no count is too large.
     """
-    retryable = Q(status=Status.FAILED)
-    if tokens.can_mint():
-        retryable |= Q(status=Status.CONFLICT, custom_id__isnull=False)
-    return LiveLikeProfile.objects.filter(retryable, user_id=user_pk).update(next_attempt_at=None)
+    return LiveLikeProfile.objects.make_due_now(user_pk)
 
 
 def provision_user(
@@ -161,23 +123,25 @@ def provision_user(
         # ensure_profile would only schedule itself: say so rather than guess.
         ensure_profile(user)
         return UserResult(user.pk, Outcome.SCHEDULED)
-    for attempt in range(RATE_LIMIT_RETRIES + 1):
-        if throttle is not None:
-            throttle.wait()
-        if status in ("", Status.FAILED, Status.CONFLICT) or attempt:
+
+    def attempt(n: int) -> Provisioned:
+        if status in ("", Status.FAILED, Status.CONFLICT) or n:
             retry_now(user.pk)
         user._state.fields_cache.pop("livelike_profile", None)
-        if status is None and not attempt:
+        if status is None and not n:
             # Known to have no row: cached as such, ensure_profile skips its lookup.
             user._state.fields_cache["livelike_profile"] = None
-        outcome = provision(user)
-        row, error = outcome.row, outcome.error
-        rate_limited = row.status == Status.FAILED and isinstance(error, LiveLikeRateLimited)
-        if rate_limited and throttle is not None and attempt < RATE_LIMIT_RETRIES:
-            throttle.pause(error.retry_after)
-            continue
-        break
+        return provision(user)
+
+    outcome = retry_rate_limited(attempt, _rate_limit_of, throttle)
     return _result(user, outcome)
+
+
+def _rate_limit_of(outcome: Provisioned) -> LiveLikeRateLimited | None:
+    error = outcome.error
+    if outcome.row.status == Status.FAILED and isinstance(error, LiveLikeRateLimited):
+        return error
+    return None
 
 
 def _result(user: AbstractBaseUser, outcome: Provisioned) -> UserResult:
@@ -191,96 +155,6 @@ def _result(user: AbstractBaseUser, outcome: Provisioned) -> UserResult:
         Status.REVOKED: Outcome.REVOKED,
     }.get(row.status, Outcome.BUSY)
     return UserResult(user.pk, outcome, row.last_error)
-
-
-class Throttle:
-    """A pause shared by threads: after a 429 nobody calls LiveLike until it is over."""
-
-    def __init__(self, max_pause: float = MAX_RATE_LIMIT_PAUSE) -> None:
-        self.max_pause = max_pause
-        self._until = 0.0
-        self._lock = threading.Lock()
-
-    def pause(self, seconds: float | None) -> None:
-        """Hold every thread for ``seconds`` (1 if LiveLike gave no Retry-After), capped."""
-        wait = min(self.max_pause, 1.0 if seconds is None else max(0.0, seconds))
-        with self._lock:
-            self._until = max(self._until, time.monotonic() + wait)
-
-    def wait(self) -> None:
-        """Return once no pause is in force."""
-        while True:
-            with self._lock:
-                left = self._until - time.monotonic()
-            if left <= 0:
-                return
-            time.sleep(left)
-
-
-# -- threads ------------------------------------------------------------------------
-
-_STOP = object()
-
-
-class Workers(Generic[T, R]):
-    """``concurrency`` threads applying ``work`` to items, results in completion order.
-
-    Each thread gets its own database connection (Django's are per thread) and
-    closes it when it stops. ``work`` returning or raising is both a result:
-    an exception is handed back as the result, never lost in a thread.
-    """
-
-    def __init__(self, work: Callable[[T], R], concurrency: int) -> None:
-        if concurrency < 1:
-            raise ValueError("concurrency must be at least 1")
-        self.work = work
-        self.concurrency = concurrency
-        self.cancelled = threading.Event()
-        self._tasks: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._results: queue.SimpleQueue[tuple[T, R | BaseException | None]] = queue.SimpleQueue()
-        self._threads: list[threading.Thread] = []
-        self._outstanding = 0  # items handed over whose result was not yet taken
-
-    def __enter__(self) -> Workers[T, R]:
-        for n in range(self.concurrency):
-            thread = threading.Thread(target=self._run, name=f"livelike-worker-{n}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        for _ in self._threads:
-            self._tasks.put(_STOP)
-        for thread in self._threads:
-            thread.join()
-
-    def map(self, items: list[T]) -> Iterator[tuple[T, R | BaseException | None]]:
-        """Run ``work`` on every item; yields ``(item, result)``, ``None`` when cancelled."""
-        for item in items:
-            self._tasks.put(item)
-        self._outstanding += len(items)
-        return self.drain()
-
-    def drain(self) -> Iterator[tuple[T, R | BaseException | None]]:
-        """Yield the results still owed for items already handed over."""
-        while self._outstanding:
-            result = self._results.get()
-            self._outstanding -= 1
-            yield result
-
-    def _run(self) -> None:
-        try:
-            while (item := self._tasks.get()) is not _STOP:
-                if self.cancelled.is_set():
-                    self._results.put((item, None))
-                    continue
-                try:
-                    result: R | BaseException = self.work(item)
-                except Exception as error:
-                    result = error
-                self._results.put((item, result))
-        finally:
-            connections.close_all()  # this thread's connections only
 
 
 # -- the backfill -------------------------------------------------------------------
@@ -332,15 +206,16 @@ class BackfillReport:
         """Count a user whose provisioning raised something other than a LiveLike error."""
         self.done += 1
         self.errors += 1
-        self._keep(UserResult(user_pk, Outcome.FAILED, f"{type(error).__name__}: {error}"[:255]))
+        detail = LiveLikeProfile.fit("last_error", f"{type(error).__name__}: {error}")
+        self._keep(UserResult(user_pk, Outcome.FAILED, detail))
 
     def _keep(self, result: UserResult) -> None:
         if len(self.failures) < self.MAX_FAILURES_KEPT:
             self.failures.append(result)
 
 
-def claims_batches(using: str | None = None) -> bool:
-    """Whether several runners split the work by claiming batches (PostgreSQL)."""
+def locks_batches(using: str | None = None) -> bool:
+    """Whether several runners split the work by locking batches (PostgreSQL)."""
     return connections[using or router.db_for_read(get_user_model())].vendor == "postgresql"
 
 
@@ -367,7 +242,7 @@ def backfill(
     report = BackfillReport(selected=users.count())
     todo = needing_profile(users)
     report.to_do = todo.count()
-    lock = claims_batches(using)
+    lock = locks_batches(using)
     throttle = Throttle()
 
     def work(user: AbstractBaseUser) -> UserResult:
@@ -377,13 +252,13 @@ def backfill(
     with Workers(work, concurrency) as workers:
         try:
             while True:
-                # The claim lasts as long as the batch: commit releases it.
+                # The locks last as long as the batch: commit releases them.
                 with transaction.atomic(using=using) if lock else nullcontext():
                     page = _next_page(todo, after, batch_size)
                     if not page:
                         break
                     after = page[-1].pk
-                    batch = _claim(page, using) if lock else page
+                    batch = _lock_unheld(page, using) if lock else page
                     for user, result in workers.map(batch):
                         _count(report, user, result)
                         if on_result is not None:
@@ -414,9 +289,9 @@ def _next_page(todo: QuerySet, after: Any, size: int) -> list[AbstractBaseUser]:
     return list(page.annotate(livelike_backfill_status=Subquery(status))[:size])
 
 
-def _claim(users: list[AbstractBaseUser], using: str) -> list[AbstractBaseUser]:
+def _lock_unheld(users: list[AbstractBaseUser], using: str) -> list[AbstractBaseUser]:
     """The users of ``users`` no other runner holds, now held by us until the transaction ends."""
-    keys = {_claim_key(user.pk): user for user in users}
+    keys = {_advisory_lock_key(user.pk): user for user in users}
     with connections[using].cursor() as cursor:
         cursor.execute(
             "SELECT key FROM unnest(%s::bigint[]) AS key WHERE pg_try_advisory_xact_lock(key)",
@@ -426,7 +301,7 @@ def _claim(users: list[AbstractBaseUser], using: str) -> list[AbstractBaseUser]:
     return [user for key, user in keys.items() if key in held]
 
 
-def _claim_key(pk: Any) -> int:
+def _advisory_lock_key(pk: Any) -> int:
     """A 64-bit advisory lock key for the user: this app's namespace and the pk, hashed."""
     digest = hashlib.blake2b(f"livelike_profiles.backfill:{pk}".encode(), digest_size=8)
     return int.from_bytes(digest.digest(), "big", signed=True)
@@ -440,53 +315,9 @@ def provision_users(users: Iterable[AbstractBaseUser]) -> list[UserResult]:
 # -- helpers ------------------------------------------------------------------------
 
 
-def parse_user_ids(raw: Iterable[str]) -> list[Any]:
-    """User primary keys from text (``"12"``, a UUID...); ``ValueError`` names invalid ones.
-
-    An integer beyond what the key's column holds is invalid too: some
-    database drivers (SQLite's) raise ``OverflowError`` on it in a query.
-    """
-    model = get_user_model()
-    pk_field = model._meta.pk
-    bounds = _integer_bounds(model)
-    pks, invalid = [], []
-    for value in raw:
-        try:
-            pk = pk_field.to_python(value.strip())
-        except ValidationError:
-            invalid.append(value)
-            continue
-        if bounds and isinstance(pk, int) and not bounds[0] <= pk <= bounds[1]:
-            invalid.append(value)
-        else:
-            pks.append(pk)
-    if invalid:
-        raise ValueError(f"not a valid user id: {_some(invalid)}")
-    return list(dict.fromkeys(pks))
-
-
-def _integer_bounds(model: Any) -> tuple[int, int] | None:
-    """The range of the user model's integer primary key column; ``None`` if not an integer."""
-    field = model._meta.pk
-    while field.is_relation:  # multi-table inheritance: the parent's key
-        field = field.target_field
-    ops = connections[router.db_for_read(model)].ops
-    try:
-        low, high = ops.integer_field_range(field.get_internal_type())
-    except KeyError:
-        return None
-    # None means unbounded on that database.
-    return (-(2**63) if low is None else low, 2**63 - 1 if high is None else high)
-
-
 def _has_field(model: Any, name: str) -> bool:
     try:
         model._meta.get_field(name)
     except FieldDoesNotExist:
         return False
     return True
-
-
-def _some(values: list[str], limit: int = 10) -> str:
-    shown = ", ".join(values[:limit])
-    return shown + (f" and {len(values) - limit} more" if len(values) > limit else "")

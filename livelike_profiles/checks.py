@@ -37,7 +37,7 @@ def check_stored_tokens(
         return []
     from django.db import connections, router
 
-    from .fields import get_fernet, is_readable
+    from .encryption import get_fernet, is_readable
     from .models import LiveLikeProfile
 
     try:

@@ -10,8 +10,10 @@ from django.utils.translation import gettext_lazy as _
 
 from . import tokens
 from .conf import conf
+from .encryption import decrypt
 from .exceptions import UnreadableTokenError
-from .fields import EncryptedTokenField, ciphertext_as_is, decrypt
+from .fields import EncryptedTokenField, ciphertext_as_is
+from .querysets import LiveLikeProfileQuerySet
 from .redaction import Secret
 from .tokens import AccessToken
 
@@ -97,6 +99,8 @@ class LiveLikeProfile(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
+    objects = LiveLikeProfileQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("LiveLike profile")
         verbose_name_plural = _("LiveLike profiles")
@@ -111,6 +115,16 @@ class LiveLikeProfile(models.Model):
         # would decrypt the token: copy the ciphertext as it is instead.
         with ciphertext_as_is():
             super().refresh_from_db(*args, **kwargs)
+
+    @classmethod
+    def max_length(cls, name: str) -> int:
+        """The ``max_length`` of the field ``name``."""
+        return cls._meta.get_field(name).max_length
+
+    @classmethod
+    def fit(cls, name: str, text: str) -> str:
+        """``text`` cut to what the field ``name`` holds."""
+        return text[: cls.max_length(name)]
 
     @property
     def is_active(self) -> bool:

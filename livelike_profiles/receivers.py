@@ -12,7 +12,7 @@ from django.conf import settings
 from django.contrib.auth.signals import user_logged_in
 from django.db.models.signals import post_save
 
-from . import nickname_sync, provisioning
+from . import provisioning, push_to_livelike
 
 
 def provision_at_login(sender: Any, user: Any, **kwargs: Any) -> None:
@@ -22,14 +22,14 @@ def provision_at_login(sender: Any, user: Any, **kwargs: Any) -> None:
 
 def retry_nickname_at_login(sender: Any, user: Any, **kwargs: Any) -> None:
     """``user_logged_in``: push a nickname whose earlier push failed (``SYNC_NICKNAME``)."""
-    nickname_sync.retry_at_login(user)
+    push_to_livelike.retry_at_login(user)
 
 
 def push_nickname_on_save(
     sender: Any, instance: Any, update_fields: Any = None, **kwargs: Any
 ) -> None:
     """``post_save`` of a user: push a changed nickname after commit (``SYNC_NICKNAME``)."""
-    nickname_sync.user_saved(instance, update_fields)
+    push_to_livelike.user_saved(instance, update_fields)
 
 
 def connect() -> None:

@@ -20,6 +20,7 @@ from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from .client import get_client
+from .client_generated import learn_profile_id
 from .conf import conf
 from .exceptions import (
     LiveLikeBadResponse,
@@ -30,7 +31,7 @@ from .exceptions import (
 )
 from .models import LiveLikeProfile
 from .parsers import JSONParser
-from .provisioning import ensure_profile, learn_profile_id
+from .provisioning import ensure_profile
 from .schema import ProfileSchema
 from .serializers import NicknameSerializer, ProfileSerializer
 from .tokens import AccessToken
@@ -130,10 +131,7 @@ def _change_nickname(profile: LiveLikeProfile, nickname: str) -> Response:
         if credential is None:
             return _unreadable(row)
         remote = client.update_own_profile(credential.token, nickname=nickname)
-        row.nickname = (remote.nickname or nickname)[:255]
-        LiveLikeProfile.objects.filter(pk=row.pk).update(
-            nickname=row.nickname, nickname_sync_due=False, updated_at=timezone.now()
-        )
+        LiveLikeProfile.objects.record_nickname(row, remote.nickname or nickname)
     return Response(ProfileSerializer(row, context={"credential": credential}).data)
 
 
@@ -171,14 +169,10 @@ def _credential_of(profile: LiveLikeProfile) -> AccessToken | None:
     if problem:
         # A queryset update: saving the row would touch the token, and the
         # status stays as it is, since the profile itself is fine.
-        LiveLikeProfile.objects.filter(pk=profile.pk).exclude(last_error=problem).update(
-            last_error=problem
-        )
+        LiveLikeProfile.objects.mark_credential_problem(profile, problem)
         return None
     if profile.last_error in (_KEY_MISSING, _CANNOT_MINT):  # the key or secret is back
-        LiveLikeProfile.objects.filter(pk=profile.pk, last_error=profile.last_error).update(
-            last_error=""
-        )
+        LiveLikeProfile.objects.clear_last_error(profile)
     return credential
 
 

@@ -26,8 +26,9 @@ from django.utils import timezone
 
 from livelike_profiles import admin as livelike_admin
 from livelike_profiles.client import get_client
+from livelike_profiles.custom_ids import new_custom_id
 from livelike_profiles.models import LiveLikeProfile
-from livelike_profiles.provisioning import ensure_profile, new_custom_id
+from livelike_profiles.provisioning import ensure_profile
 from tests.factories import make_user
 
 Status = LiveLikeProfile.Status

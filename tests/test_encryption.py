@@ -15,8 +15,8 @@ from django.core import serializers
 from django.core.management import call_command
 from django.db import connection
 
+from livelike_profiles.encryption import derive_key
 from livelike_profiles.exceptions import UnreadableTokenError
-from livelike_profiles.fields import derive_key
 from livelike_profiles.models import LiveLikeProfile
 
 pytestmark = pytest.mark.django_db

@@ -155,7 +155,7 @@ def test_a_push_that_raises_is_logged_never_raised_into_the_save(
     syncing, monkeypatch, caplog, atomic
 ):
     """Django's robust on_commit must be able to log the error (a partial could not be named)."""
-    from livelike_profiles import nickname_sync
+    from livelike_profiles import push_to_livelike
 
     user = make_user()
     ensure_profile(user)
@@ -163,7 +163,7 @@ def test_a_push_that_raises_is_logged_never_raised_into_the_save(
     def broken(user_pk):
         raise RuntimeError("push bug")
 
-    monkeypatch.setattr(nickname_sync, "_push_by_pk", broken)
+    monkeypatch.setattr(push_to_livelike, "_push_by_pk", broken)
     with caplog.at_level(logging.ERROR):
         if atomic:
             with transaction.atomic():

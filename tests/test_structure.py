@@ -89,3 +89,42 @@ def test_signals_only_declare():
     tree = ast.parse(source)
     functions = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)]
     assert functions == [], "receivers live in receivers.py"
+
+
+# The query methods that write rows; a dict's .update() is told apart by its receiver.
+_WRITES = {"update", "create", "save", "delete", "bulk_create", "bulk_update"}
+_WRITES |= {"get_or_create", "update_or_create"}
+
+
+def _row_writes(path: Path) -> list[str]:
+    """Calls in ``path`` that write through a queryset or a model instance's ``save()``."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            continue
+        if node.func.attr not in _WRITES:
+            continue
+        receiver = ast.unparse(node.func.value)
+        if node.func.attr == "save" or any(
+            part in receiver for part in ("objects", "_rows()", ".filter(", ".exclude(")
+        ):
+            found.append(f"{path.name}:{node.lineno}: {ast.unparse(node)[:80]}")
+    return found
+
+
+def test_every_row_write_is_a_named_method_of_the_model_queryset():
+    """Writes live in querysets.py, where their conditions can be read side by side."""
+    allowed = {"livelike_profiles.querysets", "livelike_profiles.fake"}
+    writes = [
+        write
+        for name, path in _modules().items()
+        if name not in allowed and not name.startswith("livelike_profiles.fake.")
+        for write in _row_writes(path)
+    ]
+    assert writes == []
+
+
+def test_the_write_finder_finds_one(tmp_path):
+    module = tmp_path / "m.py"
+    module.write_text("rows.filter(pk=1).update(a=2)\nfields.update(a=2)\nrow.save()\n")
+    assert len(_row_writes(module)) == 2

@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from ..backfill import provision_users
 from ..exceptions import UnreadableTokenError
 from ..models import LiveLikeProfile
-from ..remote_sync import refresh_profile
+from ..refresh_from_livelike import refresh_profile
 from .reports import limited, report_provisioning, report_refresh
 
 # Who may run the actions (provisioning, refreshing): it changes nothing by hand.

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ..backfill import Outcome, UserResult
 from ..models import LiveLikeProfile
-from ..remote_sync import SyncOutcome, SyncResult
+from ..refresh_from_livelike import SyncOutcome, SyncResult
 
 # More is a job for manage.py livelike_provision or livelike_sync: an action
 # calls LiveLike from the request.

@@ -11,8 +11,8 @@ from django.test import RequestFactory
 from django.utils import timezone
 
 from livelike_profiles.client import LiveLikeClient
+from livelike_profiles.encryption import Ciphertext, derive_key
 from livelike_profiles.exceptions import LiveLikeRateLimited
-from livelike_profiles.fields import Ciphertext, derive_key
 from livelike_profiles.middleware import LiveLikeProfileMiddleware
 from livelike_profiles.models import LiveLikeProfile
 from tests.api.test_profile_api import URL, patch

@@ -25,7 +25,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from livelike_profiles import backfill as backfill_module
-from livelike_profiles.backfill import backfill, claims_batches, select_users
+from livelike_profiles.backfill import backfill, locks_batches, select_users
 from livelike_profiles.management.output import Progress
 from livelike_profiles.models import LiveLikeProfile
 from livelike_profiles.provisioning import ensure_profile
@@ -235,7 +235,7 @@ def test_users_are_read_in_batches_never_all_at_once(fake_livelike):
     assert len(pages) == 5  # 3 + 3 + 3 + 1, then an empty page
     assert all(re.search(r"\bLIMIT 3\b", q) for q in pages)
     claims = [q for q in sql if "pg_try_advisory_xact_lock" in q]
-    assert len(claims) == (4 if claims_batches() else 0)
+    assert len(claims) == (4 if locks_batches() else 0)
 
 
 def test_progress_is_redrawn_on_a_terminal_and_sparse_otherwise():

@@ -123,12 +123,12 @@ def test_dry_run_counts_and_changes_nothing(livelike_settings):
 
 
 def test_a_row_rewritten_meanwhile_is_left_to_the_newer_value(livelike_settings):
-    from livelike_profiles import keys
+    from livelike_profiles import key_rotation
 
     tokens = add_rows(livelike_settings, OLD, 0, 2)
     livelike_settings(ENCRYPTION_KEYS=[NEW, OLD])
     first = sorted(tokens)[0]
-    real_batches = keys._batches
+    real_batches = key_rotation._batches
 
     def batches_then_a_login_rewrites(batch_size, *, stale_only=False):
         for batch in real_batches(batch_size, stale_only=stale_only):
@@ -136,10 +136,10 @@ def test_a_row_rewritten_meanwhile_is_left_to_the_newer_value(livelike_settings)
                 LiveLikeProfile.objects.filter(pk=first).update(access_token="brand-new-token")
             yield batch
 
-    keys._batches = batches_then_a_login_rewrites
+    key_rotation._batches = batches_then_a_login_rewrites
     try:
-        report = keys.rotate()
+        report = key_rotation.rotate()
     finally:
-        keys._batches = real_batches
+        key_rotation._batches = real_batches
     assert (report.rotated, report.changed) == (1, 1)
     assert LiveLikeProfile.objects.get(pk=first).access_token == "brand-new-token"

@@ -11,11 +11,13 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from livelike_profiles import provisioning
+from livelike_profiles import custom_ids, provisioning
+from livelike_profiles.backoff import backoff_seconds
 from livelike_profiles.client import get_client
+from livelike_profiles.custom_ids import new_custom_id
 from livelike_profiles.exceptions import LiveLikeRateLimited, LiveLikeUnavailable
 from livelike_profiles.models import LiveLikeProfile
-from livelike_profiles.provisioning import backoff_seconds, ensure_profile, new_custom_id
+from livelike_profiles.provisioning import ensure_profile
 from livelike_profiles.signals import profile_provisioned, provisioning_failed
 from tests.factories import (
     PASSWORD,
@@ -123,7 +125,7 @@ def test_custom_ids_are_keyed_by_custom_id_secret_or_secret_key(
     import hashlib
     import hmac
 
-    monkeypatch.setattr(provisioning.secrets, "token_hex", lambda n: "n" * (2 * n))
+    monkeypatch.setattr(custom_ids.secrets, "token_hex", lambda n: "n" * (2 * n))
     user = make_user()
 
     def expected(secret: str) -> str:
@@ -418,11 +420,13 @@ def test_expired_lease_is_taken_over(fake_livelike):
 def test_a_late_outcome_after_takeover_is_dropped(fake_livelike):
     """The holder whose lease ran out must not overwrite the row someone else now holds."""
     user = make_user()
-    row, claim = provisioning._claim(user, None)
+    row, claim = LiveLikeProfile.objects.claim(user, has_row=False)
     make_due(user)
-    _, new_claim = provisioning._claim(user, row_of(user))
+    _, new_claim = LiveLikeProfile.objects.claim(user, has_row=True)
     assert new_claim is not None and new_claim != claim
-    stale, held = provisioning._release(row, claim, status=Status.FAILED, last_error="late")
+    stale, held = LiveLikeProfile.objects.release(
+        row, claim, status=Status.FAILED, last_error="late"
+    )
     assert not held
     assert stale.status == Status.PENDING and stale.claim == new_claim
     assert row_of(user).last_error == ""

@@ -17,10 +17,10 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from livelike_profiles import provisioning
+from livelike_profiles.backoff import backoff_seconds, retry_delay
 from livelike_profiles.exceptions import LiveLikeRateLimited
 from livelike_profiles.models import LiveLikeProfile
-from livelike_profiles.provisioning import backoff_seconds, ensure_profile
+from livelike_profiles.provisioning import ensure_profile
 from livelike_profiles.signals import provisioning_failed
 from tests.factories import fresh, log_in, make_due, make_user, row_of
 
@@ -103,7 +103,7 @@ def test_429_with_absurd_retry_after_on_patch_is_a_503(fake_livelike, retry_afte
 def test_retry_delay_is_finite_whatever_retry_after_says(livelike_settings, retry_after):
     livelike_settings(RETRY_BASE_SECONDS=10, RETRY_MAX_SECONDS=100)
     error = LiveLikeRateLimited("slow down", retry_after=retry_after, status_code=429)
-    delay = provisioning.retry_delay(1, error)
+    delay = retry_delay(1, error)
     assert 5 <= delay <= DAY.total_seconds()
     timezone.now() + timedelta(seconds=delay)  # representable
 

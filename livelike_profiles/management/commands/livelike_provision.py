@@ -17,12 +17,12 @@ from django.utils.dateparse import parse_date, parse_datetime
 from livelike_profiles.backfill import (
     BackfillReport,
     backfill,
-    claims_batches,
+    locks_batches,
     needing_profile,
     select_users,
 )
 
-from ..arguments import add_worker_arguments, worker_options
+from ..arguments import add_users_argument, add_worker_arguments, users_option, worker_options
 from ..output import progress_reporter, table
 
 
@@ -58,10 +58,8 @@ class Command(BaseCommand):
             metavar="DATE",
             help="Only users who logged in on or after DATE (YYYY-MM-DD or ISO date-time).",
         )
-        parser.add_argument(
-            "--users",
-            nargs="+",
-            metavar="ID",
+        add_users_argument(
+            parser,
             help="Only these user ids (primary keys; spaces or commas between them). "
             "Inactive users named here are included.",
         )
@@ -80,15 +78,11 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         concurrency, batch_size = worker_options(options)
         since = parse_since(options["since"]) if options["since"] else None
-        ids = None
-        if options["users"]:
-            ids = [part for arg in options["users"] for part in arg.split(",") if part.strip()]
-        try:
-            users = select_users(
-                include_inactive=options["include_inactive"], since=since, user_ids=ids
-            )
-        except ValueError as error:
-            raise CommandError(f"--users: {error}") from None
+        users = select_users(
+            include_inactive=options["include_inactive"],
+            since=since,
+            user_pks=users_option(options, must_exist=True),
+        )
         verbosity = options["verbosity"]
 
         if options["dry_run"]:
@@ -98,7 +92,7 @@ class Command(BaseCommand):
         if verbosity >= 1:
             mode = (
                 "batches claimed, so several copies may run at once"
-                if claims_batches(users.db)
+                if locks_batches(users.db)
                 else "batches not claimed on this database: run one copy at a time"
             )
             self.stdout.write(

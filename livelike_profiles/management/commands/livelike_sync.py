@@ -1,6 +1,6 @@
 """``manage.py livelike_sync``: refresh nicknames and statuses from LiveLike.
 
-A thin wrapper over :mod:`livelike_profiles.remote_sync`. It never creates or
+A thin wrapper over :mod:`livelike_profiles.refresh_from_livelike`. It never creates or
 replaces a profile: a revoked token is marked and reported, for an operator.
 """
 
@@ -12,10 +12,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from livelike_profiles.backfill import parse_user_ids
-from livelike_profiles.remote_sync import SyncOutcome, SyncReport, sync_profiles, syncable
+from livelike_profiles.refresh_from_livelike import SyncOutcome, SyncReport, sync_profiles, syncable
 
-from ..arguments import add_worker_arguments, worker_options
+from ..arguments import add_users_argument, add_worker_arguments, users_option, worker_options
 from ..output import progress_reporter, table
 
 
@@ -38,11 +37,8 @@ class Command(BaseCommand):
             metavar="H",
             help="Only profiles not synced in the last H hours (rerun with it to resume).",
         )
-        parser.add_argument(
-            "--users",
-            nargs="+",
-            metavar="ID",
-            help="Only the profiles of these user ids (spaces or commas between them).",
+        add_users_argument(
+            parser, help="Only the profiles of these user ids (spaces or commas between them)."
         )
         add_worker_arguments(
             parser,
@@ -58,12 +54,9 @@ class Command(BaseCommand):
                 raise CommandError("--stale-hours must not be negative")
             stale_before = timezone.now() - timedelta(hours=options["stale_hours"])
         rows = syncable(include_revoked=options["include_revoked"], stale_before=stale_before)
-        if options["users"]:
-            ids = [part for arg in options["users"] for part in arg.split(",") if part.strip()]
-            try:
-                rows = rows.filter(user_id__in=parse_user_ids(ids))
-            except ValueError as error:
-                raise CommandError(f"--users: {error}") from None
+        user_pks = users_option(options)
+        if user_pks is not None:
+            rows = rows.filter(user_id__in=user_pks)
         verbosity = options["verbosity"]
 
         on_result, finish = progress_reporter(

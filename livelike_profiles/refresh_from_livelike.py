@@ -1,25 +1,13 @@
-"""Refresh profiles from LiveLike: ``manage.py livelike_sync`` and the admin's "Refresh" action.
+"""LiveLike -> database: ``manage.py livelike_sync`` and the admin's "Refresh" action.
 
-Each profile is read with its own access token (``GET {profile_url}``). The
-answer refreshes the nickname and ``synced_at``; a 401/403 to that read (a
-:class:`~livelike_profiles.exceptions.LiveLikeTokenRejected`, which the client
-raises only for a request made with the profile's own token) marks the row
-``revoked`` with the error. Anything else LiveLike answers leaves the row as
-it was. Nothing here ever creates or replaces a profile:
-a replacement would lose the user's history at LiveLike, so it stays an
-explicit operator decision.
-
-Every write is a conditional ``UPDATE`` on the row as it was read, so a
-change made meanwhile (a nickname the site is pushing, a new profile) wins
-over what this sync saw. A nickname the site has yet to push
-(``nickname_sync_due``) is never overwritten with LiveLike's older one.
-
-Threads only call LiveLike; the calling thread reads and writes the database.
+Each profile is read with its own token; the answer refreshes the nickname
+and ``synced_at``, and a 401/403 marks the row ``revoked``. Nothing here
+creates or replaces a profile (see the README's ``livelike_sync`` section).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -27,11 +15,10 @@ from typing import Any
 
 from django.db import IntegrityError
 from django.db.models import Q, QuerySet
-from django.utils import timezone
 
 from . import tokens
-from .backfill import Throttle, Workers
 from .client import RemoteProfile, get_client
+from .concurrency import Throttle, Workers, retry_rate_limited
 from .exceptions import (
     LiveLikeError,
     LiveLikeRateLimited,
@@ -42,7 +29,6 @@ from .models import LiveLikeProfile
 
 Status = LiveLikeProfile.Status
 
-RATE_LIMIT_RETRIES = 3
 _FIELDS = ("user_id", "status", "profile_id", "access_token", "nickname", "nickname_sync_due")
 
 
@@ -83,16 +69,21 @@ def syncable(*, include_revoked: bool = False, stale_before: datetime | None = N
 
 def fetch(token: str, throttle: Throttle | None = None) -> RemoteProfile:
     """Read the profile ``token`` belongs to; after a 429, wait (all threads) and try again."""
-    for attempt in range(RATE_LIMIT_RETRIES + 1):
-        if throttle is not None:
-            throttle.wait()
+
+    def attempt(n: int) -> RemoteProfile | LiveLikeRateLimited:
         try:
             return get_client().get_own_profile(token)
         except LiveLikeRateLimited as error:
-            if throttle is None or attempt == RATE_LIMIT_RETRIES:
-                raise
-            throttle.pause(error.retry_after)
-    raise AssertionError("unreachable")  # pragma: no cover
+            return error
+
+    answer = retry_rate_limited(attempt, _rate_limit_of, throttle)
+    if isinstance(answer, LiveLikeRateLimited):
+        raise answer
+    return answer
+
+
+def _rate_limit_of(answer: RemoteProfile | LiveLikeRateLimited) -> LiveLikeRateLimited | None:
+    return answer if isinstance(answer, LiveLikeRateLimited) else None
 
 
 def refresh_profile(row: LiveLikeProfile) -> SyncResult:
@@ -109,19 +100,16 @@ def refresh_profile(row: LiveLikeProfile) -> SyncResult:
 
 def apply(row: LiveLikeProfile, answer: RemoteProfile | BaseException) -> SyncResult:
     """Record what LiveLike answered for ``row``; returns the outcome."""
-    now = timezone.now()
-    same_row = LiveLikeProfile.objects.filter(
-        pk=row.pk, status=row.status, profile_id=row.profile_id
-    )
     if isinstance(answer, LiveLikeTokenRejected) and row.uses_minted_tokens:
         # A token the site signed was refused: the settings are wrong, not the profile.
         detail = "LiveLike refused a minted token: check CLIENT_SECRET and CLIENT_ID"
-        return _result(row, SyncOutcome.ERROR, f"{detail} ({_describe(answer)})"[:255])
+        detail = LiveLikeProfile.fit("last_error", f"{detail} ({_describe(answer)})")
+        return _result(row, SyncOutcome.ERROR, detail)
     if isinstance(answer, LiveLikeTokenRejected):
         detail = _describe(answer)
         if row.status == Status.REVOKED:
             return _result(row, SyncOutcome.REVOKED, "still refused: " + detail)
-        written = same_row.update(status=Status.REVOKED, last_error=detail, updated_at=now)
+        written = LiveLikeProfile.objects.mark_revoked(row, detail)
         return _result(row, SyncOutcome.REVOKED if written else SyncOutcome.CHANGED, detail)
     if isinstance(answer, BaseException):
         return _result(row, SyncOutcome.ERROR, _describe(answer))
@@ -131,29 +119,25 @@ def apply(row: LiveLikeProfile, answer: RemoteProfile | BaseException) -> SyncRe
             row, SyncOutcome.MISMATCH, f"the token reads profile {answer.id}, not {row.profile_id}"
         )
 
-    fields: dict[str, Any] = {"synced_at": now}
-    if learned:  # a minted token's profile: the first read names it
-        fields.update(profile_id=answer.id, updated_at=now)
-    outcome = SyncOutcome.REFRESHED
-    if row.status == Status.REVOKED:
-        fields.update(status=Status.ACTIVE, last_error="", updated_at=now)
-        outcome = SyncOutcome.RESTORED
-    nickname = answer.nickname[:255]
+    restore = row.status == Status.REVOKED
+    outcome = SyncOutcome.RESTORED if restore else SyncOutcome.REFRESHED
+    nickname: str | None = LiveLikeProfile.fit("nickname", answer.nickname)
     if nickname != row.nickname and not row.nickname_sync_due:
-        fields.update(nickname=nickname, updated_at=now)
-        # Only while the site still has no nickname of its own to push.
-        same_row = same_row.filter(nickname_sync_due=False)
         detail = f"nickname {row.nickname!r} -> {nickname!r}"
     else:
-        detail = f"nickname {row.nickname!r}"
+        nickname, detail = None, f"nickname {row.nickname!r}"
     try:
-        written = same_row.update(**fields)
+        written = LiveLikeProfile.objects.record_refresh(
+            row,
+            # A minted token's profile: the first read names it.
+            profile_id=answer.id if learned else None,
+            restore=restore,
+            nickname=nickname,
+        )
     except IntegrityError:  # only a learned id can collide: another row has it
         return _result(row, SyncOutcome.MISMATCH, f"profile {answer.id} is another row's")
     if not written:
         return _result(row, SyncOutcome.CHANGED, "the row changed meanwhile; left as it is")
-    for name, value in fields.items():
-        setattr(row, name, value)
     return _result(row, outcome, detail)
 
 
@@ -205,7 +189,8 @@ def sync_profiles(
     """Refresh every row of ``rows`` from LiveLike, ``concurrency`` calls at a time.
 
     Rows are read in primary-key order, a batch at a time (memory stays flat).
-    ``on_result`` is called after each row, in the calling thread.
+    ``on_result`` is called after each row, in the calling thread. Threads only call
+    LiveLike; the calling thread reads and writes the database.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
@@ -278,16 +263,8 @@ def _describe(error: BaseException) -> str:
         parts.append(error.detail or error.description)
     else:
         parts.append(str(error))
-    return ": ".join(part for part in parts if part)[:255]
+    return LiveLikeProfile.fit("last_error", ": ".join(part for part in parts if part))
 
 
 def _result(row: LiveLikeProfile, outcome: SyncOutcome, detail: str = "") -> SyncResult:
     return SyncResult(row.pk, row.user_id, outcome, detail)
-
-
-def results_by_outcome(results: Iterable[SyncResult]) -> dict[SyncOutcome, list[SyncResult]]:
-    """Group results for reporting, in the order outcomes are declared."""
-    grouped: dict[SyncOutcome, list[SyncResult]] = {}
-    for result in results:
-        grouped.setdefault(result.outcome, []).append(result)
-    return {outcome: grouped[outcome] for outcome in SyncOutcome if outcome in grouped}

@@ -1,15 +1,7 @@
-"""Keep LiveLike's nickname equal to the site's (``SYNC_NICKNAME``, off by default).
+"""Database -> LiveLike: push the site's nickname for a user (``SYNC_NICKNAME``, off by default).
 
-When ``LIVELIKE["NICKNAME"]`` computes a different nickname for a user whose
-profile is active, the new one is pushed to LiveLike after the transaction
-that saved the user commits. A failure is logged and marks the row
-(``nickname_sync_due``); the push is tried again at the user's next login or
-next save. A nickname LiveLike refuses (400) is not: retrying could only be
-refused again, so the row records why (``last_error``) and the push waits for
-the user's next save. Nothing here ever raises into the save or the login.
-
-With ``SYNC_NICKNAME`` on the site owns nicknames: a nickname the user set
-through the API is replaced at their next save.
+After the commit that saved a user, or at login when an earlier push failed.
+Never raises into the save or the login (see ``SYNC_NICKNAME`` in the README).
 """
 
 from __future__ import annotations
@@ -20,7 +12,6 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import router, transaction
-from django.utils import timezone
 
 from .client import get_client
 from .conf import conf
@@ -32,8 +23,6 @@ from .provisioning import cached_profile
 logger = logging.getLogger(__name__)
 
 Status = LiveLikeProfile.Status
-# last_error of an active row whose nickname LiveLike refused.
-REFUSED = "Nickname refused by LiveLike"
 
 
 def user_saved(user: AbstractBaseUser, update_fields: Any = None) -> None:
@@ -84,7 +73,6 @@ def push_nickname(user: AbstractBaseUser) -> bool:
     wanted = wanted[: conf.NICKNAME_MAX_LENGTH]
     if wanted == row.nickname and not row.nickname_sync_due:
         return False
-    active_row = LiveLikeProfile.objects.filter(pk=row.pk, status=Status.ACTIVE)
     try:
         remote = get_client().update_own_profile(row.access_token, nickname=wanted)
     except LiveLikeRejected as error:
@@ -92,11 +80,7 @@ def push_nickname(user: AbstractBaseUser) -> bool:
             return _push_failed(user, row, error)
         # LiveLike refuses this nickname as such: asking again at every login
         # would only be refused again. The next save of the user tries anew.
-        active_row.update(
-            nickname_sync_due=False,
-            last_error=f"{REFUSED}: {error.summary()}"[:255],
-            updated_at=timezone.now(),
-        )
+        LiveLikeProfile.objects.mark_nickname_refused(row, error.summary())
         logger.warning(
             "LiveLike refused the nickname, not retried until the user is saved again: "
             "user=%s profile=%s error=%s",
@@ -107,20 +91,15 @@ def push_nickname(user: AbstractBaseUser) -> bool:
         return False
     except (LiveLikeError, UnreadableTokenError) as error:
         return _push_failed(user, row, error)
-    LiveLikeProfile.objects.filter(pk=row.pk).update(
-        nickname=(remote.nickname or wanted)[:255],
-        nickname_sync_due=False,
-        updated_at=timezone.now(),
-    )
-    if row.last_error.startswith(REFUSED):
-        active_row.filter(last_error__startswith=REFUSED).update(last_error="")
+    LiveLikeProfile.objects.record_nickname(row, remote.nickname or wanted)
+    LiveLikeProfile.objects.clear_nickname_refused(row)
     logger.info("LiveLike nickname pushed: user=%s profile=%s", user.pk, row.profile_id)
     return True
 
 
 def _push_failed(user: AbstractBaseUser, row: LiveLikeProfile, error: Exception) -> bool:
     """Mark the push due again (next login or save) and say why in the log."""
-    LiveLikeProfile.objects.filter(pk=row.pk).update(nickname_sync_due=True)
+    LiveLikeProfile.objects.mark_nickname_due(row)
     logger.warning(
         "LiveLike nickname not pushed, will retry: user=%s profile=%s error=%s",
         user.pk,

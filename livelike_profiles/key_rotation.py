@@ -1,19 +1,8 @@
 """Re-encrypt every stored access token with the current key: ``manage.py livelike_rotate_keys``.
 
-Two passes over the table, in primary-key batches (memory stays flat):
-
-1. Check: every stored token must be readable by some configured key. If any
-   is not, nothing is changed and :class:`UnreadableTokens` names the rows
-   (primary keys and user ids, never the ciphertext): rotating now would be
-   the moment an operator drops the old key for good, and those tokens with
-   it.
-2. Rotate: each token not yet under the first key is re-encrypted with it,
-   by a conditional ``UPDATE`` on the ciphertext as read. A row written
-   meanwhile already carries the current key, so losing that race loses
-   nothing.
-
-Both passes read ciphertext only; no token is decrypted into a variable. A
-rerun skips the rows already rotated, so an interrupted run resumes.
+Checks first that every token is readable (otherwise changes nothing), then
+re-encrypts, batch by batch, those not yet under the first key; no token is
+decrypted into a variable (see the README's ``livelike_rotate_keys`` section).
 """
 
 from __future__ import annotations
@@ -23,10 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
-from django.db.models import TextField
-from django.db.models.functions import Cast
 
-from .fields import Ciphertext, is_readable, uses_current_key
+from .encryption import Ciphertext, is_readable, uses_current_key
 from .models import LiveLikeProfile
 
 MAX_LISTED = 50
@@ -106,13 +93,7 @@ def rotate(
             for pk, _user_id, ciphertext in batch:
                 if uses_current_key(ciphertext) or not is_readable(ciphertext):
                     continue  # rotated meanwhile; or unreadable since the check: left alone
-                # Saving a Ciphertext makes the field re-encrypt it with the first key.
-                written = (
-                    LiveLikeProfile.objects.annotate(stored=Cast("access_token", TextField()))
-                    .filter(pk=pk, stored=str(ciphertext))
-                    .update(access_token=Ciphertext(ciphertext))
-                )
-                if written:
+                if LiveLikeProfile.objects.replace_ciphertext(pk, ciphertext):
                     report.rotated += 1
                 else:
                     report.changed += 1

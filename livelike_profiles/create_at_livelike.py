@@ -1,0 +1,94 @@
+"""Asking LiveLike for a user's profile: create it, or find one a lost answer created."""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib.auth.base_user import AbstractBaseUser
+
+from . import tokens
+from .client import RemoteProfile, get_client
+from .exceptions import (
+    LiveLikeConfigurationError,
+    LiveLikeError,
+    LiveLikeRejected,
+    LiveLikeTokenRejected,
+    LiveLikeUnavailable,
+)
+from .nicknames import nickname_for
+
+# Part of provisioning: its log lines go where the README says provisioning's do.
+logger = logging.getLogger("livelike_profiles.provisioning")
+
+
+def create(user: AbstractBaseUser, custom_id: str) -> RemoteProfile:
+    """Create the profile (by custom id when the row has one), nickname permitting."""
+    client = get_client()
+
+    def create_with(nickname: str | None) -> RemoteProfile:
+        if custom_id:
+            return client.create_profile_by_custom_id(custom_id, nickname=nickname)
+        return client.create_profile(nickname=nickname)
+
+    nickname = nickname_for(user)
+    try:
+        return create_with(nickname)
+    except LiveLikeRejected as error:
+        if nickname is None or error.status_code != 400:
+            raise
+        # LiveLike refused the site's nickname (and created nothing): a user
+        # without their nickname beats a user without a profile.
+        logger.warning(
+            "LiveLike refused the nickname for user=%s, creating without: %s",
+            user.pk,
+            error.summary(),
+        )
+        return create_with(None)
+
+
+def recover(custom_id: str) -> tuple[RemoteProfile | None, str]:
+    """Find the profile an earlier attempt created; ``(None, reason)`` if it cannot be used.
+
+    Raises :class:`LiveLikeUnavailable` for an outage: that is retried later
+    (the 409 will come again), not a conflict.
+    """
+    if tokens.can_mint():
+        return _recover_with_minted_token(custom_id)
+    try:
+        remote = get_client().get_profile_by_custom_id(custom_id)
+    except LiveLikeConfigurationError:
+        return None, (
+            "409 for the custom id, and no API_TOKEN to look the profile up "
+            '(setting LIVELIKE["CLIENT_SECRET"] recovers it)'
+        )
+    except LiveLikeUnavailable:
+        raise
+    except LiveLikeError as error:
+        return None, f"409 for the custom id, and the lookup failed: {error.summary()}"
+    if not remote.access_token:
+        return None, (
+            "409 for the custom id, and LiveLike's lookup answer has no access token "
+            '(setting LIVELIKE["CLIENT_SECRET"] recovers it)'
+        )
+    return remote, ""
+
+
+def _recover_with_minted_token(custom_id: str) -> tuple[RemoteProfile | None, str]:
+    """Read the custom id's profile with a token minted for it: the same profile, now usable.
+
+    LiveLike's lookup by custom id answers without a token, and only LiveLike
+    can issue one of its own; a token the site signs for that custom id acts
+    as that very profile. The row then stores no token and mints one on use.
+    """
+    try:
+        remote = get_client().get_own_profile(tokens.mint(custom_id).token)
+    except LiveLikeUnavailable:
+        raise
+    except LiveLikeTokenRejected as error:
+        return None, (
+            f"409 for the custom id, and LiveLike refused the minted token ({error.summary()}): "
+            'check LIVELIKE["CLIENT_SECRET"] and CLIENT_ID'
+        )
+    except LiveLikeError as error:
+        return None, f"409 for the custom id, and reading it failed: {error.summary()}"
+    return RemoteProfile(id=remote.id, nickname=remote.nickname, custom_id=custom_id), ""

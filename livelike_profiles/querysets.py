@@ -1,0 +1,318 @@
+"""Every change of a profile row's state, by name: ``LiveLikeProfile.objects``.
+
+Each write is one ``INSERT`` or ``UPDATE`` whose conditions (on the claim,
+the status, the profile id, the nickname still to push...) are what keep
+concurrent writers from undoing each other's work: change them with care.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import IntegrityError, OperationalError
+from django.db.models import F, Q, QuerySet, TextField
+from django.db.models.functions import Cast
+from django.utils import timezone
+
+from . import tokens
+from .conf import conf
+from .custom_ids import new_custom_id
+from .encryption import Ciphertext
+
+# A LiveLikeProfile: models.py imports this module, so this one cannot import it.
+Row = Any
+
+# The start of last_error on an active row whose nickname LiveLike refused.
+NICKNAME_REFUSED = "Nickname refused by LiveLike"
+
+
+class LiveLikeProfileQuerySet(QuerySet):
+    """The rows, and the named state changes every writer in the package goes through."""
+
+    # -- who may claim a row -------------------------------------------------------
+    # Failed and past its backoff, or pending with a dead lease (its process
+    # died); a conflict whose profile has a custom id too, once a client
+    # secret is set (a token minted for that custom id recovers it). The same
+    # rule twice, side by side: in Python (to skip a pointless write) and in
+    # SQL (where it decides).
+
+    @staticmethod
+    def is_claimable(row: Row, now: datetime) -> bool:
+        """Whether ``row`` may be claimed now (see :meth:`claimable_q`)."""
+        status = row.Status
+        due = row.next_attempt_at is None or row.next_attempt_at <= now
+        if row.status == status.FAILED:
+            return due
+        if row.status == status.PENDING:
+            return row.lease_expires_at is None or row.lease_expires_at <= now
+        if row.status == status.CONFLICT:
+            return due and bool(row.custom_id) and tokens.can_mint()
+        return False
+
+    def claimable_q(self, now: datetime, *, ignoring_backoff: bool = False) -> Q:
+        """The SQL of :meth:`is_claimable`; ``ignoring_backoff``: due or not (an operator asks)."""
+        status = self.model.Status
+        due = Q() if ignoring_backoff else _at_or_before("next_attempt_at", now)
+        claimable = Q(status=status.FAILED) & due | _lease_dead(status, now)
+        if tokens.can_mint():
+            claimable |= Q(status=status.CONFLICT, custom_id__isnull=False) & due
+        return claimable
+
+    # -- provisioning: claim, then release with the outcome ------------------------
+
+    def claim(self, user: Any, *, has_row: bool) -> tuple[Row, uuid.UUID | None]:
+        """Claim the user's row for one attempt: the row and our claim id, or the row and ``None``.
+
+        Inserts the row (``has_row`` false) or takes it over with one
+        conditional ``UPDATE`` if claimable: the database lets exactly one
+        caller win. Run in autocommit, so the claim is committed at once.
+        """
+        status = self.model.Status
+        now = timezone.now()
+        claim = uuid.uuid4()
+        claimed = {
+            "status": status.PENDING,
+            "claim": claim,
+            "lease_expires_at": now + timedelta(seconds=conf.LEASE_SECONDS),
+            "updated_at": now,
+        }
+        if not has_row:
+            # The custom id is made here, once for the row's life (see new_custom_id).
+            custom_id = {"custom_id": new_custom_id(user)} if conf.CUSTOM_IDS else {}
+            try:
+                return self.create(user_id=user.pk, attempts=1, **custom_id, **claimed), claim
+            except IntegrityError:
+                pass  # another caller inserted it first: take it over only if due
+        try:
+            taken = self.filter(self.claimable_q(now), user_id=user.pk).update(
+                attempts=F("attempts") + 1, **claimed
+            )
+        except OperationalError:
+            # REPEATABLE READ / SERIALIZABLE: a rival's concurrent claim made ours
+            # fail to serialize. That rival holds the claim; we lost it.
+            taken = 0
+        row = self.get(user_id=user.pk)
+        if not taken:
+            return row, None
+        if conf.CUSTOM_IDS and not row.custom_id:
+            # First claimed while CUSTOM_IDS was off: from now on keep one id.
+            row.custom_id = new_custom_id(user)
+            self.filter(pk=row.pk, claim=claim).update(custom_id=row.custom_id)
+        return row, claim
+
+    def release(self, row: Row, claim: uuid.UUID, **outcome: Any) -> tuple[Row, bool]:
+        """Write an attempt's outcome and end its claim, if we still hold it.
+
+        Returns the row as it now is, and whether the outcome was written
+        (``False``: our lease ran out and another caller took the claim over).
+        """
+        outcome.update(claim=None, lease_expires_at=None, updated_at=timezone.now())
+        if self.filter(pk=row.pk, claim=claim).update(**outcome):
+            for name, value in outcome.items():
+                setattr(row, name, value)
+            return row, True
+        return self.get(pk=row.pk), False
+
+    def release_active(
+        self,
+        row: Row,
+        claim: uuid.UUID,
+        *,
+        profile_id: str,
+        access_token: str,
+        nickname: str,
+    ) -> tuple[Row, bool]:
+        """:meth:`release` with the profile LiveLike made (or an earlier attempt did)."""
+        return self.release(
+            row,
+            claim,
+            status=self.model.Status.ACTIVE,
+            profile_id=profile_id,
+            access_token=access_token,
+            nickname=self.model.fit("nickname", nickname),
+            last_error="",
+            next_attempt_at=None,
+        )
+
+    def release_unusable(
+        self,
+        row: Row,
+        claim: uuid.UUID,
+        status: str,
+        reason: str,
+        retry_at: datetime | None,
+    ) -> tuple[Row, bool]:
+        """:meth:`release` as ``failed`` or ``conflict``, saying why and when to try again."""
+        return self.release(
+            row,
+            claim,
+            status=status,
+            last_error=self.model.fit("last_error", reason),
+            next_attempt_at=retry_at,
+        )
+
+    def make_due_now(self, user_pk: Any) -> int:
+        """Let a ``failed`` row (or a recoverable ``conflict``) be claimed now, backoff or not.
+
+        Never a ``pending`` row: its lease protects a create in flight.
+        """
+        retryable = self.claimable_q(timezone.now(), ignoring_backoff=True)
+        retryable &= ~Q(status=self.model.Status.PENDING)
+        return self.filter(retryable, user_id=user_pk).update(next_attempt_at=None)
+
+    # -- client-generated tokens: usable at once, profile id learned later ----------
+
+    def create_minting(self, user: Any, nickname: str | None) -> Row:
+        """INSERT the user's row, usable at once (it mints tokens); ``IntegrityError`` if any."""
+        return self.create(
+            user_id=user.pk,
+            custom_id=new_custom_id(user),
+            status=self.model.Status.ACTIVE,
+            # The site's nickname reaches LiveLike with the first call that
+            # learns the profile id, never at login.
+            nickname=nickname or "",
+            nickname_sync_due=bool(nickname),
+        )
+
+    def make_minting(self, row: Row, user: Any) -> bool:
+        """Make a ``failed``, ``conflict`` or dead ``pending`` row active, minting its tokens.
+
+        Never gives a fresh custom id to a row that already names a profile;
+        a live claim is left to finish, a ``revoked`` row to an operator.
+        """
+        status = self.model.Status
+        now = timezone.now()
+        takeable = Q(status__in=[status.FAILED, status.CONFLICT]) | _lease_dead(status, now)
+        takeable &= Q(custom_id__isnull=False) | Q(profile_id__isnull=True)
+        if not row.custom_id and row.profile_id is None:  # first claimed with CUSTOM_IDS off
+            self.filter(takeable, pk=row.pk, custom_id__isnull=True).update(
+                custom_id=new_custom_id(user)
+            )
+        return bool(
+            self.filter(takeable, pk=row.pk).update(
+                status=status.ACTIVE,
+                claim=None,
+                lease_expires_at=None,
+                next_attempt_at=None,
+                last_error="",
+                updated_at=now,
+            )
+        )
+
+    def store_profile_id(self, row: Row, profile_id: str, **fields: Any) -> bool:
+        """Store the profile id LiveLike answered (and ``fields``), unless the row has one already.
+
+        Raises ``IntegrityError`` if another row has that id.
+        """
+        fields.update(profile_id=profile_id, updated_at=timezone.now(), next_attempt_at=None)
+        if not self.filter(pk=row.pk, profile_id__isnull=True).update(**fields):
+            return False
+        for name, value in fields.items():
+            setattr(row, name, value)
+        return True
+
+    def retry_later(self, row: Row, at: datetime) -> None:
+        """Ask LiveLike again for this row not before ``at`` (after a failed call)."""
+        self.filter(pk=row.pk).update(next_attempt_at=at)
+
+    # -- what LiveLike says of a profile (livelike_sync, the admin's refresh) ------
+
+    def mark_revoked(self, row: Row, reason: str) -> bool:
+        """LiveLike refuses the row's token: ``revoked``, unless the row changed since read."""
+        return bool(
+            self._as_read(row).update(
+                status=self.model.Status.REVOKED,
+                last_error=self.model.fit("last_error", reason),
+                updated_at=timezone.now(),
+            )
+        )
+
+    def record_refresh(
+        self,
+        row: Row,
+        *,
+        profile_id: str | None = None,
+        restore: bool = False,
+        nickname: str | None = None,
+    ) -> bool:
+        """Record a read of the profile, unless the row changed since it was read.
+
+        ``profile_id``: learned now; ``restore``: a revoked token works again;
+        ``nickname``: LiveLike's, stored only while the site has none to push.
+        Raises ``IntegrityError`` if another row has ``profile_id``.
+        """
+        now = timezone.now()
+        fields: dict[str, Any] = {"synced_at": now}
+        same_row = self._as_read(row)
+        if profile_id is not None:
+            fields.update(profile_id=profile_id, updated_at=now)
+        if restore:
+            fields.update(status=self.model.Status.ACTIVE, last_error="", updated_at=now)
+        if nickname is not None:
+            fields.update(nickname=nickname, updated_at=now)
+            same_row = same_row.filter(nickname_sync_due=False)
+        if not same_row.update(**fields):
+            return False
+        for name, value in fields.items():
+            setattr(row, name, value)
+        return True
+
+    def _as_read(self, row: Row) -> QuerySet:
+        return self.filter(pk=row.pk, status=row.status, profile_id=row.profile_id)
+
+    # -- the nickname ----------------------------------------------------------------
+
+    def record_nickname(self, row: Row, nickname: str) -> None:
+        """LiveLike accepted ``nickname``: store it, with nothing left to push."""
+        row.nickname = self.model.fit("nickname", nickname)
+        self.filter(pk=row.pk).update(
+            nickname=row.nickname, nickname_sync_due=False, updated_at=timezone.now()
+        )
+
+    def mark_nickname_due(self, row: Row) -> None:
+        """The push failed: try again at the user's next login or save."""
+        self.filter(pk=row.pk).update(nickname_sync_due=True)
+
+    def mark_nickname_refused(self, row: Row, reason: str) -> None:
+        """LiveLike refused the nickname as such: not pushed again before the next save."""
+        self.filter(pk=row.pk, status=self.model.Status.ACTIVE).update(
+            nickname_sync_due=False,
+            last_error=self.model.fit("last_error", f"{NICKNAME_REFUSED}: {reason}"),
+            updated_at=timezone.now(),
+        )
+
+    def clear_nickname_refused(self, row: Row) -> None:
+        """A nickname was accepted: forget an earlier refusal."""
+        if row.last_error.startswith(NICKNAME_REFUSED):
+            self.filter(
+                pk=row.pk, status=self.model.Status.ACTIVE, last_error__startswith=NICKNAME_REFUSED
+            ).update(last_error="")
+
+    # -- the token -----------------------------------------------------------------------
+
+    def mark_credential_problem(self, row: Row, problem: str) -> None:
+        """Say on the row why it has no token to hand out; the status stays."""
+        self.filter(pk=row.pk).exclude(last_error=problem).update(last_error=problem)
+
+    def clear_last_error(self, row: Row) -> None:
+        """Clear the error the row was read with, unless another was written since."""
+        self.filter(pk=row.pk, last_error=row.last_error).update(last_error="")
+
+    def replace_ciphertext(self, pk: Any, ciphertext: str) -> bool:
+        """Re-encrypt a stored token with the current key, if it is still ``ciphertext``."""
+        # Saving a Ciphertext makes the field re-encrypt it with the first key.
+        return bool(
+            self.annotate(stored=Cast("access_token", TextField()))
+            .filter(pk=pk, stored=str(ciphertext))
+            .update(access_token=Ciphertext(ciphertext))
+        )
+
+
+def _at_or_before(name: str, now: datetime) -> Q:
+    return Q(**{f"{name}__isnull": True}) | Q(**{f"{name}__lte": now})
+
+
+def _lease_dead(status: Any, now: datetime) -> Q:
+    return Q(status=status.PENDING) & _at_or_before("lease_expires_at", now)
