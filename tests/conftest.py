@@ -96,3 +96,15 @@ class LiveLikeSettings:
 def livelike_settings(settings: Settings) -> LiveLikeSettings:
     """Change keys of ``settings.LIVELIKE`` for this test (see ``LiveLikeSettings``)."""
     return LiveLikeSettings(settings)
+
+
+@pytest.fixture
+def atomic_requests() -> Iterator[None]:
+    """Views run in a transaction (``ATOMIC_REQUESTS``), as many sites configure them.
+
+    Every thread's connection shares this settings dict, so it applies to all.
+    """
+    before = connection.settings_dict.get("ATOMIC_REQUESTS", False)
+    connection.settings_dict["ATOMIC_REQUESTS"] = True
+    yield
+    connection.settings_dict["ATOMIC_REQUESTS"] = before

@@ -429,13 +429,6 @@ def test_actions_refuse_more_rows_than_a_request_should_handle(
     assert set(LiveLikeProfile.objects.values_list("status", flat=True)) == {Status.FAILED}
 
 
-@pytest.fixture
-def atomic_requests():
-    connection.settings_dict["ATOMIC_REQUESTS"] = True
-    yield
-    connection.settings_dict["ATOMIC_REQUESTS"] = False
-
-
 @pytest.mark.django_db(transaction=True)
 def test_actions_provision_at_once_even_with_atomic_requests(
     admin_client, fake_livelike, atomic_requests

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
@@ -63,16 +62,12 @@ def test_get_provisions_lazily(fake_livelike, livelike_settings):
     assert fake_livelike.create_count == 1
 
 
-def test_get_provisions_under_atomic_requests(fake_livelike, livelike_settings):
+def test_get_provisions_under_atomic_requests(fake_livelike, livelike_settings, atomic_requests):
     livelike_settings(PROVISION_ON_LOGIN=False)
-    connection.settings_dict["ATOMIC_REQUESTS"] = True
-    try:
-        user = make_user()
-        client = Client()
-        client.force_login(user)
-        response = client.get(URL)
-    finally:
-        connection.settings_dict["ATOMIC_REQUESTS"] = False
+    user = make_user()
+    client = Client()
+    client.force_login(user)
+    response = client.get(URL)
     assert response.status_code == 200
     assert response.json()["profile_id"] == row_of(user).profile_id
 

@@ -29,17 +29,6 @@ ROOT = Path(__file__).resolve().parents[2]
 USERS, LOGINS = 50, 20
 
 
-@pytest.fixture
-def atomic_requests(request):
-    """Run the login view inside a transaction (ATOMIC_REQUESTS) when the test asks for it.
-
-    Every thread's connection shares this settings dict, so it applies to all.
-    """
-    connection.settings_dict["ATOMIC_REQUESTS"] = request.param
-    yield request.param
-    connection.settings_dict["ATOMIC_REQUESTS"] = False
-
-
 def assert_exactly_one_profile_each(fake, users, create_attempts: int | None = None) -> None:
     """The guarantee, checked at LiveLike and in the database."""
     assert fake.create_count == len(users), "LiveLike created more profiles than users"
@@ -60,14 +49,15 @@ def login_concurrently(users, logins: int, threads: int) -> None:
 
 
 @pytest.mark.parametrize(
-    ("atomic_requests", "custom_ids"),
+    ("atomic", "custom_ids"),
     [(False, True), (True, True), (False, False)],
-    indirect=["atomic_requests"],
     ids=["autocommit", "atomic_requests", "plain_create"],
 )
 def test_concurrent_logins_in_threads_create_one_profile_per_user(
-    fake_livelike, livelike_settings, atomic_requests, custom_ids
+    request, fake_livelike, livelike_settings, atomic, custom_ids
 ):
+    if atomic:
+        request.getfixturevalue("atomic_requests")
     # A little latency keeps each remote create in flight while other logins arrive.
     fake_livelike.latency = 0.02
     livelike_settings(WAIT_SECONDS=10, CUSTOM_IDS=custom_ids)

@@ -461,38 +461,29 @@ def test_user_created_and_provisioned_in_one_transaction(fake_livelike):
     assert_active_with_fakes_token(fake_livelike, user)
 
 
-def test_login_under_atomic_requests(fake_livelike, settings):
-    from django.db import connection
-
-    connection.settings_dict["ATOMIC_REQUESTS"] = True
-    try:
-        user = make_user()
-        log_in(user)
-    finally:
-        connection.settings_dict["ATOMIC_REQUESTS"] = False
+def test_login_under_atomic_requests(fake_livelike, atomic_requests):
+    user = make_user()
+    log_in(user)
     assert_active_with_fakes_token(fake_livelike, user)
     assert fake_livelike.create_count == 1
 
 
-def test_login_rolled_back_under_atomic_requests_never_calls_livelike(fake_livelike):
+def test_login_rolled_back_under_atomic_requests_never_calls_livelike(
+    fake_livelike, atomic_requests
+):
     """The deferral matters: a claim and a create inside a transaction that rolls back."""
-    from django.db import connection
     from django.test import Client
 
     from tests.factories import PASSWORD
 
     user = make_user()
-    connection.settings_dict["ATOMIC_REQUESTS"] = True
-    try:
-        response = Client(raise_request_exception=False).post(
-            "/login-then-fail/", {"username": user.get_username(), "password": PASSWORD}
-        )
-        assert response.status_code == 500
-        assert fake_livelike.calls == []
-        assert not LiveLikeProfile.objects.exists()
-        log_in(user)
-    finally:
-        connection.settings_dict["ATOMIC_REQUESTS"] = False
+    response = Client(raise_request_exception=False).post(
+        "/login-then-fail/", {"username": user.get_username(), "password": PASSWORD}
+    )
+    assert response.status_code == 500
+    assert fake_livelike.calls == []
+    assert not LiveLikeProfile.objects.exists()
+    log_in(user)
     assert_active_with_fakes_token(fake_livelike, user)
     assert fake_livelike.count_calls("POST") == 1
 
