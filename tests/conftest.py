@@ -1,4 +1,4 @@
-"""Shared fixtures: the fake LiveLike service, and PostgreSQL-only tests.
+"""Shared fixtures: the fake LiveLike service's baseline, and PostgreSQL-only tests.
 
 Tests marked ``postgres`` need PostgreSQL. Without ``DATABASE_URL`` they are
 skipped with a visible reason, except under ``CI=true``, where a missing
@@ -16,8 +16,6 @@ import pytest
 from django.core.cache import cache
 from django.db import connection
 from pytest_django import Settings
-
-from livelike_profiles.fake import FakeLiveLike
 
 
 def _on_postgres() -> bool:
@@ -48,16 +46,19 @@ def fresh_throttle_history() -> Iterator[None]:
 
 
 @pytest.fixture
-def fake_livelike(settings) -> Iterator[FakeLiveLike]:
-    """A fake LiveLike service on a free port, with ``settings.LIVELIKE`` pointing at it.
+def livelike_fake_options() -> dict[str, Any]:
+    """The fake ``livelike_fake`` starts (the app's pytest plugin) names the application as
+    ``tests/settings.py`` does."""
+    return {"client_id": "test-client", "admin_token": "test-admin-token"}
 
-    The site is in ``"stored"`` mode without a client secret, the baseline most
-    tests describe; tests of minted tokens set ``CLIENT_SECRET`` (``fake.settings()``
-    gives the fake's).
+
+@pytest.fixture
+def livelike_fake_settings() -> dict[str, Any]:
+    """The baseline most tests describe: ``"stored"`` mode without a client secret.
+
+    Tests of minted tokens set ``CLIENT_SECRET`` (``fake.settings()`` gives the fake's).
     """
-    with FakeLiveLike(client_id="test-client", admin_token="test-admin-token") as fake:
-        settings.LIVELIKE = fake.settings(TIMEOUT=2.0, CLIENT_SECRET="")
-        yield fake
+    return {"TIMEOUT": 2.0, "CLIENT_SECRET": ""}
 
 
 class LiveLikeSettings:

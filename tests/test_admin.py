@@ -255,7 +255,7 @@ def staff_with(client: Client, *codenames: str):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_change_permission_runs_the_actions_but_edits_nothing(client, fake_livelike):
+def test_the_change_permission_runs_the_actions_but_edits_nothing(client, livelike_fake):
     staff_with(client, "change_livelikeprofile")
     failed = local_row(1, status=Status.FAILED, profile_id="", access_token="")
     page = html(client.get(change_url(failed)))
@@ -271,29 +271,29 @@ def test_the_change_permission_runs_the_actions_but_edits_nothing(client, fake_l
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_view_permission_shows_rows_but_runs_no_action(client, fake_livelike):
+def test_the_view_permission_shows_rows_but_runs_no_action(client, livelike_fake):
     staff_with(client, "view_livelikeprofile")  # (logging in provisions the staff user)
     failed = local_row(1, status=Status.FAILED, profile_id="", access_token="")
-    calls = len(fake_livelike.calls)
+    calls = len(livelike_fake.calls)
     assert 'name="_save"' not in html(client.get(change_url(failed)))
     page = html(client.get(LIST))
     assert "provision_now" not in page and "refresh_from_livelike" not in page
     run_action(client, LIST, "provision_now", [failed.pk])
     assert LiveLikeProfile.objects.get(pk=failed.pk).status == Status.FAILED
-    assert len(fake_livelike.calls) == calls
+    assert len(livelike_fake.calls) == calls
 
 
 # -- secrets -------------------------------------------------------------------------
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_token_is_in_no_admin_page(admin_client, fake_livelike):
+def test_the_token_is_in_no_admin_page(admin_client, livelike_fake):
     users = [make_user(n) for n in range(3)]
     rows = [ensure_profile(user) for user in users]
-    tokens = [fake_livelike.profile(row.profile_id).access_token for row in rows]
+    tokens = [livelike_fake.profile(row.profile_id).access_token for row in rows]
     ciphertexts = [row.__dict__["access_token"] for row in rows]
     failed = local_row(10, status=Status.FAILED, profile_id=None, access_token="")
-    fake_livelike.revoke(rows[2].profile_id)
+    livelike_fake.revoke(rows[2].profile_id)
 
     pages = {
         "list": admin_client.get(LIST),
@@ -350,7 +350,7 @@ def test_list_queries_do_not_grow_with_the_rows_shown(admin_client):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_provision_now_retries_failed_rows_and_leaves_the_others(admin_client, fake_livelike):
+def test_provision_now_retries_failed_rows_and_leaves_the_others(admin_client, livelike_fake):
     later = timezone.now() + timedelta(hours=1)
     failed = local_row(
         1, status=Status.FAILED, profile_id=None, access_token="", next_attempt_at=later
@@ -362,9 +362,9 @@ def test_provision_now_retries_failed_rows_and_leaves_the_others(admin_client, f
 
     row = LiveLikeProfile.objects.get(pk=failed.pk)
     assert row.status == Status.ACTIVE
-    assert row.access_token == fake_livelike.profile(row.profile_id).access_token
+    assert row.access_token == livelike_fake.profile(row.profile_id).access_token
     # One create, for the failed row only: no second profile for anyone.
-    assert fake_livelike.count_calls("POST") == 1 and fake_livelike.create_count == 1
+    assert livelike_fake.count_calls("POST") == 1 and livelike_fake.create_count == 1
     assert LiveLikeProfile.objects.get(pk=conflict.pk).status == Status.CONFLICT
     assert LiveLikeProfile.objects.get(pk=active.pk).profile_id == active.profile_id
     assert any(
@@ -376,9 +376,9 @@ def test_provision_now_retries_failed_rows_and_leaves_the_others(admin_client, f
 
 
 @pytest.mark.django_db(transaction=True)
-def test_provision_now_reports_a_failure(admin_client, fake_livelike):
+def test_provision_now_reports_a_failure(admin_client, livelike_fake):
     failed = local_row(1, status=Status.FAILED, profile_id=None, access_token="")
-    fake_livelike.fail_next_creates(1, status=503)
+    livelike_fake.fail_next_creates(1, status=503)
     shown = messages_of(run_action(admin_client, LIST, "provision_now", [failed.pk]))
     row = LiveLikeProfile.objects.get(pk=failed.pk)
     assert row.status == Status.FAILED and "LiveLikeUnavailable" in row.last_error
@@ -386,13 +386,13 @@ def test_provision_now_reports_a_failure(admin_client, fake_livelike):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_refresh_updates_nicknames_and_marks_revoked_tokens(admin_client, fake_livelike):
+def test_refresh_updates_nicknames_and_marks_revoked_tokens(admin_client, livelike_fake):
     users = [make_user(n) for n in range(3)]
     renamed, revoked, unchanged = (ensure_profile(user) for user in users)
     get_client().update_own_profile(renamed.access_token, nickname="Renamed At LiveLike")
-    fake_livelike.revoke(revoked.profile_id)
+    livelike_fake.revoke(revoked.profile_id)
     failed = local_row(9, status=Status.FAILED, profile_id=None, access_token="")
-    calls = len(fake_livelike.calls)
+    calls = len(livelike_fake.calls)
 
     response = run_action(
         admin_client,
@@ -408,8 +408,8 @@ def test_refresh_updates_nicknames_and_marks_revoked_tokens(admin_client, fake_l
     assert row.status == Status.REVOKED and "HTTP 401" in row.last_error
     assert row.profile_id == revoked.profile_id  # never replaced
     assert LiveLikeProfile.objects.get(pk=unchanged.pk).status == Status.ACTIVE
-    assert len(fake_livelike.calls) - calls == 3  # three reads; nothing created
-    assert fake_livelike.create_count == 3
+    assert len(livelike_fake.calls) - calls == 3  # three reads; nothing created
+    assert livelike_fake.create_count == 3
     assert any(m.startswith("Refreshed") and "Renamed At LiveLike" in m for m in shown)
     assert any(
         m.startswith("LiveLike refuses the token") and users[1].get_username() in m for m in shown
@@ -419,19 +419,19 @@ def test_refresh_updates_nicknames_and_marks_revoked_tokens(admin_client, fake_l
 
 @pytest.mark.django_db(transaction=True)
 def test_actions_refuse_more_rows_than_a_request_should_handle(
-    admin_client, fake_livelike, monkeypatch
+    admin_client, livelike_fake, monkeypatch
 ):
     monkeypatch.setattr(livelike_admin.reports, "MAX_ROWS_PER_ACTION", 2)
     rows = [local_row(n, status=Status.FAILED, profile_id=None, access_token="") for n in range(3)]
     shown = messages_of(run_action(admin_client, LIST, "provision_now", [r.pk for r in rows]))
     assert any("At most 2 rows" in m for m in shown)
-    assert fake_livelike.calls == []
+    assert livelike_fake.calls == []
     assert set(LiveLikeProfile.objects.values_list("status", flat=True)) == {Status.FAILED}
 
 
 @pytest.mark.django_db(transaction=True)
 def test_actions_provision_at_once_even_with_atomic_requests(
-    admin_client, fake_livelike, atomic_requests
+    admin_client, livelike_fake, atomic_requests
 ):
     failed = local_row(1, status=Status.FAILED, profile_id=None, access_token="")
     shown = messages_of(run_action(admin_client, LIST, "provision_now", [failed.pk]))
@@ -465,26 +465,26 @@ def test_a_sites_own_user_admin_is_left_alone():
 
 @needs_default_user_admin
 @pytest.mark.django_db(transaction=True)
-def test_user_action_provisions_each_selected_user_once(admin_client, fake_livelike):
+def test_user_action_provisions_each_selected_user_once(admin_client, livelike_fake):
     users = [make_user(n) for n in range(3)]
     url = reverse("admin:auth_user_changelist")
     shown = messages_of(
         run_action(admin_client, url, "provision_livelike_profiles", [u.pk for u in users])
     )
-    assert fake_livelike.create_count == 3
+    assert livelike_fake.create_count == 3
     assert LiveLikeProfile.objects.filter(status=Status.ACTIVE).count() == 3
     assert any(m.startswith("LiveLike profile created") for m in shown)
 
     shown = messages_of(
         run_action(admin_client, url, "provision_livelike_profiles", [u.pk for u in users])
     )
-    assert fake_livelike.create_count == 3 and fake_livelike.count_calls("POST") == 3
+    assert livelike_fake.create_count == 3 and livelike_fake.count_calls("POST") == 3
     assert any(m.startswith("Already active") for m in shown)
 
 
 @needs_default_user_admin
 @pytest.mark.django_db(transaction=True)
-def test_user_action_needs_the_profile_change_permission(client, fake_livelike):
+def test_user_action_needs_the_profile_change_permission(client, livelike_fake):
     staff = make_user(50)
     staff.is_staff = True
     staff.save()
@@ -501,13 +501,13 @@ def test_user_action_needs_the_profile_change_permission(client, fake_livelike):
         client, reverse("admin:auth_user_changelist"), "provision_livelike_profiles", [target.pk]
     )
     assert not LiveLikeProfile.objects.filter(user_id=target.pk).exists()
-    assert fake_livelike.create_count == 1
+    assert livelike_fake.create_count == 1
 
 
 @needs_default_user_admin
 @pytest.mark.django_db(transaction=True)
 def test_user_change_page_shows_the_profile_and_deleting_the_user_still_works(
-    admin_client, fake_livelike
+    admin_client, livelike_fake
 ):
     user = make_user(1)
     row = ensure_profile(user)

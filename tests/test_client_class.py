@@ -16,16 +16,16 @@ from tests.factories import make_user
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_the_configured_client_class_makes_every_call(fake_livelike, livelike_settings):
+def test_the_configured_client_class_makes_every_call(livelike_fake, livelike_settings):
     livelike_settings(CLIENT_CLASS="tests.clients.ProxiedClient")
     client = get_client()
     assert isinstance(client, ProxiedClient)
     assert ensure_profile(make_user()).is_active
     assert client.session.headers["X-Site-Client"] == "proxied"
-    assert fake_livelike.create_count == 1
+    assert livelike_fake.create_count == 1
 
 
-def test_the_default_client_class_is_the_shipped_one(fake_livelike):
+def test_the_default_client_class_is_the_shipped_one(livelike_fake):
     assert type(get_client()).__name__ == "LiveLikeClient"
 
 

@@ -32,10 +32,10 @@ Status = LiveLikeProfile.Status
 
 
 @pytest.fixture
-def minted(fake_livelike, settings):
+def minted(livelike_fake, settings):
     """The site in ``"client-generated"`` mode, against the fake (which knows the secret)."""
-    settings.LIVELIKE = fake_livelike.settings(ACCESS_TOKENS="client-generated", TIMEOUT=2.0)
-    return fake_livelike
+    settings.LIVELIKE = livelike_fake.settings(ACCESS_TOKENS="client-generated", TIMEOUT=2.0)
+    return livelike_fake
 
 
 def stored_ciphertext(user) -> str:
@@ -208,10 +208,10 @@ def test_a_nickname_change_through_the_api_uses_a_minted_token(minted):
 # -- stored mode: a lost answer --------------------------------------------------------
 
 
-def test_a_lost_answer_is_recovered_with_a_minted_token(fake_livelike, settings, livelike_settings):
-    secret = fake_livelike.settings()["CLIENT_SECRET"]
-    user = first_answer_lost(fake_livelike, livelike_settings, CLIENT_SECRET=secret)
-    (lost,) = fake_livelike.profiles
+def test_a_lost_answer_is_recovered_with_a_minted_token(livelike_fake, settings, livelike_settings):
+    secret = livelike_fake.settings()["CLIENT_SECRET"]
+    user = first_answer_lost(livelike_fake, livelike_settings, CLIENT_SECRET=secret)
+    (lost,) = livelike_fake.profiles
     row = ensure_profile(type(user)._default_manager.get(pk=user.pk))
     assert row.is_active and row.profile_id == lost.id
     assert stored_ciphertext(user) == ""  # LiveLike gave no token to store
@@ -220,26 +220,26 @@ def test_a_lost_answer_is_recovered_with_a_minted_token(fake_livelike, settings,
     claims = claims_of(token, settings.LIVELIKE["CLIENT_SECRET"])
     assert claims["custom_profile_id"] == lost.custom_id
     assert get_client().get_own_profile(token).id == lost.id
-    assert fake_livelike.create_count == 1
+    assert livelike_fake.create_count == 1
     assert api_get(user)["profile_id"] == lost.id
 
 
 def test_without_a_secret_a_lost_answer_ends_in_conflict_naming_the_setting(
-    fake_livelike, livelike_settings
+    livelike_fake, livelike_settings
 ):
-    user = first_answer_lost(fake_livelike, livelike_settings, CLIENT_SECRET="")
+    user = first_answer_lost(livelike_fake, livelike_settings, CLIENT_SECRET="")
     row = ensure_profile(type(user)._default_manager.get(pk=user.pk))
     assert row.status == Status.CONFLICT
     assert 'LIVELIKE["CLIENT_SECRET"]' in row.last_error
-    assert fake_livelike.create_count == 1
+    assert livelike_fake.create_count == 1
 
 
 @pytest.mark.parametrize("how", ["next_login", "admin_action", "livelike_provision"])
-def test_a_conflict_recovers_once_a_secret_is_set(fake_livelike, livelike_settings, request, how):
-    secret = fake_livelike.settings()["CLIENT_SECRET"]
-    user = first_answer_lost(fake_livelike, livelike_settings, CLIENT_SECRET="")
+def test_a_conflict_recovers_once_a_secret_is_set(livelike_fake, livelike_settings, request, how):
+    secret = livelike_fake.settings()["CLIENT_SECRET"]
+    user = first_answer_lost(livelike_fake, livelike_settings, CLIENT_SECRET="")
     assert ensure_profile(type(user)._default_manager.get(pk=user.pk)).status == Status.CONFLICT
-    (lost,) = fake_livelike.profiles
+    (lost,) = livelike_fake.profiles
 
     livelike_settings(CLIENT_SECRET=secret)
     if how == "next_login":
@@ -256,17 +256,17 @@ def test_a_conflict_recovers_once_a_secret_is_set(fake_livelike, livelike_settin
         call_command("livelike_provision", stdout=io.StringIO())
     row = row_of(user)
     assert row.is_active and row.profile_id == lost.id and row.last_error == ""
-    assert [p.custom_id for p in fake_livelike.profiles].count(row.custom_id) == 1
+    assert [p.custom_id for p in livelike_fake.profiles].count(row.custom_id) == 1
 
 
 # -- switching modes --------------------------------------------------------------------
 
 
 def test_switching_to_client_generated_keeps_every_users_profile(
-    fake_livelike, settings, livelike_settings
+    livelike_fake, settings, livelike_settings
 ):
     # Stored mode: two active users, one whose answer was lost, one made without custom ids.
-    settings.LIVELIKE = fake_livelike.settings(TIMEOUT=0.3)
+    settings.LIVELIKE = livelike_fake.settings(TIMEOUT=0.3)
     active = make_users(2)
     for user in active:
         assert ensure_profile(user).is_active
@@ -274,15 +274,15 @@ def test_switching_to_client_generated_keeps_every_users_profile(
     plain = make_user(50)
     assert ensure_profile(plain).is_active
     livelike_settings(CUSTOM_IDS=True)
-    fake_livelike.lose_next_create_answers(1, delay=5.0)
+    livelike_fake.lose_next_create_answers(1, delay=5.0)
     lost_user = make_user(60)
     assert ensure_profile(lost_user).status == Status.FAILED
     before = {u.pk: row_of(u).profile_id for u in [*active, plain]}
-    lost_id = fake_livelike.profile_by_custom_id(row_of(lost_user).custom_id).id
+    lost_id = livelike_fake.profile_by_custom_id(row_of(lost_user).custom_id).id
     plain_token = row_of(plain).access_token
-    creates = fake_livelike.create_count
+    creates = livelike_fake.create_count
 
-    settings.LIVELIKE = fake_livelike.settings(ACCESS_TOKENS="client-generated", TIMEOUT=2.0)
+    settings.LIVELIKE = livelike_fake.settings(ACCESS_TOKENS="client-generated", TIMEOUT=2.0)
     for user in [*active, plain, lost_user]:
         log_in(user)
         answer = api_get(user)
@@ -296,7 +296,7 @@ def test_switching_to_client_generated_keeps_every_users_profile(
             assert token == plain_token and answer["expires_at"] is None
         else:
             assert answer["expires_at"] is not None
-    assert fake_livelike.create_count == creates
+    assert livelike_fake.create_count == creates
 
 
 # -- operators ------------------------------------------------------------------------------
@@ -402,38 +402,38 @@ WRONG_SECRET = "a-wrong-client-secret-of-at-least-32-bytes"
 
 
 def test_a_conflict_whose_minted_token_is_refused_waits_for_its_backoff(
-    fake_livelike, livelike_settings
+    livelike_fake, livelike_settings
 ):
-    user = first_answer_lost(fake_livelike, livelike_settings, CLIENT_SECRET=WRONG_SECRET)
+    user = first_answer_lost(livelike_fake, livelike_settings, CLIENT_SECRET=WRONG_SECRET)
     row = ensure_profile(fresh(user))
     assert row.status == Status.CONFLICT and "CLIENT_SECRET" in row.last_error
     assert row.next_attempt_at is not None
-    calls = len(fake_livelike.calls)
+    calls = len(livelike_fake.calls)
     for _ in range(3):
         assert ensure_profile(fresh(user)).status == Status.CONFLICT
-    assert len(fake_livelike.calls) == calls  # not asked again at every request
+    assert len(livelike_fake.calls) == calls  # not asked again at every request
 
 
-def test_a_revoked_row_is_left_for_an_operator_when_switching(fake_livelike, settings):
-    settings.LIVELIKE = fake_livelike.settings(TIMEOUT=2.0, CUSTOM_IDS=False)
+def test_a_revoked_row_is_left_for_an_operator_when_switching(livelike_fake, settings):
+    settings.LIVELIKE = livelike_fake.settings(TIMEOUT=2.0, CUSTOM_IDS=False)
     user = make_user()
     old = ensure_profile(user)
     # livelike_sync's verdict on a token LiveLike refuses:
     LiveLikeProfile.objects.filter(pk=old.pk).update(status=Status.REVOKED)
-    settings.LIVELIKE = fake_livelike.settings(ACCESS_TOKENS="client-generated", TIMEOUT=2.0)
+    settings.LIVELIKE = livelike_fake.settings(ACCESS_TOKENS="client-generated", TIMEOUT=2.0)
     client = Client()
     client.force_login(user)
     assert client.get(URL).status_code == 503
     row = row_of(user)
     assert row.status == Status.REVOKED and row.custom_id is None
     assert row.profile_id == old.profile_id
-    assert fake_livelike.create_count == 1
+    assert livelike_fake.create_count == 1
 
 
-def test_a_live_claim_of_a_process_still_in_stored_mode_is_not_taken_over(fake_livelike, settings):
-    settings.LIVELIKE = fake_livelike.settings(TIMEOUT=5.0, CUSTOM_IDS=False)
+def test_a_live_claim_of_a_process_still_in_stored_mode_is_not_taken_over(livelike_fake, settings):
+    settings.LIVELIKE = livelike_fake.settings(TIMEOUT=5.0, CUSTOM_IDS=False)
     user = make_user()
-    fake_livelike.lose_next_create_answers(1, delay=2.0)  # held until released below
+    livelike_fake.lose_next_create_answers(1, delay=2.0)  # held until released below
     done = threading.Event()
 
     def old_process() -> None:
@@ -445,22 +445,22 @@ def test_a_live_claim_of_a_process_still_in_stored_mode_is_not_taken_over(fake_l
 
     thread = threading.Thread(target=old_process)
     thread.start()
-    assert fake_livelike.wait_for_held(1)
-    settings.LIVELIKE = fake_livelike.settings(ACCESS_TOKENS="client-generated", TIMEOUT=2.0)
+    assert livelike_fake.wait_for_held(1)
+    settings.LIVELIKE = livelike_fake.settings(ACCESS_TOKENS="client-generated", TIMEOUT=2.0)
     row = ensure_profile(fresh(user))  # a new process serves the same user meanwhile
     assert row.status == Status.PENDING and not row.is_active
-    fake_livelike.release_held()
+    livelike_fake.release_held()
     thread.join(10)
     assert done.is_set()
-    assert fake_livelike.create_count == 1
+    assert livelike_fake.create_count == 1
 
 
 def test_switching_back_without_a_secret_hands_no_empty_token_to_pages(
-    fake_livelike, settings, livelike_settings
+    livelike_fake, settings, livelike_settings
 ):
     from livelike_profiles.middleware import get_livelike_profile
 
-    settings.LIVELIKE = fake_livelike.settings(ACCESS_TOKENS="client-generated", TIMEOUT=2.0)
+    settings.LIVELIKE = livelike_fake.settings(ACCESS_TOKENS="client-generated", TIMEOUT=2.0)
     user = make_user()
     log_in(user)
     livelike_settings(ACCESS_TOKENS="stored", CLIENT_SECRET="")
@@ -474,8 +474,8 @@ def test_switching_back_without_a_secret_hands_no_empty_token_to_pages(
     assert not row_of(user).is_active
 
 
-def test_a_refused_site_nickname_still_lets_the_id_be_learned(fake_livelike, settings):
-    settings.LIVELIKE = fake_livelike.settings(
+def test_a_refused_site_nickname_still_lets_the_id_be_learned(livelike_fake, settings):
+    settings.LIVELIKE = livelike_fake.settings(
         ACCESS_TOKENS="client-generated",
         TIMEOUT=2.0,
         NICKNAME="tests.nicknames.too_long_for_livelike",
@@ -487,10 +487,10 @@ def test_a_refused_site_nickname_still_lets_the_id_be_learned(fake_livelike, set
     row = row_of(user)
     assert answer["profile_id"] and row.profile_id == answer["profile_id"]
     assert not row.nickname_sync_due
-    assert row.nickname == fake_livelike.profile(row.profile_id).nickname  # LiveLike's own
-    patches = fake_livelike.count_calls("PATCH")
+    assert row.nickname == livelike_fake.profile(row.profile_id).nickname  # LiveLike's own
+    patches = livelike_fake.count_calls("PATCH")
     api_get(user)
-    assert fake_livelike.count_calls("PATCH") == patches == 1
+    assert livelike_fake.count_calls("PATCH") == patches == 1
 
 
 @pytest.mark.postgres
@@ -519,9 +519,9 @@ def test_a_first_request_racing_inside_a_repeatable_read_transaction_never_raise
 
 
 def test_a_stored_token_no_key_can_read_is_replaced_by_a_minted_one(
-    fake_livelike, settings, livelike_settings
+    livelike_fake, settings, livelike_settings
 ):
-    secret = fake_livelike.settings()["CLIENT_SECRET"]
+    secret = livelike_fake.settings()["CLIENT_SECRET"]
     livelike_settings(CLIENT_SECRET=secret)
     user = make_user()
     row = ensure_profile(user)
@@ -535,7 +535,7 @@ def test_a_stored_token_no_key_can_read_is_replaced_by_a_minted_one(
         assert get_client().get_own_profile(token).id == row.profile_id
     answer = api_get(user)
     assert answer["profile_id"] == row.profile_id and answer["expires_at"] is not None
-    assert fake_livelike.create_count == 1
+    assert livelike_fake.create_count == 1
 
     livelike_settings(CLIENT_SECRET="")  # nothing to mint with
     with pytest.raises(UnreadableTokenError):

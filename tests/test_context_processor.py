@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def request_of_user(fake_livelike):
+def request_of_user(livelike_fake):
     user = make_user()
     ensure_profile(user)
     request = RequestFactory().get("/")
@@ -29,10 +29,10 @@ def render(source: str, request) -> str:
     return engines["django"].from_string(source).render({}, request)
 
 
-def test_sdk_settings_without_any_query(request_of_user, fake_livelike):
+def test_sdk_settings_without_any_query(request_of_user, livelike_fake):
     with CaptureQueriesContext(connection) as captured:
         html = render("{{ LIVELIKE_CLIENT_ID }} {{ LIVELIKE_API_URL }}", request_of_user)
-    assert html == f"test-client {fake_livelike.url}"
+    assert html == f"test-client {livelike_fake.url}"
     assert captured.captured_queries == []
 
 
@@ -44,7 +44,7 @@ def test_profile_in_templates_and_token_only_when_asked(request_of_user):
     assert row.access_token in render("{{ livelike_profile.access_token }}", request_of_user)
 
 
-def test_works_without_the_middleware(fake_livelike):
+def test_works_without_the_middleware(livelike_fake):
     user = make_user()
     ensure_profile(user)
     request = RequestFactory().get("/")
@@ -53,7 +53,7 @@ def test_works_without_the_middleware(fake_livelike):
     assert context["livelike_profile"].profile_id == user.livelike_profile.profile_id
 
 
-def test_anonymous_template_test(fake_livelike):
+def test_anonymous_template_test(livelike_fake):
     from django.contrib.auth.models import AnonymousUser
 
     request = RequestFactory().get("/")

@@ -81,18 +81,18 @@ def failure_of(call: Callable[[], object]):
 
 
 @pytest.fixture
-def active(fake_livelike) -> Iterator[tuple[LiveLikeProfile, str]]:
+def active(livelike_fake) -> Iterator[tuple[LiveLikeProfile, str]]:
     """An active profile and its token as LiveLike knows it."""
     row = ensure_profile(make_user(1))
     assert row.is_active
-    yield row, fake_livelike.profile(row.profile_id).access_token
+    yield row, livelike_fake.profile(row.profile_id).access_token
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_call_failing_on_the_network(debug, fake_livelike, active):
+def test_a_call_failing_on_the_network(debug, livelike_fake, active):
     row, token = active
     get_client().get_application()  # discovered: the failing call is the one with the token
-    fake_livelike.stop()  # nothing listens any more: connection refused
+    livelike_fake.stop()  # nothing listens any more: connection refused
 
     info = failure_of(lambda: get_client().update_own_profile(row.access_token, nickname="x"))
     reports = reports_of(info, request=RequestFactory().patch(PROFILE_URL))
@@ -104,9 +104,9 @@ def test_a_call_failing_on_the_network(debug, fake_livelike, active):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_call_refused_by_livelike(debug, fake_livelike, active):
+def test_a_call_refused_by_livelike(debug, livelike_fake, active):
     row, token = active
-    fake_livelike.rate_limit_next(1)
+    livelike_fake.rate_limit_next(1)
 
     info = failure_of(lambda: get_client().update_own_profile(row.access_token, nickname="x"))
     reports = reports_of(info)
@@ -116,22 +116,22 @@ def test_a_call_refused_by_livelike(debug, fake_livelike, active):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_admin_token_of_a_lookup(debug, fake_livelike):
+def test_the_admin_token_of_a_lookup(debug, livelike_fake):
     get_client().get_application()
-    fake_livelike.stop()
+    livelike_fake.stop()
 
     info = failure_of(lambda: get_client().get_profile_by_custom_id("some-custom-id"))
 
-    assert_hidden(reports_of(info), fake_livelike.admin_token)
+    assert_hidden(reports_of(info), livelike_fake.admin_token)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_created_profile_whose_answer_is_unusable(debug, fake_livelike):
+def test_a_created_profile_whose_answer_is_unusable(debug, livelike_fake):
     # LiveLike created a profile but its answer lacks the id: the token in it
     # is in the variables of the frames that read the answer.
     token = "tok-" + "Zq9" * 12
     get_client().get_application()
-    fake_livelike.malformed_next(1, body=json.dumps({"access_token": token, "nickname": "n"}))
+    livelike_fake.malformed_next(1, body=json.dumps({"access_token": token, "nickname": "n"}))
 
     info = failure_of(lambda: get_client().create_profile())
 
@@ -140,11 +140,11 @@ def test_a_created_profile_whose_answer_is_unusable(debug, fake_livelike):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_500_from_the_api_view(settings, debug, fake_livelike):
+def test_a_500_from_the_api_view(settings, debug, livelike_fake):
     user = make_user(1)
     client = log_in(user, Client(raise_request_exception=False))
     row = LiveLikeProfile.objects.get(user=user)
-    token = fake_livelike.profile(row.profile_id).access_token
+    token = livelike_fake.profile(row.profile_id).access_token
     answer = client.get(PROFILE_URL)
     assert answer.json()["access_token"] == token  # the one place it goes: its own user
 
@@ -192,7 +192,7 @@ def test_a_500_from_the_api_view(settings, debug, fake_livelike):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_token_is_still_the_token(fake_livelike, active):
+def test_the_token_is_still_the_token(livelike_fake, active):
     # Masked in reports, but the value itself is unchanged wherever it is used.
     row, token = active
     assert token not in repr(row.access_token) and token not in repr([row.access_token])

@@ -27,7 +27,7 @@ AUTH = "django.contrib.auth.middleware.AuthenticationMiddleware"
 
 
 @pytest.fixture
-def user_with_profile(fake_livelike):
+def user_with_profile(livelike_fake):
     user = make_user()
     ensure_profile(user)
     return user
@@ -44,27 +44,27 @@ def without_middleware(settings) -> None:
     settings.MIDDLEWARE = [entry for entry in settings.MIDDLEWARE if entry != OURS]
 
 
-def test_untouched_profile_costs_no_query(settings, user_with_profile, fake_livelike):
+def test_untouched_profile_costs_no_query(settings, user_with_profile, livelike_fake):
     client = Client()
     client.force_login(user_with_profile)
-    calls = len(fake_livelike.calls)
+    calls = len(livelike_fake.calls)
     with_it, _ = queries_for(client, "/plain/")
     without_middleware(settings)
     without_it, _ = queries_for(client, "/plain/")
     assert with_it == without_it
-    assert len(fake_livelike.calls) == calls
+    assert len(livelike_fake.calls) == calls
 
 
-def test_touching_the_profile_costs_exactly_one_query(user_with_profile, fake_livelike):
+def test_touching_the_profile_costs_exactly_one_query(user_with_profile, livelike_fake):
     client = Client()
     client.force_login(user_with_profile)
-    calls = len(fake_livelike.calls)
+    calls = len(livelike_fake.calls)
     plain, _ = queries_for(client, "/plain/")
     touched, content = queries_for(client, "/touch/")
     assert touched == plain + 1
     row = LiveLikeProfile.objects.get(user=user_with_profile)
     assert f"profile {row.profile_id}".encode() in content
-    assert len(fake_livelike.calls) == calls
+    assert len(livelike_fake.calls) == calls
 
 
 def test_repeated_use_in_one_request_costs_one_query(user_with_profile):
@@ -99,7 +99,7 @@ def test_no_profile_is_falsy_but_not_none():
     assert request.livelike_profile is not None  # hence get_livelike_profile()
 
 
-def test_user_without_profile_is_provisioned_on_first_use(fake_livelike, livelike_settings):
+def test_user_without_profile_is_provisioned_on_first_use(livelike_fake, livelike_settings):
     livelike_settings(PROVISION_ON_LOGIN=False)
     user = make_user()
     client = Client()
@@ -108,12 +108,12 @@ def test_user_without_profile_is_provisioned_on_first_use(fake_livelike, livelik
     _, content = queries_for(client, "/touch/")
     row = LiveLikeProfile.objects.get(user=user)
     assert row.is_active and f"profile {row.profile_id}".encode() in content
-    assert fake_livelike.create_count == 1
+    assert livelike_fake.create_count == 1
 
 
-def test_livelike_down_never_breaks_the_page(fake_livelike, livelike_settings):
+def test_livelike_down_never_breaks_the_page(livelike_fake, livelike_settings):
     livelike_settings(PROVISION_ON_LOGIN=False)
-    fake_livelike.fail_next_creates(1, status=503)
+    livelike_fake.fail_next_creates(1, status=503)
     client = Client()
     client.force_login(make_user())
     _, content = queries_for(client, "/touch/")
@@ -190,7 +190,7 @@ def test_check_silent_without_our_middleware(settings):
     assert check_middleware() == []
 
 
-def test_async_view_provisions_a_user_without_profile(fake_livelike, livelike_settings):
+def test_async_view_provisions_a_user_without_profile(livelike_fake, livelike_settings):
     livelike_settings(PROVISION_ON_LOGIN=False)
     user = make_user()
 
@@ -202,4 +202,4 @@ def test_async_view_provisions_a_user_without_profile(fake_livelike, livelike_se
     response = async_to_sync(run)()
     row = LiveLikeProfile.objects.get(user=user)
     assert row.is_active and response.json()["profile_id"] == row.profile_id
-    assert fake_livelike.count_calls("POST") == 1
+    assert livelike_fake.count_calls("POST") == 1

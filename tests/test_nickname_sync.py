@@ -13,9 +13,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def syncing(fake_livelike, livelike_settings):
+def syncing(livelike_fake, livelike_settings):
     livelike_settings(NICKNAME="tests.nicknames.from_username", SYNC_NICKNAME=True)
-    return fake_livelike
+    return livelike_fake
 
 
 def remote_nickname(fake, user) -> str:
@@ -27,13 +27,13 @@ def rename(user, name: str) -> None:
     user.save()
 
 
-def test_off_by_default(fake_livelike, livelike_settings):
+def test_off_by_default(livelike_fake, livelike_settings):
     livelike_settings(NICKNAME="tests.nicknames.from_username")
     user = make_user()
     ensure_profile(user)
-    calls = len(fake_livelike.calls)
+    calls = len(livelike_fake.calls)
     rename(user, "renamed@example.com")
-    assert len(fake_livelike.calls) == calls
+    assert len(livelike_fake.calls) == calls
 
 
 def test_changed_nickname_is_pushed_after_commit(syncing):

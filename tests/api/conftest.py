@@ -10,7 +10,7 @@ from tests.factories import make_user
 
 
 @pytest.fixture
-def user(fake_livelike):
+def user(livelike_fake):
     """A user whose LiveLike profile is active (created at the fake)."""
     user = make_user()
     ensure_profile(user)

@@ -39,7 +39,7 @@ def someone_waits_for_a_row_lock() -> bool:
 
 @pytest.mark.postgres
 def test_two_concurrent_changes_leave_livelike_and_the_row_agreeing(
-    fake_livelike, livelike_settings, monkeypatch
+    livelike_fake, livelike_settings, monkeypatch
 ):
     livelike_settings(THROTTLE_RATE=None, TIMEOUT=PATIENCE)
     cache.clear()
@@ -87,5 +87,5 @@ def test_two_concurrent_changes_leave_livelike_and_the_row_agreeing(
         thread.join(PATIENCE)
     assert statuses == {"first": 200, "second": 200}
     row = row_of(user)
-    assert fake_livelike.profile(row.profile_id).nickname == "second"
+    assert livelike_fake.profile(row.profile_id).nickname == "second"
     assert row.nickname == "second"

@@ -39,27 +39,27 @@ def assert_nothing_changed(user, fake, nickname: str, patches: int) -> None:
     ["[" * DEEP + "]" * DEEP, '{"nickname": ' + "[" * DEEP + "]" * DEEP + "}"],
     ids=["nested arrays", "nested inside the nickname"],
 )
-def test_deeply_nested_json_is_a_400(client, user, fake_livelike, body):
-    before, patches = row_of(user).nickname, fake_livelike.count_calls("PATCH")
+def test_deeply_nested_json_is_a_400(client, user, livelike_fake, body):
+    before, patches = row_of(user).nickname, livelike_fake.count_calls("PATCH")
     response = patch(client, body)
     assert response.status_code == 400
     assert "JSON parse error" in response.json()["detail"]
-    assert_nothing_changed(user, fake_livelike, before, patches)
+    assert_nothing_changed(user, livelike_fake, before, patches)
 
 
-def test_a_text_body_is_a_415(client, user, fake_livelike):
-    before, patches = row_of(user).nickname, fake_livelike.count_calls("PATCH")
+def test_a_text_body_is_a_415(client, user, livelike_fake):
+    before, patches = row_of(user).nickname, livelike_fake.count_calls("PATCH")
     response = patch(client, "nickname=Grace", content_type="text/plain")
     assert response.status_code == 415
     assert "text/plain" in response.json()["detail"]
-    assert_nothing_changed(user, fake_livelike, before, patches)
+    assert_nothing_changed(user, livelike_fake, before, patches)
 
 
-def test_form_data_is_still_accepted(client, user, fake_livelike):
+def test_form_data_is_still_accepted(client, user, livelike_fake):
     response = patch(client, "nickname=Grace", content_type="application/x-www-form-urlencoded")
     assert response.status_code == 200
     assert (
-        row_of(user).nickname == "Grace" == fake_livelike.profile(row_of(user).profile_id).nickname
+        row_of(user).nickname == "Grace" == livelike_fake.profile(row_of(user).profile_id).nickname
     )
 
 
@@ -68,23 +68,23 @@ def test_form_data_is_still_accepted(client, user, fake_livelike):
 
 @pytest.mark.parametrize("status", [404, 405, 409, 410, 422])
 def test_a_livelike_refusal_other_than_400_is_a_502_not_the_nicknames_fault(
-    client, user, fake_livelike, status
+    client, user, livelike_fake, status
 ):
     client.get(URL)  # the application resource is discovered before LiveLike fails
     before = row_of(user).nickname
-    fake_livelike.malformed_next(1, body=json.dumps({"detail": "Not here."}), status=status)
+    livelike_fake.malformed_next(1, body=json.dumps({"detail": "Not here."}), status=status)
     response = patch(client, {"nickname": "Grace"})
     assert response.status_code == 502
     assert set(response.json()) == {"detail"}
     assert str(status) in response.json()["detail"]
     row = row_of(user)
     assert row.nickname == before
-    assert fake_livelike.profile(row.profile_id).nickname == before
+    assert livelike_fake.profile(row.profile_id).nickname == before
 
 
-def test_a_livelike_400_still_blames_the_field(client, user, fake_livelike):
+def test_a_livelike_400_still_blames_the_field(client, user, livelike_fake):
     client.get(URL)
-    fake_livelike.malformed_next(
+    livelike_fake.malformed_next(
         1, body=json.dumps({"nickname": ["Not allowed here."]}), status=400
     )
     response = patch(client, {"nickname": "Grace"})
@@ -146,9 +146,9 @@ def unreadable(user):
 
 @pytest.mark.parametrize("method", ["GET", "PATCH"])
 def test_an_unreadable_token_is_a_clear_503_and_the_row_is_marked(
-    client, unreadable, fake_livelike, method
+    client, unreadable, livelike_fake, method
 ):
-    before, patches = row_of(unreadable).nickname, fake_livelike.count_calls("PATCH")
+    before, patches = row_of(unreadable).nickname, livelike_fake.count_calls("PATCH")
     response = client.get(URL) if method == "GET" else patch(client, {"nickname": "Grace"})
     assert response.status_code == 503
     body = response.json()
@@ -159,7 +159,7 @@ def test_an_unreadable_token_is_a_clear_503_and_the_row_is_marked(
     row = row_of(unreadable)
     assert row.status == Status.ACTIVE  # the profile is fine; only the key is missing
     assert "cannot be decrypted" in row.last_error
-    assert_nothing_changed(unreadable, fake_livelike, before, patches)
+    assert_nothing_changed(unreadable, livelike_fake, before, patches)
 
 
 def test_the_row_reads_again_once_the_key_is_restored(client, unreadable, settings):

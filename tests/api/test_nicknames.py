@@ -105,25 +105,25 @@ def no_throttle(livelike_settings):
 
 
 @pytest.mark.parametrize("case", ACCEPTED)
-def test_legitimate_nicknames_are_accepted(client, user, fake_livelike, case):
+def test_legitimate_nicknames_are_accepted(client, user, livelike_fake, case):
     sent, stored = ACCEPTED[case]
     response = patch(client, {"nickname": sent})
     assert response.status_code == 200, response.content
     assert response.json()["nickname"] == stored
     row = row_of(user)
     assert row.nickname == stored
-    assert fake_livelike.profile(row.profile_id).nickname == stored
+    assert livelike_fake.profile(row.profile_id).nickname == stored
 
 
 @pytest.mark.parametrize("case", REFUSED)
-def test_empty_or_misleading_nicknames_get_400_and_reach_nobody(client, user, fake_livelike, case):
+def test_empty_or_misleading_nicknames_get_400_and_reach_nobody(client, user, livelike_fake, case):
     before = row_of(user).nickname
-    patches = fake_livelike.count_calls("PATCH")
+    patches = livelike_fake.count_calls("PATCH")
     response = patch(client, {"nickname": REFUSED[case]})
     assert response.status_code == 400
     assert list(response.json()) == ["nickname"]
     assert row_of(user).nickname == before
-    assert fake_livelike.count_calls("PATCH") == patches  # LiveLike never asked
+    assert livelike_fake.count_calls("PATCH") == patches  # LiveLike never asked
 
 
 def test_the_length_limit_counts_the_composed_form(client, livelike_settings):

@@ -34,23 +34,23 @@ def test_url_name():
 # -- GET -----------------------------------------------------------------------------
 
 
-def test_get_answers_what_the_sdk_needs(client, user, fake_livelike):
+def test_get_answers_what_the_sdk_needs(client, user, livelike_fake):
     response = client.get(URL)
     assert response.status_code == 200
     row = row_of(user)
     assert response.json() == {
         "profile_id": row.profile_id,
         "nickname": row.nickname,
-        "access_token": fake_livelike.profile(row.profile_id).access_token,
+        "access_token": livelike_fake.profile(row.profile_id).access_token,
         "expires_at": None,  # LiveLike's own tokens do not expire
         "client_id": "test-client",
-        "api_url": fake_livelike.url,
+        "api_url": livelike_fake.url,
         "status": "active",
     }
     assert_no_store(response)
 
 
-def test_get_provisions_lazily(fake_livelike, livelike_settings):
+def test_get_provisions_lazily(livelike_fake, livelike_settings):
     livelike_settings(PROVISION_ON_LOGIN=False)
     user = make_user()
     client = Client()
@@ -59,10 +59,10 @@ def test_get_provisions_lazily(fake_livelike, livelike_settings):
     response = client.get(URL)
     assert response.status_code == 200
     assert response.json()["profile_id"] == row_of(user).profile_id
-    assert fake_livelike.create_count == 1
+    assert livelike_fake.create_count == 1
 
 
-def test_get_provisions_under_atomic_requests(fake_livelike, livelike_settings, atomic_requests):
+def test_get_provisions_under_atomic_requests(livelike_fake, livelike_settings, atomic_requests):
     livelike_settings(PROVISION_ON_LOGIN=False)
     user = make_user()
     client = Client()
@@ -72,9 +72,9 @@ def test_get_provisions_under_atomic_requests(fake_livelike, livelike_settings, 
     assert response.json()["profile_id"] == row_of(user).profile_id
 
 
-def test_get_503_with_retry_after_while_livelike_is_down(fake_livelike, livelike_settings):
+def test_get_503_with_retry_after_while_livelike_is_down(livelike_fake, livelike_settings):
     livelike_settings(PROVISION_ON_LOGIN=False)
-    fake_livelike.fail_next_creates(1, status=503)
+    livelike_fake.fail_next_creates(1, status=503)
     client = Client()
     client.force_login(make_user())
     response = client.get(URL)
@@ -84,7 +84,7 @@ def test_get_503_with_retry_after_while_livelike_is_down(fake_livelike, livelike
     assert "access_token" not in response.json()
 
 
-def test_get_503_while_pending(fake_livelike, livelike_settings):
+def test_get_503_while_pending(livelike_fake, livelike_settings):
     livelike_settings(PROVISION_ON_LOGIN=False, WAIT_SECONDS=0)
     user = make_user()
     claim_held_elsewhere(user)
@@ -103,7 +103,7 @@ def test_anonymous_is_refused():
     assert not LiveLikeProfile.objects.exists()
 
 
-def test_a_user_never_receives_another_users_token(client, user, fake_livelike):
+def test_a_user_never_receives_another_users_token(client, user, livelike_fake):
     other = make_user(1)
     ensure_profile(other)
     other_token = row_of(other).access_token
@@ -121,17 +121,17 @@ def test_a_user_never_receives_another_users_token(client, user, fake_livelike):
 # -- PATCH -----------------------------------------------------------------------------
 
 
-def test_patch_changes_the_nickname_at_livelike_then_locally(client, user, fake_livelike):
+def test_patch_changes_the_nickname_at_livelike_then_locally(client, user, livelike_fake):
     response = patch(client, {"nickname": "  Ada Lovelace  "})
     assert response.status_code == 200
     row = row_of(user)
     assert response.json()["nickname"] == "Ada Lovelace" == row.nickname
-    assert fake_livelike.profile(row.profile_id).nickname == "Ada Lovelace"
+    assert livelike_fake.profile(row.profile_id).nickname == "Ada Lovelace"
     assert response.json()["access_token"] == row.access_token
     assert_no_store(response)
 
 
-def test_patch_accepts_the_maximum_length_and_emoji(client, user, fake_livelike):
+def test_patch_accepts_the_maximum_length_and_emoji(client, user, livelike_fake):
     assert patch(client, {"nickname": "x" * 50}).status_code == 200
     family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"  # joined with zero-width joiners
     assert patch(client, {"nickname": f"fan {family}"}).status_code == 200
@@ -157,15 +157,15 @@ BAD_INPUT = {
 
 
 @pytest.mark.parametrize("case", BAD_INPUT)
-def test_bad_input_gets_400_naming_the_field_and_changes_nothing(client, user, fake_livelike, case):
+def test_bad_input_gets_400_naming_the_field_and_changes_nothing(client, user, livelike_fake, case):
     body, field = BAD_INPUT[case]
     before = row_of(user).nickname
-    calls = len(fake_livelike.calls)
+    calls = len(livelike_fake.calls)
     response = patch(client, body)
     assert response.status_code == 400
     assert field in response.json()
     assert row_of(user).nickname == before
-    assert len(fake_livelike.calls) == calls  # LiveLike never asked
+    assert len(livelike_fake.calls) == calls  # LiveLike never asked
 
 
 def test_malformed_json_says_so(client):
@@ -174,7 +174,7 @@ def test_malformed_json_says_so(client):
 
 
 def test_livelike_refusal_is_a_400_with_its_field_errors(
-    client, user, fake_livelike, livelike_settings
+    client, user, livelike_fake, livelike_settings
 ):
     livelike_settings(NICKNAME_MAX_LENGTH=80)  # the fake allows 50
     before = row_of(user).nickname
@@ -182,7 +182,7 @@ def test_livelike_refusal_is_a_400_with_its_field_errors(
     assert response.status_code == 400
     assert "nickname" in response.json()
     assert row_of(user).nickname == before
-    assert fake_livelike.profile(row_of(user).profile_id).nickname == before
+    assert livelike_fake.profile(row_of(user).profile_id).nickname == before
 
 
 LIVELIKE_FAILURES = {
@@ -195,11 +195,11 @@ LIVELIKE_FAILURES = {
 
 
 @pytest.mark.parametrize("case", LIVELIKE_FAILURES)
-def test_livelike_failures_map_to_502_503_and_change_nothing(client, user, fake_livelike, case):
+def test_livelike_failures_map_to_502_503_and_change_nothing(client, user, livelike_fake, case):
     client.get(URL)  # the application resource is discovered before LiveLike fails
     inject, status, retry_after = LIVELIKE_FAILURES[case]
     before = row_of(user).nickname
-    inject(fake_livelike)
+    inject(livelike_fake)
     response = patch(client, {"nickname": "Grace"})
     assert response.status_code == status
     assert response.get("Retry-After") == retry_after

@@ -67,7 +67,7 @@ def assert_one_active_profile_each(fake, users) -> None:
 # -- what it creates ---------------------------------------------------------------------
 
 
-def test_creates_one_profile_per_user_without_one_and_skips_the_rest(fake_livelike):
+def test_creates_one_profile_per_user_without_one_and_skips_the_rest(livelike_fake):
     users = make_users(7)
     already = make_user(100)
     ensure_profile(already)
@@ -76,13 +76,13 @@ def test_creates_one_profile_per_user_without_one_and_skips_the_rest(fake_liveli
     inactive = make_user(102)
     inactive.is_active = False
     inactive.save()
-    posts = fake_livelike.count_calls("POST")
+    posts = livelike_fake.count_calls("POST")
 
     output = provision("--concurrency", "4", "--batch-size", "3")
 
-    assert_one_active_profile_each(fake_livelike, users)
-    assert fake_livelike.count_calls("POST") - posts == 7  # not even a second attempt
-    assert fake_livelike.create_count == 8
+    assert_one_active_profile_each(livelike_fake, users)
+    assert livelike_fake.count_calls("POST") - posts == 7  # not even a second attempt
+    assert livelike_fake.create_count == 8
     assert LiveLikeProfile.objects.get(user=conflict).status == Status.CONFLICT
     assert not LiveLikeProfile.objects.filter(user=inactive).exists()
     assert count(output, "users selected") == 9
@@ -91,29 +91,29 @@ def test_creates_one_profile_per_user_without_one_and_skips_the_rest(fake_liveli
     assert count(output, "skipped (already had a profile)") == 2
 
 
-def test_a_rerun_creates_none(fake_livelike):
+def test_a_rerun_creates_none(livelike_fake):
     make_users(5)
     provision("--batch-size", "2")
-    calls = len(fake_livelike.calls)
+    calls = len(livelike_fake.calls)
     output = provision("--batch-size", "2")
-    assert len(fake_livelike.calls) == calls
-    assert fake_livelike.create_count == 5
+    assert len(livelike_fake.calls) == calls
+    assert livelike_fake.create_count == 5
     assert count(output, "created") == 0
     assert count(output, "skipped (already had a profile)") == 5
 
 
-def test_dry_run_creates_nothing(fake_livelike):
+def test_dry_run_creates_nothing(livelike_fake):
     make_users(4)
     ensure_profile(make_user(10))
-    calls = len(fake_livelike.calls)
+    calls = len(livelike_fake.calls)
     output = provision("--dry-run", "--verbosity", "2")
-    assert len(fake_livelike.calls) == calls
+    assert len(livelike_fake.calls) == calls
     assert LiveLikeProfile.objects.count() == 1
     assert count(output, "would be provisioned") == 4
     assert count(output, "would be skipped (profile exists)") == 1
 
 
-def test_all_since_and_explicit_users(fake_livelike):
+def test_all_since_and_explicit_users(livelike_fake):
     users = make_users(4)
     users[0].is_active = False
     users[0].save()
@@ -132,10 +132,10 @@ def test_all_since_and_explicit_users(fake_livelike):
 
     provision()  # active users: users[1], users[3]
     assert set(statuses()) == {u.pk for u in users}
-    assert fake_livelike.create_count == 4
+    assert livelike_fake.create_count == 4
 
 
-def test_all_includes_inactive_users(fake_livelike):
+def test_all_includes_inactive_users(livelike_fake):
     user = make_user(1)
     user.is_active = False
     user.save()
@@ -155,27 +155,27 @@ def test_all_includes_inactive_users(fake_livelike):
         (["--since", "yesterday"], "--since: 'yesterday' is not a date"),
     ],
 )
-def test_bad_options_are_refused_and_change_nothing(fake_livelike, args, message):
+def test_bad_options_are_refused_and_change_nothing(livelike_fake, args, message):
     make_user(1)
     with pytest.raises(CommandError, match=re.escape(message)):
         provision(*args)
-    assert not LiveLikeProfile.objects.exists() and fake_livelike.calls == []
+    assert not LiveLikeProfile.objects.exists() and livelike_fake.calls == []
 
 
-def test_unknown_user_ids_are_refused_and_change_nothing(fake_livelike):
+def test_unknown_user_ids_are_refused_and_change_nothing(livelike_fake):
     user = make_user(1)
     missing = "12345678" if isinstance(user.pk, int) else "00000000-0000-0000-0000-000000000000"
     with pytest.raises(CommandError, match=f"no user with id {missing}"):
         provision("--users", f"{user.pk},{missing}")
-    assert not LiveLikeProfile.objects.exists() and fake_livelike.calls == []
+    assert not LiveLikeProfile.objects.exists() and livelike_fake.calls == []
 
 
 # -- failures and resuming --------------------------------------------------------------
 
 
-def test_failing_livelike_exits_non_zero_and_a_rerun_resumes(fake_livelike):
+def test_failing_livelike_exits_non_zero_and_a_rerun_resumes(livelike_fake):
     users = make_users(6)
-    fake_livelike.fail_next_creates(2, status=503)
+    livelike_fake.fail_next_creates(2, status=503)
     out = io.StringIO()
     with pytest.raises(CommandError, match="2 user\\(s\\) failed"):
         call_command("livelike_provision", "--concurrency", "1", stdout=out)
@@ -191,20 +191,20 @@ def test_failing_livelike_exits_non_zero_and_a_rerun_resumes(fake_livelike):
     output = provision("--concurrency", "1")
     assert count(output, "created") == 2
     assert count(output, "skipped (already had a profile)") == 4
-    assert_one_active_profile_each(fake_livelike, users)
-    assert fake_livelike.create_count == 6
+    assert_one_active_profile_each(livelike_fake, users)
+    assert livelike_fake.create_count == 6
 
 
-def test_a_rate_limit_pauses_and_retries_within_the_run(fake_livelike):
+def test_a_rate_limit_pauses_and_retries_within_the_run(livelike_fake):
     users = make_users(4)
-    fake_livelike.rate_limit_next(1, retry_after=0)
+    livelike_fake.rate_limit_next(1, retry_after=0)
     output = provision("--concurrency", "2")
     assert count(output, "created") == 4 and count(output, "failed") == 0
-    assert_one_active_profile_each(fake_livelike, users)
-    assert fake_livelike.count_calls(path_contains="profile-by-custom-id") == 5  # 4 + the 429
+    assert_one_active_profile_each(livelike_fake, users)
+    assert livelike_fake.count_calls(path_contains="profile-by-custom-id") == 5  # 4 + the 429
 
 
-def test_an_interrupted_run_leaves_the_rest_for_the_next(fake_livelike):
+def test_an_interrupted_run_leaves_the_rest_for_the_next(livelike_fake):
     users = make_users(10)
 
     def interrupt(report):
@@ -217,13 +217,13 @@ def test_an_interrupted_run_leaves_the_rest_for_the_next(fake_livelike):
     assert LiveLikeProfile.objects.filter(status=Status.ACTIVE).count() == report.done
     output = provision()
     assert count(output, "created") == 10 - report.done
-    assert_one_active_profile_each(fake_livelike, users)
+    assert_one_active_profile_each(livelike_fake, users)
 
 
 # -- how it reads users -------------------------------------------------------------------
 
 
-def test_users_are_read_in_batches_never_all_at_once(fake_livelike):
+def test_users_are_read_in_batches_never_all_at_once(livelike_fake):
     make_users(10)
     table = get_user_model()._meta.db_table
     with CaptureQueriesContext(connection) as captured:
@@ -257,8 +257,8 @@ def test_progress_is_redrawn_on_a_terminal_and_sparse_otherwise():
 # -- several runners -----------------------------------------------------------------------
 
 
-def test_two_runs_at_once_in_threads_create_one_profile_each(fake_livelike, livelike_settings):
-    fake_livelike.latency = 0.01
+def test_two_runs_at_once_in_threads_create_one_profile_each(livelike_fake, livelike_settings):
+    livelike_fake.latency = 0.01
     livelike_settings(WAIT_SECONDS=10)
     users = make_users(40)
     start = threading.Barrier(2)
@@ -279,8 +279,8 @@ def test_two_runs_at_once_in_threads_create_one_profile_each(fake_livelike, live
     for thread in threads:
         thread.join()
     assert not errors, errors
-    assert_one_active_profile_each(fake_livelike, users)
-    assert fake_livelike.count_calls("POST") == 40
+    assert_one_active_profile_each(livelike_fake, users)
+    assert livelike_fake.count_calls("POST") == 40
     assert sum(report.created for report in reports) == 40
     assert all(report.failed == 0 for report in reports)
 
@@ -307,17 +307,17 @@ def finished(process: subprocess.Popen) -> str:
 
 
 @pytest.mark.postgres
-def test_runs_on_several_machines_split_the_batches(fake_livelike):
+def test_runs_on_several_machines_split_the_batches(livelike_fake):
     """A runner stuck on its batch keeps it: the other runner takes every other batch."""
     users = make_users(60)
-    fake_livelike.lose_next_create_answers(2, delay=120)
+    livelike_fake.lose_next_create_answers(2, delay=120)
     settings = {"TIMEOUT": 150, "LEASE_SECONDS": 300}
     first = worker(
-        fake_livelike, "livelike_provision", "--concurrency", "2", "--batch-size", "10", **settings
+        livelike_fake, "livelike_provision", "--concurrency", "2", "--batch-size", "10", **settings
     )
     try:
         # Both of the first runner's threads are inside LiveLike with its first batch claimed.
-        assert fake_livelike.wait_for_held(2, timeout=60), "the first runner never started"
+        assert livelike_fake.wait_for_held(2, timeout=60), "the first runner never started"
         # The claim locks no user row: what a login writes goes through at once.
         with connection.cursor() as cursor:
             cursor.execute("SET lock_timeout = '5s'")
@@ -325,48 +325,48 @@ def test_runs_on_several_machines_split_the_batches(fake_livelike):
             last_login=timezone.now()
         )
         second = worker(
-            fake_livelike, "livelike_provision", "--concurrency", "4", "--batch-size", "10"
+            livelike_fake, "livelike_provision", "--concurrency", "4", "--batch-size", "10"
         )
         second_out = finished(second)
     finally:
-        fake_livelike.release_held()
+        livelike_fake.release_held()
     first_out = finished(first)
 
     assert count(second_out, "created") == 50  # everything but the claimed batch
     assert count(first_out, "created") == 10  # its own batch, nothing more
     assert count(second_out, "skipped (done or in progress elsewhere)") == 0
-    assert_one_active_profile_each(fake_livelike, users)
-    assert fake_livelike.count_calls("POST") == 60
+    assert_one_active_profile_each(livelike_fake, users)
+    assert livelike_fake.count_calls("POST") == 60
 
 
 @pytest.mark.postgres
-def test_three_concurrent_runs_in_processes_create_one_profile_each(fake_livelike):
-    fake_livelike.latency = 0.01
+def test_three_concurrent_runs_in_processes_create_one_profile_each(livelike_fake):
+    livelike_fake.latency = 0.01
     users = make_users(150)
     runs = [
-        worker(fake_livelike, "livelike_provision", "--concurrency", "4", "--batch-size", "10")
+        worker(livelike_fake, "livelike_provision", "--concurrency", "4", "--batch-size", "10")
         for _ in range(3)
     ]
     outputs = [finished(run) for run in runs]
     assert sum(count(out, "created") for out in outputs) == 150
     assert all(count(out, "failed") == 0 for out in outputs)
-    assert_one_active_profile_each(fake_livelike, users)
-    assert fake_livelike.count_calls("POST") == 150
+    assert_one_active_profile_each(livelike_fake, users)
+    assert livelike_fake.count_calls("POST") == 150
 
 
-def test_provision_user_reports_scheduled_inside_a_transaction(fake_livelike):
+def test_provision_user_reports_scheduled_inside_a_transaction(livelike_fake):
     from django.db import transaction
 
     user = make_user(1)
     with transaction.atomic():
         result = backfill_module.provision_user(user)
         assert result.outcome == backfill_module.Outcome.SCHEDULED
-        assert fake_livelike.calls == []
+        assert livelike_fake.calls == []
     # ...and it ran when the transaction committed.
     assert LiveLikeProfile.objects.get(user=user).status == Status.ACTIVE
 
 
-def test_backfill_refuses_to_run_inside_a_transaction(fake_livelike):
+def test_backfill_refuses_to_run_inside_a_transaction(livelike_fake):
     from django.db import transaction
 
     make_user(1)
@@ -374,7 +374,7 @@ def test_backfill_refuses_to_run_inside_a_transaction(fake_livelike):
         backfill(select_users())
 
 
-def test_threads_close_their_database_connections(fake_livelike):
+def test_threads_close_their_database_connections(livelike_fake):
     from django.db.backends.signals import connection_created
 
     make_users(20)

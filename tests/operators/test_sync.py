@@ -39,15 +39,15 @@ def reloaded(profile: LiveLikeProfile) -> LiveLikeProfile:
 
 
 @pytest.fixture
-def profiles(fake_livelike):
+def profiles(livelike_fake):
     """Three users with active profiles at the fake."""
     return [ensure_profile(user) for user in make_users(3)]
 
 
-def test_sync_refreshes_nicknames_and_marks_revoked_tokens(fake_livelike, profiles):
+def test_sync_refreshes_nicknames_and_marks_revoked_tokens(livelike_fake, profiles):
     renamed, revoked, unchanged = profiles
     get_client().update_own_profile(renamed.access_token, nickname="Renamed")
-    fake_livelike.revoke(revoked.profile_id)
+    livelike_fake.revoke(revoked.profile_id)
 
     output = sync("--concurrency", "2", "--batch-size", "2")
 
@@ -61,24 +61,24 @@ def test_sync_refreshes_nicknames_and_marks_revoked_tokens(fake_livelike, profil
     assert count(output, "token refused (revoked)") == 1
     assert count(output, "refreshed") == 2
     assert f"user {revoked.user_id} " in output
-    assert fake_livelike.create_count == 3
+    assert livelike_fake.create_count == 3
     for profile in profiles:
-        assert fake_livelike.profile(profile.profile_id).access_token not in output
+        assert livelike_fake.profile(profile.profile_id).access_token not in output
 
 
-def test_revoked_rows_are_left_out_unless_asked_for(fake_livelike, profiles):
-    fake_livelike.revoke(profiles[0].profile_id)
+def test_revoked_rows_are_left_out_unless_asked_for(livelike_fake, profiles):
+    livelike_fake.revoke(profiles[0].profile_id)
     sync()
-    reads = fake_livelike.count_calls("GET", "/profile/")
+    reads = livelike_fake.count_calls("GET", "/profile/")
     sync()
-    assert fake_livelike.count_calls("GET", "/profile/") - reads == 2  # the two active ones
+    assert livelike_fake.count_calls("GET", "/profile/") - reads == 2  # the two active ones
 
     output = sync("--include-revoked")
     assert count(output, "token refused (revoked)") == 1
     assert reloaded(profiles[0]).status == Status.REVOKED
 
 
-def test_a_token_that_works_again_is_restored(fake_livelike, profiles):
+def test_a_token_that_works_again_is_restored(livelike_fake, profiles):
     LiveLikeProfile.objects.filter(pk=profiles[0].pk).update(
         status=Status.REVOKED, last_error="LiveLikeTokenRejected: HTTP 401"
     )
@@ -88,7 +88,7 @@ def test_a_token_that_works_again_is_restored(fake_livelike, profiles):
     assert count(output, "token works again (restored)") == 1
 
 
-def test_a_nickname_waiting_to_be_pushed_is_not_overwritten(fake_livelike, profiles):
+def test_a_nickname_waiting_to_be_pushed_is_not_overwritten(livelike_fake, profiles):
     profile = profiles[0]
     LiveLikeProfile.objects.filter(pk=profile.pk).update(
         nickname="Site's new nickname", nickname_sync_due=True
@@ -99,9 +99,9 @@ def test_a_nickname_waiting_to_be_pushed_is_not_overwritten(fake_livelike, profi
     assert row.synced_at is not None
 
 
-def test_livelike_failing_exits_non_zero_and_changes_nothing(fake_livelike, profiles):
+def test_livelike_failing_exits_non_zero_and_changes_nothing(livelike_fake, profiles):
     get_client().get_application()  # discovered already: the next request is the read
-    fake_livelike.malformed_next(1)
+    livelike_fake.malformed_next(1)
     out = io.StringIO()
     with pytest.raises(CommandError, match="1 profile\\(s\\) could not be checked"):
         call_command("livelike_sync", "--concurrency", "1", stdout=out)
@@ -111,15 +111,15 @@ def test_livelike_failing_exits_non_zero_and_changes_nothing(fake_livelike, prof
     assert LiveLikeProfile.objects.filter(synced_at__isnull=True).count() == 1
 
 
-def test_a_rate_limit_pauses_and_retries(fake_livelike, profiles):
+def test_a_rate_limit_pauses_and_retries(livelike_fake, profiles):
     get_client().get_application()
-    fake_livelike.rate_limit_next(1, retry_after=0)
+    livelike_fake.rate_limit_next(1, retry_after=0)
     output = sync("--concurrency", "1")
     assert count(output, "refreshed") == 3
-    assert fake_livelike.count_calls("GET", "/profile/") == 4  # 3 + the 429
+    assert livelike_fake.count_calls("GET", "/profile/") == 4  # 3 + the 429
 
 
-def test_an_unreadable_token_is_reported(fake_livelike, profiles, livelike_settings):
+def test_an_unreadable_token_is_reported(livelike_fake, profiles, livelike_settings):
     other_key = Fernet.generate_key().decode()
     unreadable = profiles[0]
     with livelike_settings(ENCRYPTION_KEYS=[other_key]):
@@ -134,7 +134,7 @@ def test_an_unreadable_token_is_reported(fake_livelike, profiles, livelike_setti
     assert reloaded(unreadable).status == Status.ACTIVE
 
 
-def test_stale_hours_skips_recently_synced_profiles(fake_livelike, profiles):
+def test_stale_hours_skips_recently_synced_profiles(livelike_fake, profiles):
     LiveLikeProfile.objects.filter(pk=profiles[0].pk).update(synced_at=timezone.now())
     LiveLikeProfile.objects.filter(pk=profiles[1].pk).update(
         synced_at=timezone.now() - timedelta(hours=30)
@@ -144,16 +144,16 @@ def test_stale_hours_skips_recently_synced_profiles(fake_livelike, profiles):
     assert count(sync("--users", str(profiles[0].user_id)), "profiles checked") == 1
 
 
-def test_bad_user_ids_are_refused(fake_livelike):
+def test_bad_user_ids_are_refused(livelike_fake):
     with pytest.raises(CommandError, match="not a valid user id"):
         sync("--users", "not-an-id")
 
 
-def test_a_403_on_discovery_revokes_nobody(fake_livelike):
+def test_a_403_on_discovery_revokes_nobody(livelike_fake):
     """A CDN/WAF 403 on the application resource says nothing about anyone's token."""
     rows = [ensure_profile(user) for user in make_users(5)]
     get_client().forget_application()  # each read must discover profile_url first
-    fake_livelike.malformed_next(5, body="<html>403 Forbidden</html>", status=403)
+    livelike_fake.malformed_next(5, body="<html>403 Forbidden</html>", status=403)
     before = list(LiveLikeProfile.objects.order_by("pk").values())
     out = io.StringIO()
     with pytest.raises(CommandError, match="5 profile\\(s\\) could not be checked"):
@@ -161,14 +161,14 @@ def test_a_403_on_discovery_revokes_nobody(fake_livelike):
     assert count(out.getvalue(), "LiveLike error") == 5
     assert count(out.getvalue(), "token refused (revoked)") == 0
     assert list(LiveLikeProfile.objects.order_by("pk").values()) == before
-    assert fake_livelike.count_calls("GET", "/profile/") == 0  # never got as far as a token
+    assert livelike_fake.count_calls("GET", "/profile/") == 0  # never got as far as a token
     assert {row.status for row in rows} == {Status.ACTIVE}
 
 
-def test_a_nickname_with_a_nul_byte_at_livelike_is_stored_clean(fake_livelike, profiles):
+def test_a_nickname_with_a_nul_byte_at_livelike_is_stored_clean(livelike_fake, profiles):
     """PostgreSQL refuses NUL bytes: the sync must not crash on one, nor store it elsewhere."""
     get_client().update_own_profile(profiles[0].access_token, nickname="Ot\x00ter\x1b")
-    assert fake_livelike.profile(profiles[0].profile_id).nickname == "Ot\x00ter\x1b"
+    assert livelike_fake.profile(profiles[0].profile_id).nickname == "Ot\x00ter\x1b"
     output = sync()
     assert count(output, "refreshed") == 3
     assert reloaded(profiles[0]).nickname == "Otter"

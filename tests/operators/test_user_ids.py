@@ -19,16 +19,16 @@ HUGE = "99999999999999999999999"
 
 @pytest.mark.parametrize("command", ["livelike_provision", "livelike_sync"])
 @pytest.mark.parametrize("value", [HUGE, f"-{HUGE}", "9223372036854775808"])
-def test_an_id_out_of_the_columns_range_is_a_command_error(fake_livelike, command, value):
+def test_an_id_out_of_the_columns_range_is_a_command_error(livelike_fake, command, value):
     user = make_user(1)
     if not isinstance(user.pk, int):
         pytest.skip("integer primary keys only")
     with pytest.raises(CommandError, match=f"--users: not a valid user id: {value}"):
         call_command(command, "--users", f"{user.pk},{value}", stdout=io.StringIO())
-    assert not LiveLikeProfile.objects.exists() and fake_livelike.calls == []
+    assert not LiveLikeProfile.objects.exists() and livelike_fake.calls == []
 
 
-def test_a_large_id_the_column_holds_is_looked_up(fake_livelike):
+def test_a_large_id_the_column_holds_is_looked_up(livelike_fake):
     user = make_user(1)
     if not isinstance(user.pk, int):
         pytest.skip("integer primary keys only")

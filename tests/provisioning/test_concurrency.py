@@ -54,32 +54,32 @@ def login_concurrently(users, logins: int, threads: int) -> None:
     ids=["autocommit", "atomic_requests", "plain_create"],
 )
 def test_concurrent_logins_in_threads_create_one_profile_per_user(
-    request, fake_livelike, livelike_settings, atomic, custom_ids
+    request, livelike_fake, livelike_settings, atomic, custom_ids
 ):
     if atomic:
         request.getfixturevalue("atomic_requests")
     # A little latency keeps each remote create in flight while other logins arrive.
-    fake_livelike.latency = 0.02
+    livelike_fake.latency = 0.02
     livelike_settings(WAIT_SECONDS=10, CUSTOM_IDS=custom_ids)
     users = make_users(USERS)
     login_concurrently(users, LOGINS, threads=40)
-    assert_exactly_one_profile_each(fake_livelike, users)
+    assert_exactly_one_profile_each(livelike_fake, users)
 
 
 @pytest.mark.parametrize("custom_ids", [True, False], ids=["custom_ids", "plain_create"])
 def test_concurrent_retries_of_a_failed_row_make_one_attempt(
-    fake_livelike, livelike_settings, custom_ids
+    livelike_fake, livelike_settings, custom_ids
 ):
     """Twenty requests find the same failed row due for a retry: one of them retries."""
     livelike_settings(WAIT_SECONDS=10, CUSTOM_IDS=custom_ids)
     user = make_user()
-    fake_livelike.fail_next_creates(1, status=503)
+    livelike_fake.fail_next_creates(1, status=503)
     assert ensure_profile(user).status == LiveLikeProfile.Status.FAILED
     make_due(user)
-    fake_livelike.latency = 0.05  # the winner's create is in flight while the others arrive
+    livelike_fake.latency = 0.05  # the winner's create is in flight while the others arrive
     login_concurrently([user], 20, threads=20)
     # The failed attempt, and exactly one retry among the twenty.
-    assert_exactly_one_profile_each(fake_livelike, [user], create_attempts=2)
+    assert_exactly_one_profile_each(livelike_fake, [user], create_attempts=2)
     assert LiveLikeProfile.objects.get(user=user).attempts == 2
 
 
@@ -93,10 +93,10 @@ def worker_env(fake, **livelike) -> dict[str, str]:
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("atomic", [False, True], ids=["autocommit", "atomic_requests"])
-def test_concurrent_logins_in_four_processes_create_one_profile_per_user(fake_livelike, atomic):
-    fake_livelike.latency = 0.02
+def test_concurrent_logins_in_four_processes_create_one_profile_per_user(livelike_fake, atomic):
+    livelike_fake.latency = 0.02
     users = make_users(USERS)
-    env = worker_env(fake_livelike, WAIT_SECONDS=10)
+    env = worker_env(livelike_fake, WAIT_SECONDS=10)
     env["WORKER_ATOMIC"] = "1" if atomic else "0"
     pks = ",".join(str(user.pk) for user in users)
     processes = [
@@ -114,51 +114,51 @@ def test_concurrent_logins_in_four_processes_create_one_profile_per_user(fake_li
     outcomes = [process.communicate(timeout=300) for process in processes]
     for process, (out, err) in zip(processes, outcomes, strict=True):
         assert process.returncode == 0 and out.strip() == "ok", err[-2000:]
-    assert_exactly_one_profile_each(fake_livelike, users)
+    assert_exactly_one_profile_each(livelike_fake, users)
 
 
-def test_process_killed_between_remote_create_and_local_save(fake_livelike, livelike_settings):
+def test_process_killed_between_remote_create_and_local_save(livelike_fake, livelike_settings):
     """A worker dies while LiveLike has created the profile but before the row is saved."""
     user = make_user()
-    fake_livelike.lose_next_create_answers(1, delay=60)
+    livelike_fake.lose_next_create_answers(1, delay=60)
     child = subprocess.Popen(
         [sys.executable, "-m", "tests.workers", "ensure", str(user.pk)],
         cwd=ROOT,
-        env=worker_env(fake_livelike, TIMEOUT=60, LEASE_SECONDS=60),
+        env=worker_env(livelike_fake, TIMEOUT=60, LEASE_SECONDS=60),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
     try:
         # The profile exists at LiveLike and its answer is in flight: kill now.
-        assert fake_livelike.wait_for_held(1, timeout=30), "the worker never reached LiveLike"
-        assert fake_livelike.create_count == 1
+        assert livelike_fake.wait_for_held(1, timeout=30), "the worker never reached LiveLike"
+        assert livelike_fake.create_count == 1
     finally:
         child.send_signal(signal.SIGKILL)
         child.communicate(timeout=30)
     row = LiveLikeProfile.objects.get(user_id=user.pk)
     assert row.status == LiveLikeProfile.Status.PENDING and row.profile_id is None
-    fake_livelike.release_held()
+    livelike_fake.release_held()
 
     # Within the lease nobody takes over (the dead worker might still be alive).
     livelike_settings(WAIT_SECONDS=0)
     assert ensure_profile(user).status == LiveLikeProfile.Status.PENDING
-    assert fake_livelike.count_calls("POST") == 1
+    assert livelike_fake.count_calls("POST") == 1
 
     # After the lease, the next attempt recovers the very profile LiveLike made
     # (read with a token minted for its custom id: the lookup returns no token).
-    secret = fake_livelike.settings()["CLIENT_SECRET"]
+    secret = livelike_fake.settings()["CLIENT_SECRET"]
     livelike_settings(CLIENT_SECRET=secret)
     make_due(user)
     row = ensure_profile(type(user)._default_manager.get(pk=user.pk))
-    created = fake_livelike.profile_by_custom_id(row.custom_id)
+    created = livelike_fake.profile_by_custom_id(row.custom_id)
     assert row.is_active and row.profile_id == created.id
     assert get_client().get_own_profile(row.access_token).id == created.id
-    assert fake_livelike.create_count == 1
+    assert livelike_fake.create_count == 1
 
 
-def test_repeat_logins_from_many_threads_after_provisioning(fake_livelike):
+def test_repeat_logins_from_many_threads_after_provisioning(livelike_fake):
     user = make_user()
     log_in(user)
-    calls = len(fake_livelike.calls)
+    calls = len(livelike_fake.calls)
     login_concurrently([user], 20, threads=10)
-    assert len(fake_livelike.calls) == calls
+    assert len(livelike_fake.calls) == calls

@@ -46,28 +46,28 @@ def assert_active_with_fakes_token(fake, user) -> LiveLikeProfile:
 # -- the happy path ------------------------------------------------------------------
 
 
-def test_first_login_provisions_one_profile_by_custom_id(fake_livelike):
+def test_first_login_provisions_one_profile_by_custom_id(livelike_fake):
     user = make_user()
     log_in(user)
-    row = assert_active_with_fakes_token(fake_livelike, user)
+    row = assert_active_with_fakes_token(livelike_fake, user)
     assert len(row.custom_id) == 64 and int(row.custom_id, 16) >= 0  # hex HMAC-SHA256
-    assert fake_livelike.profile(row.profile_id).custom_id == row.custom_id
-    assert fake_livelike.create_count == 1
-    assert fake_livelike.count_calls("POST", "profile-by-custom-id") == 1
+    assert livelike_fake.profile(row.profile_id).custom_id == row.custom_id
+    assert livelike_fake.create_count == 1
+    assert livelike_fake.count_calls("POST", "profile-by-custom-id") == 1
     assert (row.attempts, row.last_error, row.claim, row.lease_expires_at) == (1, "", None, None)
 
 
-def test_later_logins_make_no_remote_call(fake_livelike):
+def test_later_logins_make_no_remote_call(livelike_fake):
     user = make_user()
     log_in(user)
-    calls = len(fake_livelike.calls)
+    calls = len(livelike_fake.calls)
     for _ in range(3):
         log_in(user)
-    assert len(fake_livelike.calls) == calls
-    assert fake_livelike.create_count == 1
+    assert len(livelike_fake.calls) == calls
+    assert livelike_fake.create_count == 1
 
 
-def test_active_profile_costs_one_query_then_none(fake_livelike, django_assert_num_queries):
+def test_active_profile_costs_one_query_then_none(livelike_fake, django_assert_num_queries):
     user = make_user()
     ensure_profile(fresh(user))
     again = fresh(user)
@@ -78,30 +78,30 @@ def test_active_profile_costs_one_query_then_none(fake_livelike, django_assert_n
         assert again.livelike_profile is first
 
 
-def test_provision_on_login_can_be_turned_off(fake_livelike, livelike_settings):
+def test_provision_on_login_can_be_turned_off(livelike_fake, livelike_settings):
     livelike_settings(PROVISION_ON_LOGIN=False)
     user = make_user()
     log_in(user)
     assert not LiveLikeProfile.objects.exists()
-    assert fake_livelike.calls == []
+    assert livelike_fake.calls == []
     assert ensure_profile(fresh(user)).is_active  # on first use instead
 
 
-def test_nickname_from_the_configured_callable(fake_livelike, livelike_settings):
+def test_nickname_from_the_configured_callable(livelike_fake, livelike_settings):
     livelike_settings(NICKNAME="tests.nicknames.from_username")
     user = make_user(7)
     row = ensure_profile(user)
     expected = f"fan {user.get_username()}"[:50]
     assert row.nickname == expected
-    assert fake_livelike.profile(row.profile_id).nickname == expected
+    assert livelike_fake.profile(row.profile_id).nickname == expected
 
 
-def test_no_nickname_lets_livelike_choose(fake_livelike):
+def test_no_nickname_lets_livelike_choose(livelike_fake):
     row = ensure_profile(make_user())
-    assert row.nickname == fake_livelike.profile(row.profile_id).nickname != ""
+    assert row.nickname == livelike_fake.profile(row.profile_id).nickname != ""
 
 
-def test_failing_nickname_callable_still_provisions(fake_livelike, livelike_settings, monkeypatch):
+def test_failing_nickname_callable_still_provisions(livelike_fake, livelike_settings, monkeypatch):
     livelike_settings(NICKNAME="tests.nicknames.from_username")
 
     def broken(user):
@@ -137,16 +137,16 @@ def test_custom_ids_are_keyed_by_custom_id_secret_or_secret_key(
     assert new_custom_id(user) == expected("another secret")
 
 
-def test_without_custom_ids_plain_create_is_used(fake_livelike, livelike_settings):
+def test_without_custom_ids_plain_create_is_used(livelike_fake, livelike_settings):
     livelike_settings(CUSTOM_IDS=False)
     user = make_user()
     row = ensure_profile(user)
     assert row.is_active and row.custom_id is None
-    assert fake_livelike.profile(row.profile_id).custom_id is None
-    assert fake_livelike.count_calls("POST", "/profile/") == 1
+    assert livelike_fake.profile(row.profile_id).custom_id is None
+    assert livelike_fake.count_calls("POST", "/profile/") == 1
 
 
-def test_signal_and_log_line_on_success(fake_livelike, caplog):
+def test_signal_and_log_line_on_success(livelike_fake, caplog):
     seen = []
 
     def receiver(sender, profile, user, recovered, **kwargs):
@@ -167,7 +167,7 @@ def test_signal_and_log_line_on_success(fake_livelike, caplog):
     assert row.access_token not in caplog.text
 
 
-def test_a_raising_receiver_does_not_break_login(fake_livelike):
+def test_a_raising_receiver_does_not_break_login(livelike_fake):
     def receiver(**kwargs):
         raise RuntimeError("receiver bug")
 
@@ -198,11 +198,11 @@ OUTAGES = {
 
 @pytest.mark.parametrize("kind", OUTAGES)
 def test_outage_login_succeeds_then_one_profile_after_recovery(
-    fake_livelike, livelike_settings, kind
+    livelike_fake, livelike_settings, kind
 ):
     livelike_settings(TIMEOUT=0.3)
     user = make_user()
-    OUTAGES[kind](fake_livelike)
+    OUTAGES[kind](livelike_fake)
     failures = []
 
     def on_failure(error, **kwargs):
@@ -217,21 +217,21 @@ def test_outage_login_succeeds_then_one_profile_after_recovery(
     assert row.status == Status.FAILED
     assert row.attempts == 1 and row.last_error and row.next_attempt_at > timezone.now()
     assert len(failures) == 1 and failures[0] is not None
-    fake_livelike.latency = 0
+    livelike_fake.latency = 0
 
     # Before the backoff is over nobody calls LiveLike again.
-    calls = len(fake_livelike.calls)
+    calls = len(livelike_fake.calls)
     log_in(user)
     assert ensure_profile(fresh(user)).status == Status.FAILED
-    assert len(fake_livelike.calls) == calls
+    assert len(livelike_fake.calls) == calls
 
     make_due(user)
     log_in(user)
-    row = assert_active_with_fakes_token(fake_livelike, user)
+    row = assert_active_with_fakes_token(livelike_fake, user)
     assert row.attempts == 2 and row.last_error == "" and row.next_attempt_at is None
     # The timeout case created a profile whose answer was lost: recovered, not doubled.
-    assert fake_livelike.create_count == 1
-    assert len(fake_livelike.profiles) == 1
+    assert livelike_fake.create_count == 1
+    assert len(livelike_fake.profiles) == 1
 
 
 def test_connection_refused_never_breaks_login(livelike_settings):
@@ -243,20 +243,20 @@ def test_connection_refused_never_breaks_login(livelike_settings):
     assert row.last_error.startswith("LiveLikeUnavailable")
 
 
-def test_connection_refused_then_recovery(fake_livelike, livelike_settings):
+def test_connection_refused_then_recovery(livelike_fake, livelike_settings):
     with livelike_settings(API_URL="http://127.0.0.1:9/api/v1/"):
         user = make_user()
         log_in(user)
         assert row_of(user).status == Status.FAILED
     make_due(user)
     log_in(user)
-    assert_active_with_fakes_token(fake_livelike, user)
-    assert fake_livelike.create_count == 1
+    assert_active_with_fakes_token(livelike_fake, user)
+    assert livelike_fake.create_count == 1
 
 
-def test_rate_limit_honours_retry_after(fake_livelike, livelike_settings):
+def test_rate_limit_honours_retry_after(livelike_fake, livelike_settings):
     livelike_settings(RETRY_BASE_SECONDS=1)
-    fake_livelike.rate_limit_next(1, retry_after=600)
+    livelike_fake.rate_limit_next(1, retry_after=600)
     before = timezone.now()
     row = ensure_profile(make_user())
     assert row.status == Status.FAILED
@@ -272,10 +272,10 @@ def test_backoff_is_capped_exponential_with_jitter(livelike_settings):
         assert len(delays) > 1  # jittered
 
 
-def test_backoff_grows_across_failed_attempts(fake_livelike, livelike_settings):
+def test_backoff_grows_across_failed_attempts(livelike_fake, livelike_settings):
     livelike_settings(RETRY_BASE_SECONDS=100, RETRY_MAX_SECONDS=10**6)
     user = make_user()
-    fake_livelike.fail_next_creates(3)
+    livelike_fake.fail_next_creates(3)
     waits = []
     for _ in range(3):
         make_due(user)
@@ -289,10 +289,10 @@ def test_backoff_grows_across_failed_attempts(fake_livelike, livelike_settings):
 # -- lost answers and conflicts ------------------------------------------------------------
 
 
-def test_lost_answer_retry_recovers_the_same_profile(fake_livelike, livelike_settings):
-    secret = fake_livelike.settings()["CLIENT_SECRET"]
+def test_lost_answer_retry_recovers_the_same_profile(livelike_fake, livelike_settings):
+    secret = livelike_fake.settings()["CLIENT_SECRET"]
     livelike_settings(TIMEOUT=0.3, CLIENT_SECRET=secret)
-    fake_livelike.lose_next_create_answers(1, delay=5.0)
+    livelike_fake.lose_next_create_answers(1, delay=5.0)
     recovered_flags = []
 
     def on_provisioned(recovered: bool, **kwargs):
@@ -304,35 +304,35 @@ def test_lost_answer_retry_recovers_the_same_profile(fake_livelike, livelike_set
         row = ensure_profile(user)
         assert row.status == Status.FAILED
         assert row.last_error.startswith(LiveLikeUnavailable.__name__)
-        assert fake_livelike.create_count == 1  # LiveLike did create it
+        assert livelike_fake.create_count == 1  # LiveLike did create it
 
         make_due(user)
         row = ensure_profile(fresh(user))
     finally:
         profile_provisioned.disconnect(on_provisioned)
-    created = fake_livelike.profile_by_custom_id(row.custom_id)
+    created = livelike_fake.profile_by_custom_id(row.custom_id)
     assert row.is_active and row.profile_id == created.id
     # LiveLike's lookup returns no token: the row mints one for the custom id.
     assert get_client().get_own_profile(row.access_token).id == created.id
-    assert fake_livelike.create_count == 1
+    assert livelike_fake.create_count == 1
     assert recovered_flags == [True]
 
 
 def test_lost_answer_recovered_from_a_lookup_that_includes_the_token(
-    fake_livelike, livelike_settings
+    livelike_fake, livelike_settings
 ):
     """Without a client secret, a deployment whose lookup answers the token still recovers."""
-    fake_livelike.lookup_includes_token = True
-    user = first_answer_lost(fake_livelike, livelike_settings)
+    livelike_fake.lookup_includes_token = True
+    user = first_answer_lost(livelike_fake, livelike_settings)
     row = ensure_profile(fresh(user))
-    created = fake_livelike.profile_by_custom_id(row.custom_id)
+    created = livelike_fake.profile_by_custom_id(row.custom_id)
     assert row.is_active and row.profile_id == created.id
     assert row.access_token == created.access_token
-    assert fake_livelike.create_count == 1
+    assert livelike_fake.create_count == 1
 
 
-def test_lost_answer_without_admin_token_goes_to_conflict(fake_livelike, livelike_settings):
-    user = first_answer_lost(fake_livelike, livelike_settings, API_TOKEN="")
+def test_lost_answer_without_admin_token_goes_to_conflict(livelike_fake, livelike_settings):
+    user = first_answer_lost(livelike_fake, livelike_settings, API_TOKEN="")
     row = ensure_profile(fresh(user))
     assert row.status == Status.CONFLICT
     assert "API_TOKEN" in row.last_error
@@ -340,41 +340,41 @@ def test_lost_answer_without_admin_token_goes_to_conflict(fake_livelike, livelik
     for _ in range(3):
         make_due(user)
         assert ensure_profile(fresh(user)).status == Status.CONFLICT
-    assert fake_livelike.create_count == 1
+    assert livelike_fake.create_count == 1
 
 
-def test_lookup_answer_without_token_goes_to_conflict(fake_livelike, livelike_settings):
-    fake_livelike.lookup_includes_token = False
-    user = first_answer_lost(fake_livelike, livelike_settings)
+def test_lookup_answer_without_token_goes_to_conflict(livelike_fake, livelike_settings):
+    livelike_fake.lookup_includes_token = False
+    user = first_answer_lost(livelike_fake, livelike_settings)
     row = ensure_profile(fresh(user))
     assert row.status == Status.CONFLICT
     assert "no access token" in row.last_error
-    assert fake_livelike.create_count == 1
+    assert livelike_fake.create_count == 1
 
 
-def test_lookup_outage_is_retried_not_a_conflict(fake_livelike, livelike_settings):
-    fake_livelike.lookup_includes_token = True
-    user = first_answer_lost(fake_livelike, livelike_settings)
-    fake_livelike.fail_next_lookups(1, status=503)
+def test_lookup_outage_is_retried_not_a_conflict(livelike_fake, livelike_settings):
+    livelike_fake.lookup_includes_token = True
+    user = first_answer_lost(livelike_fake, livelike_settings)
+    livelike_fake.fail_next_lookups(1, status=503)
     assert ensure_profile(fresh(user)).status == Status.FAILED
     assert row_of(user).last_error.startswith("LiveLikeUnavailable")
     make_due(user)
     assert ensure_profile(fresh(user)).is_active
-    assert_active_with_fakes_token(fake_livelike, user)
-    assert fake_livelike.create_count == 1
+    assert_active_with_fakes_token(livelike_fake, user)
+    assert livelike_fake.create_count == 1
 
 
-def test_without_custom_ids_a_lost_answer_costs_a_second_profile(fake_livelike, livelike_settings):
+def test_without_custom_ids_a_lost_answer_costs_a_second_profile(livelike_fake, livelike_settings):
     """The window the README admits to: with CUSTOM_IDS off a lost answer cannot be recovered."""
-    user = first_answer_lost(fake_livelike, livelike_settings, CUSTOM_IDS=False)
+    user = first_answer_lost(livelike_fake, livelike_settings, CUSTOM_IDS=False)
     assert ensure_profile(fresh(user)).is_active
-    assert fake_livelike.create_count == 2
+    assert livelike_fake.create_count == 2
 
 
 # -- claims, leases and bounded waiting ------------------------------------------------
 
 
-def test_fresh_claim_elsewhere_is_waited_for_boundedly(fake_livelike, livelike_settings):
+def test_fresh_claim_elsewhere_is_waited_for_boundedly(livelike_fake, livelike_settings):
     livelike_settings(WAIT_SECONDS=0.3)
     user = make_user()
     claim_held_elsewhere(user)
@@ -383,11 +383,11 @@ def test_fresh_claim_elsewhere_is_waited_for_boundedly(fake_livelike, livelike_s
     elapsed = time.monotonic() - started
     assert row.status == Status.PENDING and not row.is_active
     assert 0.3 <= elapsed < 3
-    assert fake_livelike.calls == []
+    assert livelike_fake.calls == []
 
 
 def test_waiting_ends_as_soon_as_the_other_claim_finishes(
-    fake_livelike, livelike_settings, monkeypatch
+    livelike_fake, livelike_settings, monkeypatch
 ):
     livelike_settings(WAIT_SECONDS=30)
     user = make_user()
@@ -405,19 +405,19 @@ def test_waiting_ends_as_soon_as_the_other_claim_finishes(
     assert row.is_active and row.profile_id == "p-elsewhere"
     assert row.access_token == "tok-elsewhere"
     assert len(waits) == 1 and waits[0] < 1  # looked again after one short pause
-    assert fake_livelike.calls == []
+    assert livelike_fake.calls == []
 
 
-def test_expired_lease_is_taken_over(fake_livelike):
+def test_expired_lease_is_taken_over(livelike_fake):
     user = make_user()
     claim_held_elsewhere(user)
     make_due(user)
     row = ensure_profile(fresh(user))
     assert row.is_active and row.attempts == 2
-    assert fake_livelike.create_count == 1
+    assert livelike_fake.create_count == 1
 
 
-def test_a_late_outcome_after_takeover_is_dropped(fake_livelike):
+def test_a_late_outcome_after_takeover_is_dropped(livelike_fake):
     """The holder whose lease ran out must not overwrite the row someone else now holds."""
     user = make_user()
     row, claim = LiveLikeProfile.objects.claim(user, has_row=False)
@@ -435,41 +435,41 @@ def test_a_late_outcome_after_takeover_is_dropped(fake_livelike):
 # -- inside a transaction -----------------------------------------------------------------
 
 
-def test_inside_a_transaction_provisioning_waits_for_commit(fake_livelike):
+def test_inside_a_transaction_provisioning_waits_for_commit(livelike_fake):
     user = make_user()
     with transaction.atomic():
         row = ensure_profile(user)
         assert not row.is_active
-        assert fake_livelike.calls == []
+        assert livelike_fake.calls == []
         assert not LiveLikeProfile.objects.exists()
-    assert_active_with_fakes_token(fake_livelike, user)
+    assert_active_with_fakes_token(livelike_fake, user)
 
 
-def test_rolled_back_transaction_provisions_nothing(fake_livelike):
+def test_rolled_back_transaction_provisions_nothing(livelike_fake):
     user = make_user()
     with pytest.raises(RuntimeError), transaction.atomic():
         ensure_profile(user)
         raise RuntimeError("view failed")
-    assert fake_livelike.calls == []
+    assert livelike_fake.calls == []
     assert not LiveLikeProfile.objects.exists()
 
 
-def test_user_created_and_provisioned_in_one_transaction(fake_livelike):
+def test_user_created_and_provisioned_in_one_transaction(livelike_fake):
     with transaction.atomic():
         user = make_user()
         ensure_profile(user)
-    assert_active_with_fakes_token(fake_livelike, user)
+    assert_active_with_fakes_token(livelike_fake, user)
 
 
-def test_login_under_atomic_requests(fake_livelike, atomic_requests):
+def test_login_under_atomic_requests(livelike_fake, atomic_requests):
     user = make_user()
     log_in(user)
-    assert_active_with_fakes_token(fake_livelike, user)
-    assert fake_livelike.create_count == 1
+    assert_active_with_fakes_token(livelike_fake, user)
+    assert livelike_fake.create_count == 1
 
 
 def test_login_rolled_back_under_atomic_requests_never_calls_livelike(
-    fake_livelike, atomic_requests
+    livelike_fake, atomic_requests
 ):
     """The deferral matters: a claim and a create inside a transaction that rolls back."""
     from django.test import Client
@@ -481,15 +481,15 @@ def test_login_rolled_back_under_atomic_requests_never_calls_livelike(
         "/login-then-fail/", {"username": user.get_username(), "password": PASSWORD}
     )
     assert response.status_code == 500
-    assert fake_livelike.calls == []
+    assert livelike_fake.calls == []
     assert not LiveLikeProfile.objects.exists()
     log_in(user)
-    assert_active_with_fakes_token(fake_livelike, user)
-    assert fake_livelike.count_calls("POST") == 1
+    assert_active_with_fakes_token(livelike_fake, user)
+    assert livelike_fake.count_calls("POST") == 1
 
 
 def test_inside_a_transaction_the_same_user_instance_gets_the_outcome(
-    fake_livelike, django_assert_num_queries
+    livelike_fake, django_assert_num_queries
 ):
     user = make_user()
     with transaction.atomic():
@@ -501,9 +501,9 @@ def test_inside_a_transaction_the_same_user_instance_gets_the_outcome(
     assert user.livelike_profile == row_of(user)
 
 
-def test_failure_and_conflict_log_lines(fake_livelike, livelike_settings, caplog):
+def test_failure_and_conflict_log_lines(livelike_fake, livelike_settings, caplog):
     livelike_settings(TIMEOUT=0.3, API_TOKEN="")
-    fake_livelike.lose_next_create_answers(1, delay=5.0)
+    livelike_fake.lose_next_create_answers(1, delay=5.0)
     user = make_user()
     with caplog.at_level(logging.INFO, logger="livelike_profiles"):
         ensure_profile(user)
@@ -517,50 +517,50 @@ def test_failure_and_conflict_log_lines(fake_livelike, livelike_settings, caplog
     for part in (f"user={user.pk}", "attempt=2", "duration_ms=", "error=LiveLikeConflict"):
         assert part in error.getMessage()
     assert "API_TOKEN" in error.getMessage()
-    token = fake_livelike.profiles[0].access_token
+    token = livelike_fake.profiles[0].access_token
     assert token not in caplog.text
     assert row_of(user).custom_id not in caplog.text
 
 
-def test_nickname_refused_by_livelike_creates_without_it(fake_livelike, livelike_settings):
+def test_nickname_refused_by_livelike_creates_without_it(livelike_fake, livelike_settings):
     livelike_settings(NICKNAME="tests.nicknames.too_long_for_livelike", NICKNAME_MAX_LENGTH=80)
     row = ensure_profile(make_user())
     assert row.is_active
     assert row.nickname != "n" * 60
-    assert fake_livelike.create_count == 1
+    assert livelike_fake.create_count == 1
 
 
-def test_nickname_is_cut_to_the_maximum_length(fake_livelike, livelike_settings):
+def test_nickname_is_cut_to_the_maximum_length(livelike_fake, livelike_settings):
     livelike_settings(NICKNAME="tests.nicknames.too_long_for_livelike")
     row = ensure_profile(make_user())
     assert row.nickname == "n" * 50
-    assert fake_livelike.count_calls("POST") == 1
+    assert livelike_fake.count_calls("POST") == 1
 
 
 @pytest.mark.parametrize("status", [Status.CONFLICT, Status.REVOKED])
-def test_operator_states_are_left_alone(fake_livelike, status):
+def test_operator_states_are_left_alone(livelike_fake, status):
     user = make_user()
     LiveLikeProfile.objects.create(user=user, status=status, custom_id=new_custom_id(user))
     row = ensure_profile(user)
     assert row.status == status and not row.is_active
-    assert fake_livelike.calls == []
+    assert livelike_fake.calls == []
 
 
-def test_select_related_absence_saves_the_lookup(fake_livelike, django_assert_num_queries):
+def test_select_related_absence_saves_the_lookup(livelike_fake, django_assert_num_queries):
     user = make_user()
     loaded = type(user)._default_manager.select_related("livelike_profile").get(pk=user.pk)
     with django_assert_num_queries(2):  # the claim's INSERT and the outcome's UPDATE
         assert ensure_profile(loaded).is_active
-    assert fake_livelike.create_count == 1
+    assert livelike_fake.create_count == 1
 
 
-def test_a_stale_cached_absence_never_makes_a_second_profile(fake_livelike):
+def test_a_stale_cached_absence_never_makes_a_second_profile(livelike_fake):
     user = make_user()
     stale = type(user)._default_manager.select_related("livelike_profile").get(pk=user.pk)
     first = ensure_profile(fresh(user))  # provisioned meanwhile, elsewhere
     again = ensure_profile(stale)  # still believes there is no row
     assert again.profile_id == first.profile_id and again.is_active
-    assert fake_livelike.count_calls("POST") == 1
+    assert livelike_fake.count_calls("POST") == 1
 
 
 # -- identity follows the row, not the primary key ------------------------------------------
@@ -574,7 +574,7 @@ def user_with_pk(pk, n: int):
     )
 
 
-def test_a_new_user_with_a_deleted_users_pk_gets_a_profile_of_their_own(fake_livelike):
+def test_a_new_user_with_a_deleted_users_pk_gets_a_profile_of_their_own(livelike_fake):
     first = make_user()
     log_in(first)
     theirs = row_of(first)
@@ -584,34 +584,34 @@ def test_a_new_user_with_a_deleted_users_pk_gets_a_profile_of_their_own(fake_liv
 
     newcomer = user_with_pk(pk, 1)
     log_in(newcomer)
-    row = assert_active_with_fakes_token(fake_livelike, newcomer)
+    row = assert_active_with_fakes_token(livelike_fake, newcomer)
     assert newcomer.pk == pk
     assert row.profile_id != theirs.profile_id
     assert row.access_token != theirs.access_token
     assert row.custom_id != theirs.custom_id
-    assert fake_livelike.create_count == 2 and len(fake_livelike.profiles) == 2
+    assert livelike_fake.create_count == 2 and len(livelike_fake.profiles) == 2
 
 
-def test_a_reused_pk_never_recovers_a_deleted_users_lost_profile(fake_livelike, livelike_settings):
+def test_a_reused_pk_never_recovers_a_deleted_users_lost_profile(livelike_fake, livelike_settings):
     """Even a profile whose create answer was lost stays out of a newcomer's reach."""
-    first = first_answer_lost(fake_livelike, livelike_settings)
-    lost = fake_livelike.profiles[0]
+    first = first_answer_lost(livelike_fake, livelike_settings)
+    lost = livelike_fake.profiles[0]
     pk = first.pk
     first.delete()
 
     row = ensure_profile(user_with_pk(pk, 1))
     assert row.is_active and row.profile_id != lost.id
     assert row.access_token != lost.access_token
-    assert fake_livelike.create_count == 2
+    assert livelike_fake.create_count == 2
 
 
-def test_a_user_restored_with_their_row_keeps_their_profile(fake_livelike, livelike_settings):
+def test_a_user_restored_with_their_row_keeps_their_profile(livelike_fake, livelike_settings):
     """A backup taken after the claim, before the answer: the restored row's custom id finds it."""
     from django.core import serializers
 
-    fake_livelike.lookup_includes_token = True
-    user = first_answer_lost(fake_livelike, livelike_settings)
-    created = fake_livelike.profiles[0]
+    livelike_fake.lookup_includes_token = True
+    user = first_answer_lost(livelike_fake, livelike_settings)
+    created = livelike_fake.profiles[0]
     pk = user.pk
     backup = serializers.serialize("json", [user, row_of(user)])
     user.delete()
@@ -622,14 +622,14 @@ def test_a_user_restored_with_their_row_keeps_their_profile(fake_livelike, livel
     row = ensure_profile(get_user_model()._default_manager.get(pk=pk))
     assert row.is_active and row.profile_id == created.id
     assert row.access_token == created.access_token
-    assert fake_livelike.create_count == 1
+    assert livelike_fake.create_count == 1
 
 
 def test_a_row_first_claimed_without_custom_ids_gets_one_when_they_are_turned_on(
-    fake_livelike, livelike_settings
+    livelike_fake, livelike_settings
 ):
     livelike_settings(CUSTOM_IDS=False)
-    fake_livelike.fail_next_creates(1)
+    livelike_fake.fail_next_creates(1)
     user = make_user()
     assert ensure_profile(user).status == Status.FAILED
     assert not row_of(user).custom_id
@@ -638,11 +638,11 @@ def test_a_row_first_claimed_without_custom_ids_gets_one_when_they_are_turned_on
     row = ensure_profile(fresh(user))
     assert row.is_active and row.custom_id
     assert row_of(user).custom_id == row.custom_id
-    assert fake_livelike.profile(row.profile_id).custom_id == row.custom_id
+    assert livelike_fake.profile(row.profile_id).custom_id == row.custom_id
 
 
 def test_provisioning_deferred_to_the_commit_never_raises_into_it(
-    fake_livelike, monkeypatch, caplog
+    livelike_fake, monkeypatch, caplog
 ):
     """Even the database failing under the deferred attempt is logged, not raised at commit."""
     from django.db import OperationalError
@@ -675,27 +675,27 @@ class StatelessUser:
 
 
 def test_a_stateless_jwt_user_is_provisioned_and_read_by_pk(
-    fake_livelike, django_assert_num_queries
+    livelike_fake, django_assert_num_queries
 ):
     user = make_user()
     row = ensure_profile(StatelessUser(user.pk))
-    assert row.is_active and row == assert_active_with_fakes_token(fake_livelike, user)
+    assert row.is_active and row == assert_active_with_fakes_token(livelike_fake, user)
     token_user = StatelessUser(user.pk)
     for _ in range(2):  # nothing cached on it: one query each time
         with django_assert_num_queries(1):
             assert ensure_profile(token_user).profile_id == row.profile_id
     assert not hasattr(token_user, "_state")
-    assert fake_livelike.create_count == 1
+    assert livelike_fake.create_count == 1
 
 
-def test_a_stateless_jwt_user_inside_a_transaction_is_provisioned_after_commit(fake_livelike):
+def test_a_stateless_jwt_user_inside_a_transaction_is_provisioned_after_commit(livelike_fake):
     user = make_user()
     with transaction.atomic():
         assert not ensure_profile(StatelessUser(user.pk)).is_active
-    assert_active_with_fakes_token(fake_livelike, user)
+    assert_active_with_fakes_token(livelike_fake, user)
 
 
-def test_a_stateless_jwt_user_gets_the_api_answer(fake_livelike):
+def test_a_stateless_jwt_user_gets_the_api_answer(livelike_fake):
     from rest_framework.test import APIClient
 
     user = make_user()
@@ -706,7 +706,7 @@ def test_a_stateless_jwt_user_gets_the_api_answer(fake_livelike):
     assert response.json()["profile_id"] == row_of(user).profile_id
 
 
-def test_a_stateless_jwt_user_in_an_async_view_gets_a_profile(fake_livelike):
+def test_a_stateless_jwt_user_in_an_async_view_gets_a_profile(livelike_fake):
     from asgiref.sync import async_to_sync
     from django.http import HttpRequest
 
@@ -716,4 +716,4 @@ def test_a_stateless_jwt_user_in_an_async_view_gets_a_profile(fake_livelike):
     request = HttpRequest()
     request.user = StatelessUser(user.pk)
     profile = async_to_sync(aget_livelike_profile)(request)
-    assert profile is not None and profile == assert_active_with_fakes_token(fake_livelike, user)
+    assert profile is not None and profile == assert_active_with_fakes_token(livelike_fake, user)

@@ -65,22 +65,22 @@ ABSURD_RETRY_AFTER = ["inf", "1e12", "nan"]
 
 
 @pytest.mark.parametrize("retry_after", ABSURD_RETRY_AFTER)
-def test_429_with_absurd_retry_after_is_a_failure_retried_within_a_day(fake_livelike, retry_after):
+def test_429_with_absurd_retry_after_is_a_failure_retried_within_a_day(livelike_fake, retry_after):
     user = make_user()
-    fake_livelike.rate_limit_next(1, retry_after=retry_after)
+    livelike_fake.rate_limit_next(1, retry_after=retry_after)
     started = timezone.now()
     row = ensure_profile(user)
     assert row.status == Status.FAILED
     row = assert_failed_and_released(user)
     assert row.last_error.startswith(LiveLikeRateLimited.__name__)
     assert row.next_attempt_at <= started + DAY + timedelta(seconds=5)
-    assert_recovers(fake_livelike, user)
+    assert_recovers(livelike_fake, user)
 
 
 @pytest.mark.parametrize("retry_after", ABSURD_RETRY_AFTER)
-def test_429_with_absurd_retry_after_never_breaks_login_or_the_api(fake_livelike, retry_after):
+def test_429_with_absurd_retry_after_never_breaks_login_or_the_api(livelike_fake, retry_after):
     user = make_user()
-    fake_livelike.rate_limit_next(1, retry_after=retry_after)
+    livelike_fake.rate_limit_next(1, retry_after=retry_after)
     client = log_in(user)
     assert_failed_and_released(user)
     response = client.get(API)
@@ -89,11 +89,11 @@ def test_429_with_absurd_retry_after_never_breaks_login_or_the_api(fake_livelike
 
 
 @pytest.mark.parametrize("retry_after", ABSURD_RETRY_AFTER)
-def test_429_with_absurd_retry_after_on_patch_is_a_503(fake_livelike, retry_after):
+def test_429_with_absurd_retry_after_on_patch_is_a_503(livelike_fake, retry_after):
     user = make_user()
     client = log_in(user)
     assert row_of(user).is_active
-    fake_livelike.rate_limit_next(1, retry_after=retry_after)
+    livelike_fake.rate_limit_next(1, retry_after=retry_after)
     response = client.patch(API, json.dumps({"nickname": "Grace"}), "application/json")
     assert response.status_code == 503
     assert 1 <= int(response["Retry-After"]) <= DAY.total_seconds()
@@ -127,32 +127,32 @@ def many_failures(user, attempts: int = 1025) -> None:
     )
 
 
-def test_a_row_that_failed_1025_times_fails_again_cleanly(fake_livelike, settings):
+def test_a_row_that_failed_1025_times_fails_again_cleanly(livelike_fake, settings):
     user = make_user()
     many_failures(user)
-    fake_livelike.fail_next_creates(1, status=503)
+    livelike_fake.fail_next_creates(1, status=503)
     ensure_profile(user)
     row = assert_failed_and_released(user)
     assert row.attempts == 1026
     assert row.next_attempt_at <= timezone.now() + timedelta(seconds=3600)
-    assert_recovers(fake_livelike, user)
+    assert_recovers(livelike_fake, user)
 
 
-def test_a_row_that_failed_1025_times_never_breaks_login(fake_livelike):
+def test_a_row_that_failed_1025_times_never_breaks_login(livelike_fake):
     user = make_user()
     many_failures(user)
-    fake_livelike.fail_next_creates(1, status=503)
+    livelike_fake.fail_next_creates(1, status=503)
     log_in(user)
     assert assert_failed_and_released(user).attempts == 1026
 
 
-def test_forced_retries_of_a_row_that_failed_1025_times_are_counted_failures(fake_livelike):
+def test_forced_retries_of_a_row_that_failed_1025_times_are_counted_failures(livelike_fake):
     """The backfill's retry_now skips the backoff: however often, each ends as a failure."""
     from livelike_profiles.backfill import Outcome, provision_user
 
     user = make_user()
     many_failures(user)
-    fake_livelike.fail_next_creates(3, status=503)
+    livelike_fake.fail_next_creates(3, status=503)
     results = [provision_user(fresh(user)) for _ in range(3)]
     assert [result.outcome for result in results] == [Outcome.FAILED] * 3
     assert assert_failed_and_released(user).attempts == 1028
@@ -163,7 +163,7 @@ def test_forced_retries_of_a_row_that_failed_1025_times_are_counted_failures(fak
 
 @pytest.mark.parametrize("value", [5, 3.5, b"bytes nickname", ["a", "list"], object()])
 def test_a_nickname_callable_returning_a_non_string_means_no_nickname(
-    fake_livelike, livelike_settings, monkeypatch, caplog, value
+    livelike_fake, livelike_settings, monkeypatch, caplog, value
 ):
     livelike_settings(NICKNAME="tests.nicknames.from_username")
     monkeypatch.setattr("tests.nicknames.from_username", lambda user: value)
@@ -171,7 +171,7 @@ def test_a_nickname_callable_returning_a_non_string_means_no_nickname(
     with caplog.at_level(logging.WARNING, logger="livelike_profiles"):
         row = ensure_profile(user)
     assert row.is_active and row.claim is None
-    assert row.nickname == fake_livelike.profile(row.profile_id).nickname  # LiveLike's choice
+    assert row.nickname == livelike_fake.profile(row.profile_id).nickname  # LiveLike's choice
     (warning,) = [r for r in caplog.records if "NICKNAME" in r.getMessage()]
     assert warning.levelname == "WARNING"
     assert type(value).__name__ in warning.getMessage()
@@ -179,7 +179,7 @@ def test_a_nickname_callable_returning_a_non_string_means_no_nickname(
 
 
 def test_a_nickname_callable_returning_a_non_string_never_breaks_login(
-    fake_livelike, livelike_settings, monkeypatch
+    livelike_fake, livelike_settings, monkeypatch
 ):
     livelike_settings(NICKNAME="tests.nicknames.from_username")
     monkeypatch.setattr("tests.nicknames.from_username", lambda user: 42)
@@ -189,7 +189,7 @@ def test_a_nickname_callable_returning_a_non_string_never_breaks_login(
 
 
 def test_a_nickname_with_control_characters_is_cleaned_before_it_leaves(
-    fake_livelike, livelike_settings, monkeypatch
+    livelike_fake, livelike_settings, monkeypatch
 ):
     livelike_settings(NICKNAME="tests.nicknames.from_username")
     monkeypatch.setattr("tests.nicknames.from_username", lambda user: "fan\x00 Ada\x1b[31m")
@@ -197,11 +197,11 @@ def test_a_nickname_with_control_characters_is_cleaned_before_it_leaves(
     log_in(user)
     row = row_of(user)
     assert row.is_active
-    assert row.nickname == "fan Ada[31m" == fake_livelike.profile(row.profile_id).nickname
+    assert row.nickname == "fan Ada[31m" == livelike_fake.profile(row.profile_id).nickname
 
 
 def test_a_nickname_of_control_characters_only_means_no_nickname(
-    fake_livelike, livelike_settings, monkeypatch
+    livelike_fake, livelike_settings, monkeypatch
 ):
     livelike_settings(NICKNAME="tests.nicknames.from_username")
     monkeypatch.setattr("tests.nicknames.from_username", lambda user: "\x00\x00")
@@ -221,46 +221,46 @@ UNUSABLE_CREATED_ANSWERS = {
 
 
 @pytest.mark.parametrize("case", UNUSABLE_CREATED_ANSWERS)
-def test_an_unusable_created_answer_is_a_failure(fake_livelike, case):
+def test_an_unusable_created_answer_is_a_failure(livelike_fake, case):
     user = make_user()
     # The fake sends this as the answer to the create, and creates nothing.
-    fake_livelike.malformed_next(1, body=UNUSABLE_CREATED_ANSWERS[case], status=201)
+    livelike_fake.malformed_next(1, body=UNUSABLE_CREATED_ANSWERS[case], status=201)
     row = ensure_profile(user)
     assert row.status == Status.FAILED
     assert assert_failed_and_released(user).last_error.startswith("LiveLikeBadResponse")
-    assert_recovers(fake_livelike, user)
+    assert_recovers(livelike_fake, user)
 
 
 @pytest.mark.parametrize("case", UNUSABLE_CREATED_ANSWERS)
-def test_an_unusable_created_answer_never_breaks_login(fake_livelike, case):
+def test_an_unusable_created_answer_never_breaks_login(livelike_fake, case):
     user = make_user()
-    fake_livelike.malformed_next(1, body=UNUSABLE_CREATED_ANSWERS[case], status=201)
+    livelike_fake.malformed_next(1, body=UNUSABLE_CREATED_ANSWERS[case], status=201)
     client = log_in(user)
     assert_failed_and_released(user)
     assert client.get(API).status_code == 503
 
 
 @pytest.mark.parametrize("status", [400, 503])
-def test_a_deeply_nested_error_answer_is_a_failure(fake_livelike, status):
+def test_a_deeply_nested_error_answer_is_a_failure(livelike_fake, status):
     user = make_user()
     body = '{"detail": "no", "x": ' + deeply_nested(950) + "}"
-    fake_livelike.malformed_next(1, body=body, status=status)
+    livelike_fake.malformed_next(1, body=body, status=status)
     log_in(user)
     assert_failed_and_released(user)
 
 
-def test_a_nickname_with_a_nul_byte_from_livelike_is_stored_clean(fake_livelike):
+def test_a_nickname_with_a_nul_byte_from_livelike_is_stored_clean(livelike_fake):
     user = make_user()
-    fake_livelike.malformed_next(1, body=created_answer(nickname="Ot\x00ter"), status=201)
+    livelike_fake.malformed_next(1, body=created_answer(nickname="Ot\x00ter"), status=201)
     client = log_in(user)
     row = row_of(user)
     assert row.is_active and row.nickname == "Otter" and row.profile_id == "p-1"
     assert client.get(API).json()["nickname"] == "Otter"
 
 
-def test_an_error_detail_with_a_nul_byte_is_recorded_clean(fake_livelike):
+def test_an_error_detail_with_a_nul_byte_is_recorded_clean(livelike_fake):
     user = make_user()
-    fake_livelike.malformed_next(1, body='{"detail": "bad\\u0000 gateway"}', status=502)
+    livelike_fake.malformed_next(1, body='{"detail": "bad\\u0000 gateway"}', status=502)
     log_in(user)
     assert assert_failed_and_released(user).last_error.endswith("HTTP 502: bad gateway")
 
@@ -269,7 +269,7 @@ def test_an_error_detail_with_a_nul_byte_is_recorded_clean(fake_livelike):
 
 
 def test_an_unexpected_error_before_the_call_is_a_recorded_failure(
-    fake_livelike, livelike_settings, caplog
+    livelike_fake, livelike_settings, caplog
 ):
     livelike_settings(TIMEOUT="slow")  # get_client() raises
     user = make_user()
@@ -279,14 +279,14 @@ def test_an_unexpected_error_before_the_call_is_a_recorded_failure(
     assert row.last_error.startswith("ValueError")
     (record,) = [r for r in caplog.records if r.levelname == "ERROR"]
     assert record.exc_info is not None and f"user={user.pk}" in record.getMessage()
-    assert fake_livelike.calls == []
+    assert livelike_fake.calls == []
 
 
 def test_an_outcome_the_database_refuses_is_a_recorded_failure_then_recovered(
-    fake_livelike, livelike_settings, caplog
+    livelike_fake, livelike_settings, caplog
 ):
     """The profile was created but could not be stored: recorded, released, found again."""
-    fake_livelike.lookup_includes_token = True  # recovered through the admin lookup
+    livelike_fake.lookup_includes_token = True  # recovered through the admin lookup
     failures = []
 
     def on_failure(error, **kwargs):
@@ -303,23 +303,23 @@ def test_an_outcome_the_database_refuses_is_a_recorded_failure_then_recovered(
         row = assert_failed_and_released(user)
         assert row.profile_id is None and row.access_token == ""
         assert row.last_error.startswith("ValueError")
-        assert fake_livelike.create_count == 1
+        assert livelike_fake.create_count == 1
         (record,) = [r for r in caplog.records if r.levelname == "ERROR"]
         assert record.exc_info is not None
         assert [type(error) for error in failures] == [ValueError]
-        token = fake_livelike.profiles[0].access_token
+        token = livelike_fake.profiles[0].access_token
         assert token not in caplog.text
 
-    assert_recovers(fake_livelike, user)  # 409, then found by its custom id
-    assert fake_livelike.create_count == 1
+    assert_recovers(livelike_fake, user)  # 409, then found by its custom id
+    assert livelike_fake.create_count == 1
 
 
-def test_the_api_never_answers_500_for_a_hostile_create_answer(fake_livelike, livelike_settings):
+def test_the_api_never_answers_500_for_a_hostile_create_answer(livelike_fake, livelike_settings):
     livelike_settings(PROVISION_ON_LOGIN=False)
     user = make_user()
     client = Client()
     client.force_login(user)
-    fake_livelike.malformed_next(1, body=created_answer(id="p" * 65), status=201)
+    livelike_fake.malformed_next(1, body=created_answer(id="p" * 65), status=201)
     response = client.get(API)
     assert response.status_code == 503 and response.json()["status"] == "failed"
     assert_failed_and_released(user)
