@@ -128,3 +128,16 @@ def test_the_write_finder_finds_one(tmp_path):
     module = tmp_path / "m.py"
     module.write_text("rows.filter(pk=1).update(a=2)\nfields.update(a=2)\nrow.save()\n")
     assert len(_row_writes(module)) == 2
+
+
+MAX_MODULE_LINES = 400
+
+
+def test_every_module_of_the_package_reads_in_one_sitting():
+    """No module over 400 lines: one job each (migrations are Django's, not ours to shape)."""
+    long = {
+        name: length
+        for name, path in _modules().items()
+        if (length := len(path.read_text().splitlines())) > MAX_MODULE_LINES
+    }
+    assert long == {}

@@ -113,10 +113,17 @@ def test_first_sign_in_on_three_devices_at_once_creates_one_profile(
     run_scenario(scenario, chromium, "bob")
 
 
-def test_sign_up_while_livelike_is_down_then_the_fan_zone_catches_up(
+def test_sign_up_while_livelike_refuses_then_the_fan_zone_catches_up(
     demo: DemoSite, fake_service: FakeLiveLike, chromium: str
 ) -> None:
-    """Signing up never fails for LiveLike; the page waits (Retry-After) and then connects."""
+    """Signing up never fails for LiveLike; the page waits (Retry-After) and then connects.
+
+    LiveLike answers the sign-up's create with a 429 asking for 4 seconds: the
+    row's next attempt is then due no sooner, so the page's first request
+    surely finds it waiting, however slow the machine is to load the page (a
+    503 would be retried after the demo's one-second backoff, which a loaded
+    machine can outlast, and the page would never show its waiting state).
+    """
 
     async def scenario(browser: Any, problems: list[str]) -> None:
         from playwright.async_api import expect
@@ -126,7 +133,7 @@ def test_sign_up_while_livelike_is_down_then_the_fan_zone_catches_up(
         await page.fill("#id_username", "dana")
         await page.fill("#id_password1", "dana-demo-pw-2024")
         await page.fill("#id_password2", "dana-demo-pw-2024")
-        fake_service.fail_next_creates(1, status=503)
+        fake_service.fail_next_creates(1, status=429, retry_after=4)
         await page.click("form.stack button[type=submit]")
         await page.wait_for_url(f"{demo.url}/fan-zone/")
         await expect(page.locator("#sdk-panel")).to_have_attribute("data-state", "waiting")
@@ -138,7 +145,8 @@ def test_sign_up_while_livelike_is_down_then_the_fan_zone_catches_up(
         assert (row.status, row.profile_id) == ("active", profile_id)
         assert fake_service.count_calls("POST", f"/profile-by-custom-id/demo/{row.custom_id}/") == 2
         assert [p.id for p in fake_service.profiles if p.custom_id == row.custom_id] == [profile_id]
-        # The 503s the page waited through are the browser's own console errors: expected.
+        # The 503s the page waited through (the API's answer while the profile is
+        # not ready) are the browser's own console errors: expected.
         problems[:] = [p for p in problems if "503" not in p]
 
     run_scenario(scenario, chromium, "dana")
