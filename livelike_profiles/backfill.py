@@ -16,7 +16,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -30,6 +30,9 @@ from .conf import conf
 from .exceptions import LiveLikeRateLimited
 from .models import LiveLikeProfile
 from .provisioning import Provisioned, ensure_profile, provision
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 logger = logging.getLogger(__name__)
 
@@ -149,12 +152,15 @@ def _result(user: AbstractBaseUser, outcome: Provisioned) -> UserResult:
     if row.status == Status.ACTIVE:
         created = outcome.created or outcome.recovered  # this call, not a rival meanwhile
         return UserResult(user.pk, Outcome.CREATED if created else Outcome.ACTIVE)
-    outcome = {
-        Status.FAILED: Outcome.FAILED,
-        Status.CONFLICT: Outcome.CONFLICT,
-        Status.REVOKED: Outcome.REVOKED,
-    }.get(row.status, Outcome.BUSY)
-    return UserResult(user.pk, outcome, row.last_error)
+    unusable = _UNUSABLE.get(row.status, Outcome.BUSY)  # pending: a rival is creating it
+    return UserResult(user.pk, unusable, row.last_error)
+
+
+_UNUSABLE: dict[str, Outcome] = {
+    Status.FAILED: Outcome.FAILED,
+    Status.CONFLICT: Outcome.CONFLICT,
+    Status.REVOKED: Outcome.REVOKED,
+}
 
 
 # -- the backfill -------------------------------------------------------------------
@@ -245,7 +251,7 @@ def backfill(
     lock = locks_batches(using)
     throttle = Throttle()
 
-    def work(user: AbstractBaseUser) -> UserResult:
+    def work(user: WithAnnotations[AbstractBaseUser, _PageAnnotations]) -> UserResult:
         return provision_user(user, status=user.livelike_backfill_status, throttle=throttle)
 
     after = None
@@ -281,7 +287,13 @@ def _count(report: BackfillReport, user: Any, result: Any) -> None:
         report.add_error(user.pk, result)
 
 
-def _next_page(todo: QuerySet, after: Any, size: int) -> list[AbstractBaseUser]:
+class _PageAnnotations(TypedDict):
+    livelike_backfill_status: str | None  # the row's, None: no row yet
+
+
+def _next_page(
+    todo: QuerySet, after: Any, size: int
+) -> list[WithAnnotations[AbstractBaseUser, _PageAnnotations]]:
     page = todo.order_by("pk")
     if after is not None:
         page = page.filter(pk__gt=after)
@@ -289,7 +301,10 @@ def _next_page(todo: QuerySet, after: Any, size: int) -> list[AbstractBaseUser]:
     return list(page.annotate(livelike_backfill_status=Subquery(status))[:size])
 
 
-def _lock_unheld(users: list[AbstractBaseUser], using: str) -> list[AbstractBaseUser]:
+_User = TypeVar("_User", bound=AbstractBaseUser)
+
+
+def _lock_unheld(users: list[_User], using: str) -> list[_User]:
     """The users of ``users`` no other runner holds, now held by us until the transaction ends."""
     keys = {_advisory_lock_key(user.pk): user for user in users}
     with connections[using].cursor() as cursor:

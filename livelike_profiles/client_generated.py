@@ -116,7 +116,8 @@ def learn_profile_id(row: LiveLikeProfile) -> LiveLikeProfile:
         )
         return row
     if not learned:
-        return _rows().get(pk=row.pk)
+        fresh: LiveLikeProfile = _rows().get(pk=row.pk)  # _rows() is Any to mypy
+        return fresh
     logger.info("LiveLike profile id learned: user=%s profile=%s", row.user_id, remote.id)
     return row
 

@@ -21,7 +21,7 @@ from .nicknames import nickname_for
 logger = logging.getLogger("livelike_profiles.provisioning")
 
 
-def create(user: AbstractBaseUser, custom_id: str) -> RemoteProfile:
+def create(user: AbstractBaseUser, custom_id: str | None) -> RemoteProfile:
     """Create the profile (by custom id when the row has one), nickname permitting."""
     client = get_client()
 

@@ -57,6 +57,8 @@ class EncryptedTokenDescriptor(DeferredAttribute):
     the stored one.
     """
 
+    field: EncryptedTokenField  # only ever this module's field (its descriptor_class)
+
     def __get__(self, instance: Any, cls: Any = None) -> Any:
         if instance is None:
             return self

@@ -119,7 +119,11 @@ class LiveLikeProfile(models.Model):
     @classmethod
     def max_length(cls, name: str) -> int:
         """The ``max_length`` of the field ``name``."""
-        return cls._meta.get_field(name).max_length
+        field = cls._meta.get_field(name)
+        # Asked only of this model's CharFields, which all have one.
+        if not isinstance(field, models.CharField) or field.max_length is None:
+            raise TypeError(f"{name} is not a field with a max_length")
+        return field.max_length
 
     @classmethod
     def fit(cls, name: str, text: str) -> str:
@@ -154,13 +158,15 @@ class LiveLikeProfile(models.Model):
         if "access_token" not in self.__dict__:  # deferred
             self.refresh_from_db(fields=["access_token"])
         stored = self.__dict__["access_token"]
-        if self._mints(stored):
-            return tokens.mint(self.custom_id)
+        custom_id = self._minting_for(stored)
+        if custom_id:
+            return tokens.mint(custom_id)
         try:
             return AccessToken(Secret(decrypt(stored)) if stored else Secret(""))
         except UnreadableTokenError:
-            if self._mints(""):  # a token for the same profile, without the lost key
-                return tokens.mint(self.custom_id)
+            custom_id = self._minting_for("")
+            if custom_id:  # a token for the same profile, without the lost key
+                return tokens.mint(custom_id)
             raise
 
     def minted_access_token(self, stored: str) -> Secret | None:
@@ -172,10 +178,15 @@ class LiveLikeProfile(models.Model):
         asks again with ``""`` when no key can decrypt the stored one. Either
         names the same profile.
         """
-        return tokens.mint(self.custom_id).token if self._mints(stored) else None
+        custom_id = self._minting_for(stored)
+        return tokens.mint(custom_id).token if custom_id else None
 
     def _mints(self, stored: str) -> bool:
+        return self._minting_for(stored) is not None
+
+    def _minting_for(self, stored: str) -> str | None:
+        """The custom id to mint a token for instead of reading ``stored``, or ``None``."""
         if not (self.custom_id and self.status == self.Status.ACTIVE and tokens.can_mint()):
-            return False
+            return None
         # Never a decryption here: this runs on every read of the token.
-        return conf.CLIENT_GENERATED or not stored
+        return self.custom_id if conf.CLIENT_GENERATED or not stored else None

@@ -215,11 +215,13 @@ def _attempt(
         try:
             remote = create_at_livelike.create(user, row.custom_id)
         except LiveLikeConflict:
+            if not row.custom_id:
+                raise  # a create without a custom id has nothing to recover by: a failure
             # An earlier attempt created it and its answer was lost.
-            remote, reason = create_at_livelike.recover(row.custom_id)
-            if remote is None:
+            found, reason = create_at_livelike.recover(row.custom_id)
+            if found is None:
                 return _record_conflict(user, row, claim, reason, started)
-            recovered = True
+            remote, recovered = found, True
     except LiveLikeError as error:  # from the create, or an outage during the lookup
         return _record_failure(user, row, claim, error, started)
     return _record_success(user, row, claim, remote, recovered, started)

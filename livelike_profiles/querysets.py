@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from django.db import IntegrityError, OperationalError
 from django.db.models import F, Q, QuerySet, TextField
@@ -21,14 +21,37 @@ from .conf import conf
 from .custom_ids import new_custom_id
 from .encryption import Ciphertext
 
-# A LiveLikeProfile: models.py imports this module, so this one cannot import it.
-Row = Any
+
+class ProfileRow(Protocol):
+    """What this module reads of a ``LiveLikeProfile``.
+
+    models.py imports this module, so this one cannot import the model, not
+    even for the type checker (tests/test_structure.py counts every import):
+    to mypy the queryset's rows are ``Any``, and a row passed in is this.
+    """
+
+    @property
+    def Status(self) -> Any:  # LiveLikeProfile.Status, a class: read-only to a protocol
+        ...
+
+    pk: Any
+    status: str
+    profile_id: str | None
+    custom_id: str | None
+    nickname: str
+    last_error: str
+    next_attempt_at: datetime | None
+    lease_expires_at: datetime | None
+
+
+# A row passed in and handed back stays what it is (a LiveLikeProfile to the caller).
+RowT = TypeVar("RowT", bound=ProfileRow)
 
 # The start of last_error on an active row whose nickname LiveLike refused.
 NICKNAME_REFUSED = "Nickname refused by LiveLike"
 
 
-class LiveLikeProfileQuerySet(QuerySet):
+class LiveLikeProfileQuerySet(QuerySet[Any]):
     """The rows, and the named state changes every writer in the package goes through."""
 
     # -- who may claim a row -------------------------------------------------------
@@ -39,7 +62,7 @@ class LiveLikeProfileQuerySet(QuerySet):
     # SQL (where it decides).
 
     @staticmethod
-    def is_claimable(row: Row, now: datetime) -> bool:
+    def is_claimable(row: ProfileRow, now: datetime) -> bool:
         """Whether ``row`` may be claimed now (see :meth:`claimable_q`)."""
         status = row.Status
         due = row.next_attempt_at is None or row.next_attempt_at <= now
@@ -62,7 +85,7 @@ class LiveLikeProfileQuerySet(QuerySet):
 
     # -- provisioning: claim, then release with the outcome ------------------------
 
-    def claim(self, user: Any, *, has_row: bool) -> tuple[Row, uuid.UUID | None]:
+    def claim(self, user: Any, *, has_row: bool) -> tuple[Any, uuid.UUID | None]:
         """Claim the user's row for one attempt: the row and our claim id, or the row and ``None``.
 
         Inserts the row (``has_row`` false) or takes it over with one
@@ -102,7 +125,7 @@ class LiveLikeProfileQuerySet(QuerySet):
             self.filter(pk=row.pk, claim=claim).update(custom_id=row.custom_id)
         return row, claim
 
-    def release(self, row: Row, claim: uuid.UUID, **outcome: Any) -> tuple[Row, bool]:
+    def release(self, row: RowT, claim: uuid.UUID, **outcome: Any) -> tuple[RowT, bool]:
         """Write an attempt's outcome and end its claim, if we still hold it.
 
         Returns the row as it now is, and whether the outcome was written
@@ -117,13 +140,13 @@ class LiveLikeProfileQuerySet(QuerySet):
 
     def release_active(
         self,
-        row: Row,
+        row: RowT,
         claim: uuid.UUID,
         *,
         profile_id: str,
         access_token: str,
         nickname: str,
-    ) -> tuple[Row, bool]:
+    ) -> tuple[RowT, bool]:
         """:meth:`release` with the profile LiveLike made (or an earlier attempt did)."""
         return self.release(
             row,
@@ -138,12 +161,12 @@ class LiveLikeProfileQuerySet(QuerySet):
 
     def release_unusable(
         self,
-        row: Row,
+        row: RowT,
         claim: uuid.UUID,
         status: str,
         reason: str,
         retry_at: datetime | None,
-    ) -> tuple[Row, bool]:
+    ) -> tuple[RowT, bool]:
         """:meth:`release` as ``failed`` or ``conflict``, saying why and when to try again."""
         return self.release(
             row,
@@ -164,7 +187,7 @@ class LiveLikeProfileQuerySet(QuerySet):
 
     # -- client-generated tokens: usable at once, profile id learned later ----------
 
-    def create_minting(self, user: Any, nickname: str | None) -> Row:
+    def create_minting(self, user: Any, nickname: str | None) -> Any:
         """INSERT the user's row, usable at once (it mints tokens); ``IntegrityError`` if any."""
         return self.create(
             user_id=user.pk,
@@ -176,7 +199,7 @@ class LiveLikeProfileQuerySet(QuerySet):
             nickname_sync_due=bool(nickname),
         )
 
-    def make_minting(self, row: Row, user: Any) -> bool:
+    def make_minting(self, row: ProfileRow, user: Any) -> bool:
         """Make a ``failed``, ``conflict`` or dead ``pending`` row active, minting its tokens.
 
         Never gives a fresh custom id to a row that already names a profile;
@@ -201,7 +224,7 @@ class LiveLikeProfileQuerySet(QuerySet):
             )
         )
 
-    def store_profile_id(self, row: Row, profile_id: str, **fields: Any) -> bool:
+    def store_profile_id(self, row: ProfileRow, profile_id: str, **fields: Any) -> bool:
         """Store the profile id LiveLike answered (and ``fields``), unless the row has one already.
 
         Raises ``IntegrityError`` if another row has that id.
@@ -213,13 +236,13 @@ class LiveLikeProfileQuerySet(QuerySet):
             setattr(row, name, value)
         return True
 
-    def retry_later(self, row: Row, at: datetime) -> None:
+    def retry_later(self, row: ProfileRow, at: datetime) -> None:
         """Ask LiveLike again for this row not before ``at`` (after a failed call)."""
         self.filter(pk=row.pk).update(next_attempt_at=at)
 
     # -- what LiveLike says of a profile (livelike_sync, the admin's refresh) ------
 
-    def mark_revoked(self, row: Row, reason: str) -> bool:
+    def mark_revoked(self, row: ProfileRow, reason: str) -> bool:
         """LiveLike refuses the row's token: ``revoked``, unless the row changed since read."""
         return bool(
             self._as_read(row).update(
@@ -231,7 +254,7 @@ class LiveLikeProfileQuerySet(QuerySet):
 
     def record_refresh(
         self,
-        row: Row,
+        row: ProfileRow,
         *,
         profile_id: str | None = None,
         restore: bool = False,
@@ -259,23 +282,23 @@ class LiveLikeProfileQuerySet(QuerySet):
             setattr(row, name, value)
         return True
 
-    def _as_read(self, row: Row) -> QuerySet:
+    def _as_read(self, row: ProfileRow) -> QuerySet:
         return self.filter(pk=row.pk, status=row.status, profile_id=row.profile_id)
 
     # -- the nickname ----------------------------------------------------------------
 
-    def record_nickname(self, row: Row, nickname: str) -> None:
+    def record_nickname(self, row: ProfileRow, nickname: str) -> None:
         """LiveLike accepted ``nickname``: store it, with nothing left to push."""
         row.nickname = self.model.fit("nickname", nickname)
         self.filter(pk=row.pk).update(
             nickname=row.nickname, nickname_sync_due=False, updated_at=timezone.now()
         )
 
-    def mark_nickname_due(self, row: Row) -> None:
+    def mark_nickname_due(self, row: ProfileRow) -> None:
         """The push failed: try again at the user's next login or save."""
         self.filter(pk=row.pk).update(nickname_sync_due=True)
 
-    def mark_nickname_refused(self, row: Row, reason: str) -> None:
+    def mark_nickname_refused(self, row: ProfileRow, reason: str) -> None:
         """LiveLike refused the nickname as such: not pushed again before the next save."""
         self.filter(pk=row.pk, status=self.model.Status.ACTIVE).update(
             nickname_sync_due=False,
@@ -283,7 +306,7 @@ class LiveLikeProfileQuerySet(QuerySet):
             updated_at=timezone.now(),
         )
 
-    def clear_nickname_refused(self, row: Row) -> None:
+    def clear_nickname_refused(self, row: ProfileRow) -> None:
         """A nickname was accepted: forget an earlier refusal."""
         if row.last_error.startswith(NICKNAME_REFUSED):
             self.filter(
@@ -292,11 +315,11 @@ class LiveLikeProfileQuerySet(QuerySet):
 
     # -- the token -----------------------------------------------------------------------
 
-    def mark_credential_problem(self, row: Row, problem: str) -> None:
+    def mark_credential_problem(self, row: ProfileRow, problem: str) -> None:
         """Say on the row why it has no token to hand out; the status stays."""
         self.filter(pk=row.pk).exclude(last_error=problem).update(last_error=problem)
 
-    def clear_last_error(self, row: Row) -> None:
+    def clear_last_error(self, row: ProfileRow) -> None:
         """Clear the error the row was read with, unless another was written since."""
         self.filter(pk=row.pk, last_error=row.last_error).update(last_error="")
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import connections, router, transaction
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
@@ -79,14 +80,16 @@ class ProfileView(APIView):
             return [*super().get_throttles(), NicknameChangeThrottle()]
         return super().get_throttles()
 
-    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any):
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
         response = super().finalize_response(request, response, *args, **kwargs)
         # Answers carry a credential: no browser, proxy or CDN may keep them.
         add_never_cache_headers(response)
         return response
 
     def get(self, request: Request) -> Response:
-        profile = ensure_profile(request.user)
+        profile = ensure_profile(_signed_in(request))
         if not profile.is_active:
             return _not_ready(profile)
         # Client-generated tokens: the first answer learns the profile id (one call).
@@ -100,7 +103,7 @@ class ProfileView(APIView):
         serializer = NicknameSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         nickname = serializer.validated_data["nickname"]
-        profile = ensure_profile(request.user)
+        profile = ensure_profile(_signed_in(request))
         if not profile.is_active:
             return _not_ready(profile)
         profile = learn_profile_id(profile)  # so the answer names the profile
@@ -118,6 +121,11 @@ class ProfileView(APIView):
             return _error(503, _("LiveLike is unavailable; try again later."), retry_after)
         except LiveLikeBadResponse:
             return _error(502, _("LiveLike sent an unusable answer."))
+
+
+def _signed_in(request: Request) -> AbstractBaseUser:
+    """The caller: the stubs allow an ``AnonymousUser``, which IsAuthenticated has turned away."""
+    return cast(AbstractBaseUser, request.user)
 
 
 def _change_nickname(profile: LiveLikeProfile, nickname: str) -> Response:
@@ -179,14 +187,14 @@ def _credential_of(profile: LiveLikeProfile) -> AccessToken | None:
 def _retry_after(seconds: Any, default: float | None = None) -> int | None:
     """Whole seconds, 1 to a day, for ``Retry-After``; ``default`` for a NaN or a non-number."""
     try:
-        seconds = float(seconds)
+        wanted = float(seconds)
     except (TypeError, ValueError):
-        seconds = math.nan
-    if math.isnan(seconds):
+        wanted = math.nan
+    if math.isnan(wanted):
         if default is None:
             return None
-        seconds = default
-    return math.ceil(min(max(seconds, 1.0), _MAX_RETRY_AFTER))
+        wanted = default
+    return math.ceil(min(max(wanted, 1.0), _MAX_RETRY_AFTER))
 
 
 def _error(

@@ -146,6 +146,21 @@ def test_without_custom_ids_plain_create_is_used(livelike_fake, livelike_setting
     assert livelike_fake.count_calls("POST", "/profile/") == 1
 
 
+def test_a_409_to_a_plain_create_is_a_failure_with_nothing_to_recover_by(
+    livelike_fake, livelike_settings, caplog
+):
+    livelike_settings(CUSTOM_IDS=False)
+    livelike_fake.fail_next_creates(1, status=409)
+    user = make_user()
+    with caplog.at_level(logging.WARNING, logger="livelike_profiles"):
+        row = ensure_profile(user)
+    assert row.status == LiveLikeProfile.Status.FAILED and row.custom_id is None
+    # Retried like any refusal: no lookup by a custom id it has not got, no traceback.
+    assert [r.levelname for r in caplog.records] == ["WARNING"]
+    assert "error=LiveLikeConflict" in caplog.records[0].getMessage()
+    assert livelike_fake.count_calls("POST") == 1
+
+
 def test_signal_and_log_line_on_success(livelike_fake, caplog):
     seen = []
 
