@@ -35,11 +35,16 @@ DEFAULTS: dict[str, Any] = {
     "TOKEN_TTL": 86400,
     "USER_ADMIN": False,
     "CLIENT_CLASS": "livelike_profiles.client.LiveLikeClient",
+    "ON_USER_DELETE": "delete",
 }
 
 STORED = "stored"
 CLIENT_GENERATED = "client-generated"
 ACCESS_TOKEN_MODES = (STORED, CLIENT_GENERATED)
+
+DELETE = "delete"
+KEEP = "keep"
+ON_USER_DELETE_CHOICES = (DELETE, KEEP)
 
 
 class LiveLikeSettings:
@@ -102,6 +107,16 @@ class LiveLikeSettings:
     @property
     def APPLICATION_CACHE_SECONDS(self) -> float:
         return float(self._get("APPLICATION_CACHE_SECONDS"))
+
+    @property
+    def ON_USER_DELETE(self) -> str:
+        """``"delete"``: a deleted user's profile is erased at LiveLike; ``"keep"``: left."""
+        return str(self._get("ON_USER_DELETE"))
+
+    @property
+    def ERASES_ON_USER_DELETE(self) -> bool:
+        """Whether deleting a user records the erasure of their LiveLike profile."""
+        return self.ON_USER_DELETE == DELETE
 
     @property
     def LEASE_SECONDS(self) -> float:

@@ -1,4 +1,4 @@
-"""The one table of this app: a user's LiveLike profile and its provisioning state."""
+"""The app's tables: each user's LiveLike profile, and the profiles to erase at LiveLike."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import tokens
@@ -13,6 +14,7 @@ from .conf import conf
 from .encryption import decrypt
 from .exceptions import UnreadableTokenError
 from .fields import EncryptedTokenField, ciphertext_as_is
+from .outbox import ErasureQuerySet
 from .querysets import LiveLikeProfileQuerySet
 from .redaction import Secret
 from .tokens import AccessToken
@@ -190,3 +192,53 @@ class LiveLikeProfile(models.Model):
             return None
         # Never a decryption here: this runs on every read of the token.
         return self.custom_id if conf.CLIENT_GENERATED or not stored else None
+
+
+class LiveLikeErasure(models.Model):
+    """A LiveLike profile to erase, recorded in the transaction that deleted its user.
+
+    The outbox of ``ON_USER_DELETE = "delete"``: written with the deletion (a
+    rollback takes it back), worked off after the commit and by
+    ``livelike_sync``, removed once LiveLike has erased the profile (or has
+    none). Never holds a token.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("To erase")
+        FAILED = "failed", _("Failed, retried later")
+
+    user_pk = models.CharField(_("deleted user's id"), max_length=255)
+    # "" while unknown: nothing here is unique (a profile may be owed twice).
+    profile_id = models.CharField(_("LiveLike profile id"), max_length=64, blank=True, default="")
+    custom_id = models.CharField(_("custom id"), max_length=255, blank=True, default="")
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.PENDING
+    )
+    requested_at = models.DateTimeField(_("requested at"), default=timezone.now)
+    not_before = models.DateTimeField(
+        _("not before"),
+        null=True,
+        blank=True,
+        help_text=_("A create was in flight: its outcome is known only after its lease."),
+    )
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    last_error = models.CharField(_("last error"), max_length=255, blank=True, default="")
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
+    lease_expires_at = models.DateTimeField(
+        _("lease expires at"),
+        null=True,
+        blank=True,
+        help_text=_("While an attempt is in flight: when another process may try instead."),
+    )
+
+    objects = ErasureQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("LiveLike erasure")
+        verbose_name_plural = _("LiveLike erasures")
+        ordering = ("requested_at", "pk")
+
+    def __str__(self) -> str:
+        return (
+            f"LiveLike erasure of profile {self.profile_id or self.custom_id} (user {self.user_pk})"
+        )

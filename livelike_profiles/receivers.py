@@ -10,9 +10,10 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in
-from django.db.models.signals import post_save
+from django.db.models.signals import post_delete, post_save, pre_delete
 
-from . import provisioning, push_to_livelike
+from . import erasure, provisioning, push_to_livelike
+from .models import LiveLikeProfile
 
 
 def provision_at_login(sender: Any, user: Any, **kwargs: Any) -> None:
@@ -32,6 +33,16 @@ def push_nickname_on_save(
     push_to_livelike.user_saved(instance, update_fields)
 
 
+def note_erasure(sender: Any, instance: Any, using: str, origin: Any = None, **kwargs: Any) -> None:
+    """``pre_delete`` of a profile row: remember the profile to erase (``ON_USER_DELETE``)."""
+    erasure.note_deleted(instance, origin, using)
+
+
+def record_erasures(sender: Any, instance: Any, using: str, **kwargs: Any) -> None:
+    """``post_delete`` of a profile row: write the erasures noted, in the same transaction."""
+    erasure.record_noted(using)
+
+
 def connect() -> None:
     """Connect the receivers (idempotent: each has a ``dispatch_uid``)."""
     user_logged_in.connect(provision_at_login, dispatch_uid="livelike_profiles.provision_on_login")
@@ -42,4 +53,10 @@ def connect() -> None:
         push_nickname_on_save,
         sender=settings.AUTH_USER_MODEL,
         dispatch_uid="livelike_profiles.user_saved",
+    )
+    pre_delete.connect(
+        note_erasure, sender=LiveLikeProfile, dispatch_uid="livelike_profiles.note_erasure"
+    )
+    post_delete.connect(
+        record_erasures, sender=LiveLikeProfile, dispatch_uid="livelike_profiles.record_erasures"
     )

@@ -17,7 +17,7 @@ from cryptography.fernet import Fernet
 from django.core.checks import CheckMessage, Error, Warning
 from django.utils.module_loading import import_string
 
-from .conf import ACCESS_TOKEN_MODES, DEFAULTS
+from .conf import ACCESS_TOKEN_MODES, DEFAULTS, ON_USER_DELETE_CHOICES
 
 _NON_NEGATIVE_NUMBERS = ("WAIT_SECONDS", "APPLICATION_CACHE_SECONDS")
 _POSITIVE_NUMBERS = ("TIMEOUT", "LEASE_SECONDS", "RETRY_BASE_SECONDS", "RETRY_MAX_SECONDS")
@@ -258,6 +258,21 @@ def check_access_tokens(raw: dict[str, Any]) -> list[CheckMessage]:
                 f'LIVELIKE["ACCESS_TOKENS"] must be {valid}, not {mode!r}.',
                 hint=f'The default is "{DEFAULTS["ACCESS_TOKENS"]}".',
                 id="livelike_profiles.E013",
+            )
+        ]
+    return []
+
+
+def check_on_user_delete(raw: dict[str, Any]) -> list[CheckMessage]:
+    """E018: ``ON_USER_DELETE`` is ``"delete"`` or ``"keep"``."""
+    choice = raw.get("ON_USER_DELETE", DEFAULTS["ON_USER_DELETE"])
+    if choice not in ON_USER_DELETE_CHOICES:
+        valid = " or ".join(f'"{c}"' for c in ON_USER_DELETE_CHOICES)
+        return [
+            Error(
+                f'LIVELIKE["ON_USER_DELETE"] must be {valid}, not {choice!r}.',
+                hint=f'The default is "{DEFAULTS["ON_USER_DELETE"]}".',
+                id="livelike_profiles.E018",
             )
         ]
     return []

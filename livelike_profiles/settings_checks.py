@@ -14,7 +14,7 @@ from typing import Any
 from django.core.checks import CheckMessage, Error, Warning, register
 
 from . import setting_values as values
-from .conf import CLIENT_GENERATED, DEFAULTS
+from .conf import CLIENT_GENERATED, DEFAULTS, DELETE
 
 # One attempt may make two requests (a create, then a lookup after a 409), and
 # TIMEOUT bounds a connect and each read: leave room for all of them.
@@ -58,6 +58,8 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         _check_client_generated,
         values.check_token_ttl,
         values.check_client_class,
+        values.check_on_user_delete,
+        _check_erasure_token,
     ):
         messages.extend(check(raw))
     return messages
@@ -77,6 +79,21 @@ def _check_admin_token(raw: dict[str, Any]) -> list[CheckMessage]:
                 hint="Set CLIENT_SECRET to the application's client secret (it recovers such "
                 "profiles by minting a token for them), or API_TOKEN to its admin token.",
                 id="livelike_profiles.W002",
+            )
+        ]
+    return []
+
+
+def _check_erasure_token(raw: dict[str, Any]) -> list[CheckMessage]:
+    if raw.get("ON_USER_DELETE", DEFAULTS["ON_USER_DELETE"]) == DELETE and not raw.get("API_TOKEN"):
+        return [
+            Warning(
+                'LIVELIKE["ON_USER_DELETE"] is "delete" but LIVELIKE["API_TOKEN"] is empty: '
+                "LiveLike erases a profile only when asked with the admin token, so deleted "
+                "users' profiles wait in the erasure outbox until it is set.",
+                hint="Set API_TOKEN to the application's admin token, or ON_USER_DELETE to "
+                '"keep".',
+                id="livelike_profiles.W005",
             )
         ]
     return []

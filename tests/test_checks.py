@@ -33,13 +33,14 @@ def test_valid_settings_pass(settings):
 
 @pytest.mark.parametrize("livelike", [{}, {"CLIENT_ID": ""}, {"CLIENT_ID": "  "}, {"CLIENT_ID": 3}])
 def test_client_id_missing_or_empty(settings, livelike):
-    assert ids(settings, livelike) == ["livelike_profiles.E001"]
+    # W005 too: no API_TOKEN to erase deleted users' profiles with.
+    assert ids(settings, livelike) == ["livelike_profiles.E001", "livelike_profiles.W005"]
     assert 'LIVELIKE["CLIENT_ID"]' in messages(settings, livelike)[0]
 
 
 def test_livelike_setting_absent_names_client_id(settings):
     del settings.LIVELIKE
-    assert [m.id for m in check_settings()] == ["livelike_profiles.E001"]
+    assert [m.id for m in check_settings()] == ["livelike_profiles.E001", "livelike_profiles.W005"]
 
 
 def test_livelike_not_a_dict(settings):
@@ -112,8 +113,9 @@ def test_unknown_key_warns(settings):
 
 
 def test_custom_ids_without_admin_token_warns(settings):
-    assert ids(settings, {"CLIENT_ID": "abc"}) == ["livelike_profiles.W002"]
-    assert ids(settings, {"CLIENT_ID": "abc", "CUSTOM_IDS": False}) == []
+    keep = {"CLIENT_ID": "abc", "ON_USER_DELETE": "keep"}
+    assert ids(settings, keep) == ["livelike_profiles.W002"]
+    assert ids(settings, {**keep, "CUSTOM_IDS": False}) == []
 
 
 def test_several_problems_reported_together(settings):
@@ -123,6 +125,7 @@ def test_several_problems_reported_together(settings):
         "livelike_profiles.E002",
         "livelike_profiles.E003",
         "livelike_profiles.E004",
+        "livelike_profiles.W005",
     }
 
 
@@ -420,9 +423,31 @@ def test_token_ttl_must_be_whole_seconds_or_none(settings, ttl):
 
 
 def test_a_client_secret_makes_the_admin_token_unneeded(settings):
-    assert ids(settings, {"CLIENT_ID": "abc"}) == ["livelike_profiles.W002"]
+    keep = {"CLIENT_ID": "abc", "ON_USER_DELETE": "keep"}  # erasing needs the admin token
+    assert ids(settings, keep) == ["livelike_profiles.W002"]
     assert "CLIENT_SECRET" in check_settings()[0].hint
-    assert ids(settings, {"CLIENT_ID": "abc", "CLIENT_SECRET": SECRET}) == []
+    assert ids(settings, {**keep, "CLIENT_SECRET": SECRET}) == []
+
+
+@pytest.mark.parametrize("choice", ["erase", "", None, True])
+def test_on_user_delete_is_delete_or_keep(settings, choice):
+    assert ids(settings, {**GOOD, "ON_USER_DELETE": choice}) == ["livelike_profiles.E018"]
+    assert 'LIVELIKE["ON_USER_DELETE"]' in messages(settings, {**GOOD, "ON_USER_DELETE": choice})[0]
+
+
+def test_erasing_without_an_admin_token_warns_naming_both_keys(settings):
+    for livelike in (
+        {"CLIENT_ID": "abc", "CLIENT_SECRET": SECRET},
+        {"CLIENT_ID": "abc", "ON_USER_DELETE": "delete", "CLIENT_SECRET": SECRET},
+    ):
+        settings.LIVELIKE = livelike
+        (warning,) = check_settings()
+        assert warning.id == "livelike_profiles.W005"
+        assert (
+            'LIVELIKE["ON_USER_DELETE"]' in warning.msg and 'LIVELIKE["API_TOKEN"]' in warning.msg
+        )
+    keep = {"CLIENT_ID": "abc", "CLIENT_SECRET": SECRET, "ON_USER_DELETE": "keep"}
+    assert ids(settings, keep) == []
 
 
 def test_no_message_shows_the_secret(settings):

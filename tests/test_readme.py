@@ -157,6 +157,7 @@ def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
         DJANGO_SETTINGS_MODULE="readme_site.settings",
         PYTHONPATH=str(cwd),
         LIVELIKE_CLIENT_SECRET="readme-client-secret-at-least-32-bytes-long",
+        LIVELIKE_API_TOKEN="readme-admin-token",
     )
     return subprocess.run(
         [sys.executable, *args], cwd=cwd, env=environment, capture_output=True, text=True

@@ -2,9 +2,11 @@
 
 - :mod:`.profiles`: the profiles' own admin (view-only rows, two actions).
 - :mod:`.users`: the inline and action for the site's user admin (opt-in).
+- :mod:`.erasures`: deleted users' profiles still to erase at LiveLike.
 - :mod:`.reports`: what the actions tell the operator.
 """
 
+from .erasures import LiveLikeErasureAdmin
 from .profiles import LiveLikeProfileAdmin, mask_token, user_search_fields
 from .reports import MAX_ROWS_PER_ACTION
 from .users import (
@@ -17,6 +19,7 @@ from .users import (
 
 __all__ = [
     "MAX_ROWS_PER_ACTION",
+    "LiveLikeErasureAdmin",
     "LiveLikeProfileAdmin",
     "LiveLikeProfileInline",
     "LiveLikeUserAdmin",

@@ -1,7 +1,8 @@
-"""``manage.py livelike_sync``: refresh nicknames and statuses from LiveLike.
+"""``manage.py livelike_sync``: erase deleted users' profiles, then refresh the others.
 
-A thin wrapper over :mod:`livelike_profiles.refresh_from_livelike`. It never creates or
-replaces a profile: a revoked token is marked and reported, for an operator.
+A thin wrapper over :mod:`livelike_profiles.erasure` and
+:mod:`livelike_profiles.refresh_from_livelike`. It never creates or replaces a
+profile: a revoked token is marked and reported, for an operator.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
+from livelike_profiles.erasure import Erased, ErasureReport, erase_due
 from livelike_profiles.refresh_from_livelike import SyncOutcome, SyncReport, sync_profiles, syncable
 
 from ..arguments import add_users_argument, add_worker_arguments, users_option, worker_options
@@ -20,9 +22,10 @@ from ..output import progress_reporter, table
 
 class Command(BaseCommand):
     help = (
-        "Refresh nickname and status of active LiveLike profiles from LiveLike. A token "
+        "Erase at LiveLike the profiles of deleted users still owed (ON_USER_DELETE), then "
+        "refresh nickname and status of active LiveLike profiles from LiveLike. A token "
         "LiveLike refuses (401/403) marks the row 'revoked' and is reported; nothing is "
-        "ever re-created. Exits with status 1 if any profile could not be checked."
+        "ever re-created. Exits with status 1 if any profile could not be checked or erased."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -58,6 +61,11 @@ class Command(BaseCommand):
         if user_pks is not None:
             rows = rows.filter(user_id__in=user_pks)
         verbosity = options["verbosity"]
+        # Deleted users' profiles first: they are owed to LiveLike (a --users run
+        # is about those users only, and deleted users have none).
+        erasures = erase_due() if user_pks is None else None
+        if erasures is not None and verbosity >= 1:
+            self._erasure_summary(erasures)
 
         on_result, finish = progress_reporter(
             self.stdout, verbosity, total=lambda report: report.total, counts=_counts
@@ -70,8 +78,22 @@ class Command(BaseCommand):
             self._summary(report)
         if report.interrupted:
             raise CommandError("Interrupted: run again (with --stale-hours to skip done rows).")
+        problems = []
+        if erasures is not None and erasures.failed:
+            problems.append(f"{erasures.failed} erasure(s) failed and will be retried")
         if report.failed:
-            raise CommandError(f"{report.failed} profile(s) could not be checked; see above.")
+            problems.append(f"{report.failed} profile(s) could not be checked")
+        if problems:
+            raise CommandError("; ".join(problems) + "; see above.")
+
+    def _erasure_summary(self, report: ErasureReport) -> None:
+        rows: list[tuple[str, Any]] = [
+            ("deleted users' profiles erased", report.counts[Erased.ERASED]),
+            ("already gone at LiveLike", report.counts[Erased.GONE]),
+            ("erasures failed (retried later)", report.counts[Erased.FAILED]),
+            ("erasures still pending", report.remaining),
+        ]
+        self.stdout.write(table(rows))
 
     def _summary(self, report: SyncReport) -> None:
         labels = {

@@ -1,0 +1,207 @@
+"""Erasing a deleted user's profile at LiveLike (``ON_USER_DELETE = "delete"``).
+
+Deleting a user deletes their row; in that same transaction the profile to
+erase is written to the outbox (``LiveLikeErasure``), so a rolled-back
+deletion erases nothing and a committed one is never forgotten. After the
+commit a few are erased at once; ``livelike_sync`` works off the rest. See
+the README's "Deleting a user".
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any
+
+from django.db import router, transaction
+from django.utils import timezone
+
+from .backoff import retry_delay
+from .client import get_client
+from .conf import conf
+from .exceptions import LiveLikeError, LiveLikeRejected
+from .models import LiveLikeErasure, LiveLikeProfile
+
+logger = logging.getLogger(__name__)
+
+# Erased right after the commit that deleted their users, at most: a bulk
+# delete of thousands leaves the rest to livelike_sync rather than keep the
+# request waiting. The first failure ends that pass too (LiveLike is down:
+# one TIMEOUT is all a deletion ever waits).
+ERASED_AT_COMMIT = 20
+
+
+class Erased(StrEnum):
+    """What one attempt at an erasure did."""
+
+    ERASED = "erased"  # LiveLike deleted the profile
+    GONE = "gone"  # LiveLike had no such profile (already deleted, or never created)
+    FAILED = "failed"  # LiveLike failed or refused: retried later
+    BUSY = "busy"  # not due, in flight elsewhere, or already done
+
+
+# -- recording, in the deleting transaction -------------------------------------------
+
+# Rows seen in pre_delete, per database alias, until their deletion's first
+# post_delete writes them all at once (a bulk delete costs one INSERT).
+_noted = threading.local()
+
+
+def _pending(using: str) -> dict[Any, dict[str, Any]]:
+    if not hasattr(_noted, "rows"):
+        _noted.rows = {}
+    pending: dict[Any, dict[str, Any]] = _noted.rows.setdefault(using, {})
+    return pending
+
+
+def note_deleted(row: LiveLikeProfile, origin: Any, using: str) -> None:
+    """``pre_delete`` of a profile row: remember what to erase, if its user is being deleted.
+
+    A row deleted on its own (``origin`` is a profile row or a queryset of
+    them) is not its user's deletion: nothing is erased.
+    """
+    if not conf.ERASES_ON_USER_DELETE or _deletes_rows_only(origin):
+        return
+    if row.profile_id is None and not row.custom_id:
+        return  # nothing at LiveLike can be found for it
+    not_before = None
+    if row.status == LiveLikeProfile.Status.PENDING and row.lease_expires_at is not None:
+        # A create in flight: its profile is found by custom id once it is over.
+        not_before = row.lease_expires_at
+    _pending(using)[row.pk] = {
+        "user_pk": str(row.user_id),
+        "profile_id": row.profile_id or "",
+        "custom_id": row.custom_id or "",
+        "not_before": not_before,
+    }
+
+
+def record_noted(using: str) -> None:
+    """``post_delete`` of a profile row: write the noted erasures, still in the transaction.
+
+    Rows noted by a deletion that failed before deleting them (its
+    transaction rolled back) are still in the table: they are dropped, not
+    written.
+    """
+    pending = _pending(using)
+    if not pending:
+        return
+    noted = dict(pending)
+    pending.clear()
+    still_there = set(
+        LiveLikeProfile.objects.using(using).filter(pk__in=list(noted)).values_list("pk", flat=True)
+    )
+    entries = [entry for pk, entry in noted.items() if pk not in still_there]
+    if not entries:
+        return
+    recorded = LiveLikeErasure.objects.using(using).record(entries)
+    pks = [erasure.pk for erasure in recorded]
+
+    def erase_after_commit() -> None:
+        erase_now(pks)
+
+    transaction.on_commit(erase_after_commit, using=using, robust=True)
+
+
+def _deletes_rows_only(origin: Any) -> bool:
+    model = getattr(origin, "model", None) or type(origin)
+    return isinstance(model, type) and issubclass(model, LiveLikeProfile)
+
+
+# -- erasing ------------------------------------------------------------------------
+
+
+def erase(erasure_pk: Any, *, ignoring_backoff: bool = False) -> Erased:
+    """One attempt at one erasure; never raises for LiveLike trouble.
+
+    Looks the profile up by custom id first when its id was never known (a
+    minted token's profile, or a create whose answer was lost).
+    """
+    rows = LiveLikeErasure.objects.using(router.db_for_write(LiveLikeErasure))
+    if not rows.claim(erasure_pk, ignoring_backoff=ignoring_backoff):
+        return Erased.BUSY
+    erasure = rows.get(pk=erasure_pk)
+    try:
+        outcome = _erase_at_livelike(rows, erasure)
+    except Exception as error:
+        delay = retry_delay(erasure.attempts, error)
+        if isinstance(error, LiveLikeError):
+            reason = f"{type(error).__name__}: {error.summary()}"
+            logger.warning(
+                "LiveLike profile not erased, will retry: user=%s profile=%s attempt=%s "
+                "error=%s retry_in_s=%.0f",
+                erasure.user_pk,
+                erasure.profile_id,
+                erasure.attempts,
+                reason,
+                delay,
+            )
+        else:
+            reason = f"{type(error).__name__}: unexpected error, see the log"
+            logger.exception(
+                "LiveLike erasure raised: user=%s attempt=%s", erasure.user_pk, erasure.attempts
+            )
+        rows.failed(erasure.pk, reason, timezone.now() + timedelta(seconds=delay))
+        return Erased.FAILED
+    rows.done(erasure.pk)
+    logger.info(
+        "LiveLike profile %s: user=%s profile=%s",
+        "erased" if outcome == Erased.ERASED else "already gone, nothing to erase",
+        erasure.user_pk,
+        erasure.profile_id,
+    )
+    return outcome
+
+
+def _erase_at_livelike(rows: Any, erasure: LiveLikeErasure) -> Erased:
+    client = get_client()
+    profile_id = erasure.profile_id
+    if not profile_id:
+        try:
+            profile_id = client.get_profile_by_custom_id(erasure.custom_id).id
+        except LiveLikeRejected as error:
+            if error.status_code == 404:
+                return Erased.GONE  # LiveLike never made it
+            raise
+        rows.store_profile_id(erasure.pk, profile_id)
+        erasure.profile_id = profile_id
+    return Erased.ERASED if client.delete_profile(profile_id) else Erased.GONE
+
+
+def erase_now(pks: Iterable[Any]) -> None:
+    """After the deleting commit: erase the first few at once, stopping at the first failure."""
+    for pk in list(pks)[:ERASED_AT_COMMIT]:
+        if erase(pk) == Erased.FAILED:
+            return  # LiveLike is failing: livelike_sync (or the next pass) retries
+
+
+@dataclass
+class ErasureReport:
+    """Counts of a pass over the outbox."""
+
+    counts: dict[Erased, int] = field(default_factory=lambda: dict.fromkeys(Erased, 0))
+    remaining: int = 0
+
+    @property
+    def failed(self) -> int:
+        return self.counts[Erased.FAILED]
+
+
+def erase_due(*, ignoring_backoff: bool = True) -> ErasureReport:
+    """Try every erasure that may be tried now (``livelike_sync``); ``remaining``: left after.
+
+    An operator runs this: failed erasures are tried again whatever their
+    backoff, but never one in flight elsewhere nor one whose profile may
+    still be being created.
+    """
+    rows = LiveLikeErasure.objects.using(router.db_for_write(LiveLikeErasure))
+    report = ErasureReport()
+    due = rows.due(timezone.now(), ignoring_backoff=ignoring_backoff)
+    for pk in list(due.order_by("pk").values_list("pk", flat=True).iterator()):
+        report.counts[erase(pk, ignoring_backoff=ignoring_backoff)] += 1
+    report.remaining = rows.count()
+    return report

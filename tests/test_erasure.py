@@ -1,0 +1,238 @@
+"""A deleted user's LiveLike profile is erased at LiveLike: once, after the commit, never lost.
+
+Against the fake LiveLike over real sockets; on SQLite and on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from livelike_profiles.client import get_client
+from livelike_profiles.erasure import ERASED_AT_COMMIT
+from livelike_profiles.models import LiveLikeErasure, LiveLikeProfile
+from livelike_profiles.provisioning import ensure_profile
+from tests.factories import claim_held_elsewhere, log_in, make_user, make_users, row_of
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+Status = LiveLikeProfile.Status
+
+
+def provisioned(count: int) -> list:
+    users = make_users(count)
+    for user in users:
+        assert ensure_profile(user).is_active
+    return users
+
+
+def deletes_of(fake, profile_id: str, status: int | None = 200) -> int:
+    """DELETE calls for the profile, answered with ``status`` (any status: ``None``)."""
+    return sum(
+        1
+        for call in fake.calls
+        if call.method == "DELETE"
+        and call.path.endswith(f"/profiles/{profile_id}/")
+        and (status is None or call.status == status)
+    )
+
+
+def sync(*args: str) -> str:
+    out = io.StringIO()
+    call_command("livelike_sync", *args, stdout=out)
+    return out.getvalue()
+
+
+def sync_failing(*args: str) -> tuple[str, str]:
+    out = io.StringIO()
+    with pytest.raises(CommandError) as raised:
+        call_command("livelike_sync", *args, stdout=out)
+    return out.getvalue(), str(raised.value)
+
+
+def test_a_deleted_users_profile_is_erased_at_livelike_once(livelike_fake):
+    (user,) = provisioned(1)
+    profile_id = row_of(user).profile_id
+    user.delete()
+    assert deletes_of(livelike_fake, profile_id) == 1
+    assert livelike_fake.profiles == []
+    assert not LiveLikeErasure.objects.exists()
+    sync()  # nothing owed any more: no second DELETE
+    assert deletes_of(livelike_fake, profile_id, status=None) == 1
+
+
+def test_a_rolled_back_deletion_erases_nothing(livelike_fake):
+    (user,) = provisioned(1)
+
+    class Undo(Exception):
+        pass
+
+    with pytest.raises(Undo), transaction.atomic():
+        get_user_model()._default_manager.filter(pk=user.pk).delete()
+        assert LiveLikeErasure.objects.count() == 1  # written with the deletion...
+        raise Undo
+    assert not LiveLikeErasure.objects.exists()  # ...and taken back with it
+    assert livelike_fake.count_calls("DELETE") == 0
+    assert row_of(user).is_active and len(livelike_fake.profiles) == 1
+    sync()
+    assert livelike_fake.count_calls("DELETE") == 0
+
+
+def test_ten_users_deleted_during_an_outage_are_all_erased_once_it_is_over(livelike_fake):
+    users = provisioned(10)
+    profile_ids = [row_of(user).profile_id for user in users]
+    # Down for the attempt after the commit and for a first sync: 11 failures, then up.
+    livelike_fake.fail_next_deletes(11, status=503)
+    get_user_model()._default_manager.filter(pk__in=[u.pk for u in users]).delete()
+    # The deletion went through; after its commit one attempt met the outage and stopped.
+    assert not LiveLikeProfile.objects.exists()
+    assert livelike_fake.count_calls("DELETE") == 1
+    assert LiveLikeErasure.objects.count() == 10
+
+    output, error = sync_failing()  # still down: every erasure fails, none is lost
+    assert "10 erasure(s) failed" in error
+    assert LiveLikeErasure.objects.count() == 10
+    assert set(LiveLikeErasure.objects.values_list("status", flat=True)) == {"failed"}
+    assert "503" in LiveLikeErasure.objects.first().last_error
+
+    output = sync()  # LiveLike is back
+    assert "deleted users' profiles erased" in output
+    assert not LiveLikeErasure.objects.exists()
+    assert livelike_fake.profiles == []
+    for profile_id in profile_ids:
+        assert deletes_of(livelike_fake, profile_id) == 1
+    sync()
+    assert sum(deletes_of(livelike_fake, p, status=200) for p in profile_ids) == 10
+
+
+def test_deleting_a_thousand_users_costs_a_few_queries_and_no_call_inside(livelike_fake):
+    model = get_user_model()
+    users = model._default_manager.bulk_create(
+        [model(**{model.USERNAME_FIELD: f"bulk{n}@example.com"}) for n in range(1000)]
+    )
+    if users[0].pk is None:  # databases that return no keys from a bulk insert
+        users = list(model._default_manager.order_by("pk"))
+    LiveLikeProfile.objects.bulk_create(
+        LiveLikeProfile(
+            user_id=user.pk, status=Status.ACTIVE, profile_id=f"p{n}", custom_id=f"c{n}"
+        )
+        for n, user in enumerate(users)
+    )
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        model._default_manager.filter(pk__in=[u.pk for u in users]).delete()
+        assert livelike_fake.calls == []  # nothing is asked of LiveLike inside the transaction
+    print(f"queries to delete 1,000 users and record their erasures: {len(queries)}")
+    assert len(queries) <= 40
+    assert LiveLikeProfile.objects.count() == 0
+    # After the commit, a few at once (the fake has none of them: already gone); the rest wait.
+    assert livelike_fake.count_calls("DELETE") == ERASED_AT_COMMIT
+    assert LiveLikeErasure.objects.count() == 1000 - ERASED_AT_COMMIT
+
+
+def test_keep_calls_nobody(livelike_fake, livelike_settings):
+    livelike_settings(ON_USER_DELETE="keep")
+    (user,) = provisioned(1)
+    calls = len(livelike_fake.calls)
+    user.delete()
+    assert not LiveLikeErasure.objects.exists()
+    assert len(livelike_fake.calls) == calls
+    assert len(livelike_fake.profiles) == 1
+
+
+def test_deleting_only_the_row_is_not_the_users_deletion(livelike_fake):
+    (user,) = provisioned(1)
+    row_of(user).delete()
+    LiveLikeProfile.objects.filter(user_id=user.pk).delete()
+    assert not LiveLikeErasure.objects.exists()
+    assert livelike_fake.count_calls("DELETE") == 0
+
+
+def test_a_profile_still_being_created_is_erased_once_its_create_is_over(livelike_fake):
+    user = make_user()
+    row = claim_held_elsewhere(user, lease_seconds=60)
+    # The other process's create reaches LiveLike; its answer never reaches a row.
+    get_client().create_profile_by_custom_id(row.custom_id)
+    user.delete()
+    erasure = LiveLikeErasure.objects.get()
+    assert erasure.not_before == row.lease_expires_at and erasure.profile_id == ""
+    sync()  # its create may still be in flight: not yet
+    assert livelike_fake.count_calls("DELETE") == 0 and len(livelike_fake.profiles) == 1
+    LiveLikeErasure.objects.update(not_before=timezone.now() - timedelta(seconds=1))
+    sync()
+    assert livelike_fake.profiles == [] and not LiveLikeErasure.objects.exists()
+    assert livelike_fake.count_calls("DELETE") == 1
+
+
+def test_a_minted_tokens_profile_is_looked_up_by_custom_id_then_erased(
+    livelike_fake, livelike_settings
+):
+    secret = livelike_fake.settings()["CLIENT_SECRET"]
+    livelike_settings(ACCESS_TOKENS="client-generated", CLIENT_SECRET=secret)
+    used, unused = make_users(2)
+    log_in(used), log_in(unused)
+    # The SDK used one user's token (LiveLike made that profile); the other's never.
+    get_client().get_own_profile(row_of(used).access_token)
+    assert row_of(used).profile_id is None  # the site never learned its id
+    get_user_model()._default_manager.filter(pk__in=[used.pk, unused.pk]).delete()
+    assert livelike_fake.profiles == []
+    assert livelike_fake.count_calls("DELETE") == 1  # nothing to erase for the unused one
+    assert not LiveLikeErasure.objects.exists()
+
+
+def test_a_profile_already_gone_at_livelike_is_not_an_error(livelike_fake):
+    (user,) = provisioned(1)
+    livelike_fake.reset()  # LiveLike lost it (or an operator erased it there)
+    user.delete()
+    assert not LiveLikeErasure.objects.exists()
+    assert livelike_fake.count_calls("DELETE") == 1
+
+
+def test_a_rate_limited_erasure_waits_for_retry_after(livelike_fake):
+    (user,) = provisioned(1)
+    livelike_fake.rate_limit_next(1, retry_after=120)
+    user.delete()
+    erasure = LiveLikeErasure.objects.get()
+    assert erasure.next_attempt_at >= timezone.now() + timedelta(seconds=110)
+    assert "429" in erasure.last_error
+
+
+# -- the admin ------------------------------------------------------------------------
+
+ERASURES = "/admin/livelike_profiles/livelikeerasure/"
+
+
+def test_the_admin_lists_pending_erasures_and_retries_them_now(livelike_fake, admin_client):
+    users = provisioned(2)
+    profile_ids = [row_of(user).profile_id for user in users]
+    livelike_fake.fail_next_deletes(1, status=503)
+    get_user_model()._default_manager.filter(pk__in=[u.pk for u in users]).delete()
+    assert LiveLikeErasure.objects.count() == 2
+    page = admin_client.get(ERASURES).content.decode()
+    for profile_id in profile_ids:
+        assert profile_id in page
+    assert "503" in page  # the failed one's last error
+    pks = list(LiveLikeErasure.objects.values_list("pk", flat=True))
+    response = admin_client.post(
+        ERASURES, {"action": "retry_now", "_selected_action": pks}, follow=True
+    )
+    assert "2 profiles erased at LiveLike." in response.content.decode()
+    assert not LiveLikeErasure.objects.exists() and livelike_fake.profiles == []
+
+
+def test_the_erasure_admin_changes_and_deletes_nothing_by_hand(livelike_fake, admin_client):
+    (user,) = provisioned(1)
+    livelike_fake.fail_next_deletes(1, status=503)
+    user.delete()
+    erasure = LiveLikeErasure.objects.get()
+    change = f"{ERASURES}{erasure.pk}/change/"
+    assert admin_client.post(change, {"profile_id": "x"}).status_code == 403
+    assert admin_client.post(f"{ERASURES}{erasure.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert LiveLikeErasure.objects.get().profile_id == erasure.profile_id
