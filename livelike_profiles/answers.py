@@ -86,9 +86,16 @@ class RemoteProfile:
 
 
 def parse_answer(
-    response: Response, method: str, url: str, whose_token: WhoseToken = ""
+    response: Response,
+    method: str,
+    url: str,
+    whose_token: WhoseToken = "",
+    *,
+    empty_ok: bool = False,
 ) -> dict[str, Any]:
     """Turn an HTTP answer into a JSON dict, or raise the matching exception.
+
+    ``empty_ok``: a success without a body (a delete's) is ``{}``, not a bad response.
 
     A 401/403 only speaks about the credential the request carried: a
     profile's own token (:class:`LiveLikeTokenRejected`), the admin token (a
@@ -98,7 +105,7 @@ def parse_answer(
     """
     status = response.status_code
     context: _Context = {"method": method, "url": url, "status_code": status, "response": response}
-    data = _json_body(response)
+    data = _json_body(response) if response.content else None
     if status >= 400 or status < 200:
         detail, errors = _error_detail(data, response)
         if status == 429:
@@ -116,6 +123,8 @@ def parse_answer(
         raise LiveLikeRejected(detail, errors=errors, **context)
     if status >= 300:
         raise LiveLikeBadResponse("unexpected redirect", **context)
+    if empty_ok and not response.content.strip():
+        return {}
     if not isinstance(data, dict):
         raise LiveLikeBadResponse(_describe_body(response), **context)
     return data
@@ -205,7 +214,7 @@ def remote_profile(data: dict[str, Any], *, require_token: bool, url: str) -> Re
     """The profile in an answer; :class:`LiveLikeBadResponse` if its id or token is unusable."""
     profile_id = data.get("id")
     token = data.get("access_token") or ""
-    if not _is_profile_id(profile_id):
+    if not is_profile_id(profile_id):
         raise LiveLikeBadResponse("the profile in the answer has no usable id", url=url)
     if not isinstance(token, str) or (require_token and not token):
         raise LiveLikeBadResponse("the created profile in the answer has no access token", url=url)
@@ -224,7 +233,7 @@ def remote_profile(data: dict[str, Any], *, require_token: bool, url: str) -> Re
     )
 
 
-def _is_profile_id(value: Any) -> TypeGuard[str]:
+def is_profile_id(value: Any) -> TypeGuard[str]:
     """Whether ``value`` fits our ``profile_id`` column: 1-64 printable, non-space characters."""
     return (
         isinstance(value, str)

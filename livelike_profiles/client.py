@@ -33,6 +33,7 @@ from .answers import (
     RemoteProfile,
     WhoseToken,
     clean_text,
+    is_profile_id,
     parse_answer,
     remote_profile,
 )
@@ -152,13 +153,30 @@ class LiveLikeClient:
         Whether LiveLike includes the access token in this answer is not
         documented; the result's ``access_token`` is ``""`` when it does not.
         """
-        if not self._api_token:
-            raise LiveLikeConfigurationError(
-                'LIVELIKE["API_TOKEN"] (an admin token) is needed to look profiles up by custom id.'
-            )
+        token = self._admin_token("look profiles up by custom id")
         url = self._custom_id_url(custom_id)
-        data = self._request("GET", url, token=self._api_token, whose_token=ADMIN)
+        data = self._request("GET", url, token=token, whose_token=ADMIN)
         return remote_profile(data, require_token=False, url=url)
+
+    def delete_profile(self, profile_id: str) -> bool:
+        """Delete the profile ``profile_id`` at LiveLike with the admin ``API_TOKEN``.
+
+        True when LiveLike deleted it; False when it answered 404: there is no
+        such profile (any more), so there is nothing left to erase. Safe to
+        repeat: a repeat after a lost answer gets that 404.
+        """
+        token = self._admin_token("delete profiles")
+        if not is_profile_id(profile_id):
+            raise ValueError("a profile id is 1 to 64 printable characters, no spaces")
+        url = f"{self.api_url}profiles/{quote(profile_id, safe='')}/"
+        try:
+            # LiveLike answers 200 with an empty body.
+            self._request("DELETE", url, token=token, whose_token=ADMIN, empty_ok=True)
+        except LiveLikeRejected as err:
+            if err.status_code == 404:
+                return False
+            raise
+        return True
 
     def get_own_profile(self, access_token: str) -> RemoteProfile:
         """Read the profile that ``access_token`` belongs to."""
@@ -182,6 +200,14 @@ class LiveLikeClient:
         return remote_profile(data, require_token=False, url=url)
 
     # -- plumbing ----------------------------------------------------------
+
+    def _admin_token(self, purpose: str) -> Secret:
+        """The admin token, masked in the reports of the frames that hold it."""
+        if not self._api_token:
+            raise LiveLikeConfigurationError(
+                f'LIVELIKE["API_TOKEN"] (an admin token) is needed to {purpose}.'
+            )
+        return Secret(self._api_token)
 
     def _custom_id_url(self, custom_id: str) -> str:
         if not custom_id or len(custom_id) > 255:
@@ -213,8 +239,12 @@ class LiveLikeClient:
         token: str | None = None,
         whose_token: WhoseToken = "",
         json: Any = None,
+        empty_ok: bool = False,
     ) -> dict[str, Any]:
-        """Send one request; ``whose_token`` says whose ``token`` is (``PROFILE``, ``ADMIN``)."""
+        """Send one request; ``whose_token`` says whose ``token`` is (``PROFILE``, ``ADMIN``).
+
+        ``empty_ok``: a success without a body answers ``{}``.
+        """
         # Prints masked in error reports; requests sends the value as it is.
         headers = {"Authorization": Secret(f"Bearer {token}")} if token else None
         try:
@@ -232,7 +262,7 @@ class LiveLikeClient:
             ) from err
         except requests.RequestException as err:
             raise LiveLikeUnavailable(type(err).__name__, method=method, url=url) from err
-        data = parse_answer(response, method, url, whose_token if token else "")
+        data = parse_answer(response, method, url, whose_token if token else "", empty_ok=empty_ok)
         if isinstance(data.get("access_token"), str):  # a create's (or a lookup's) answer
             data["access_token"] = Secret(data["access_token"])
         return data

@@ -503,11 +503,21 @@ def test_401_403_on_discovery_is_unavailable_not_a_rejected_token(client, status
 
 
 @pytest.mark.parametrize("status", [401, 403])
-def test_401_403_to_the_admin_token_is_rejected_not_a_rejected_profile_token(client, status):
+@pytest.mark.parametrize(
+    ("method", "url", "call"),
+    [
+        ("GET", CUSTOM_URL, lambda client: client.get_profile_by_custom_id("abc123")),
+        ("DELETE", f"{BASE}profiles/p-1/", lambda client: client.delete_profile("p-1")),
+    ],
+    ids=["lookup", "delete"],
+)
+def test_401_403_to_the_admin_token_is_rejected_not_a_rejected_profile_token(
+    client, status, method, url, call
+):
     with responses.RequestsMock() as rsps:
-        rsps.get(CUSTOM_URL, json={"detail": "Invalid token."}, status=status)
+        rsps.add(method, url, json={"detail": "Invalid token."}, status=status)
         with pytest.raises(LiveLikeRejected) as caught:
-            client.get_profile_by_custom_id("abc123")
+            call(client)
     assert not isinstance(caught.value, LiveLikeTokenRejected)
     assert caught.value.status_code == status
     assert_no_secret(caught.value)
@@ -528,3 +538,104 @@ def test_401_403_to_the_profile_token_on_update_is_token_rejected(client, mocked
     mocked.patch(PROFILE_URL, json={"detail": "Invalid token."}, status=status)
     with pytest.raises(LiveLikeTokenRejected):
         client.update_own_profile(TOKEN, nickname="x")
+
+
+# -- deleting a profile (issue 11) ------------------------------------------------
+
+DELETE_URL = f"{BASE}profiles/p-1/"
+
+
+def test_delete_profile_sends_the_admin_token_and_accepts_an_empty_200(client):
+    with responses.RequestsMock() as rsps:
+        call = rsps.delete(
+            DELETE_URL,
+            body=b"",
+            status=200,
+            content_type="application/json",  # an empty body labelled JSON, as DRF sends it
+            match=[matchers.header_matcher({"Authorization": f"Bearer {ADMIN}"})],
+        )
+        assert client.delete_profile("p-1") is True
+    assert call.call_count == 1  # and no discovery: the URL is the admin API's
+
+
+@pytest.mark.parametrize(("status", "kwargs"), [(204, {"body": b""}), (200, {"json": {}})])
+def test_delete_profile_accepts_204_and_a_json_200(client, status, kwargs):
+    with responses.RequestsMock() as rsps:
+        rsps.delete(DELETE_URL, status=status, **kwargs)
+        assert client.delete_profile("p-1") is True
+
+
+def test_delete_profile_of_an_unknown_profile_is_false(client):
+    with responses.RequestsMock() as rsps:
+        rsps.delete(DELETE_URL, json={"detail": "Not found."}, status=404)
+        assert client.delete_profile("p-1") is False
+
+
+def test_delete_profile_with_an_unusable_success_body_is_a_bad_response(client):
+    # Whether anything was deleted is unknown: the caller keeps it for a retry.
+    with responses.RequestsMock() as rsps:
+        rsps.delete(DELETE_URL, body="<html>Welcome to the portal</html>", status=200)
+        with pytest.raises(LiveLikeBadResponse):
+            client.delete_profile("p-1")
+
+
+def test_delete_profile_400_is_rejected(client):
+    with responses.RequestsMock() as rsps:
+        rsps.delete(DELETE_URL, json={"detail": "No."}, status=400)
+        with pytest.raises(LiveLikeRejected) as caught:
+            client.delete_profile("p-1")
+    assert type(caught.value) is LiveLikeRejected
+
+
+def test_delete_profile_429_is_rate_limited_with_retry_after(client):
+    with responses.RequestsMock() as rsps:
+        rsps.delete(DELETE_URL, json={}, status=429, headers={"Retry-After": "12"})
+        with pytest.raises(LiveLikeRateLimited) as caught:
+            client.delete_profile("p-1")
+    assert caught.value.retry_after == 12.0
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_delete_profile_5xx_is_unavailable(client, status):
+    with responses.RequestsMock() as rsps:
+        rsps.delete(DELETE_URL, body="<html>Down</html>", status=status)
+        with pytest.raises(LiveLikeUnavailable) as caught:
+            client.delete_profile("p-1")
+    assert caught.value.status_code == status
+    assert_no_secret(caught.value)
+
+
+@pytest.mark.parametrize("error", [requests.ConnectionError("refused"), requests.ReadTimeout()])
+def test_delete_profile_network_errors_are_unavailable(client, error):
+    with responses.RequestsMock() as rsps:
+        rsps.delete(DELETE_URL, body=error)
+        with pytest.raises(LiveLikeUnavailable) as caught:
+            client.delete_profile("p-1")
+    assert caught.value.status_code is None
+    assert_no_secret(caught.value)
+
+
+def test_delete_profile_redirect_is_a_bad_response(client):
+    with responses.RequestsMock() as rsps:
+        rsps.delete(DELETE_URL, status=301, headers={"Location": f"{BASE}elsewhere/"})
+        with pytest.raises(LiveLikeBadResponse):
+            client.delete_profile("p-1")
+
+
+def test_delete_profile_id_is_url_quoted(client):
+    with responses.RequestsMock() as rsps:
+        rsps.delete(f"{BASE}profiles/a%2Fb%3F/", status=200, body=b"")
+        assert client.delete_profile("a/b?") is True
+
+
+@pytest.mark.parametrize("profile_id", ["", "x" * 65, "a b", "a\x00b", "a\nb", None, 7])
+def test_delete_profile_refuses_a_bad_id_before_any_request(client, profile_id):
+    # Any request would fail otherwise (none is registered): the ValueError comes first.
+    with responses.RequestsMock(), pytest.raises(ValueError):
+        client.delete_profile(profile_id)
+
+
+def test_delete_profile_needs_admin_token():
+    client = LiveLikeClient(api_url=BASE, client_id="cid", api_token="")
+    with pytest.raises(LiveLikeConfigurationError, match="API_TOKEN"):
+        client.delete_profile("p-1")

@@ -176,3 +176,53 @@ def test_one_pooled_connection_serves_sequential_calls(client, fake):
     opened = [pools[key].num_connections for key in pools.keys()]  # noqa: SIM118 - not a dict
     assert opened == [1]  # discovery and five creates over one kept-alive socket
     assert fake.create_count == 5
+
+
+def test_delete_profile_then_it_is_gone(client, fake):
+    created = client.create_profile_by_custom_id("cid-1")
+
+    assert client.delete_profile(created.id) is True
+    assert client.delete_profile(created.id) is False  # a repeat: nothing left to delete
+
+    assert [p.id for p in fake.deleted] == [created.id]
+    assert fake.profiles == []
+    with pytest.raises(LiveLikeTokenRejected):
+        client.get_own_profile(created.access_token)
+    with pytest.raises(LiveLikeRejected) as caught:
+        client.get_profile_by_custom_id("cid-1")
+    assert caught.value.status_code == 404
+    assert fake.count_calls("DELETE", path_contains=f"/profiles/{created.id}/") == 2
+
+
+def test_delete_profile_faults(client, fake):
+    created = client.create_profile()
+    fake.fail_next_deletes(1, status=503, body="<html>down</html>")
+    with pytest.raises(LiveLikeUnavailable) as caught:
+        client.delete_profile(created.id)
+    assert caught.value.status_code == 503
+    fake.rate_limit_next(1, retry_after=42)
+    with pytest.raises(LiveLikeRateLimited) as limited:
+        client.delete_profile(created.id)
+    assert limited.value.retry_after == 42
+    assert fake.deleted == []
+    assert client.delete_profile(created.id) is True
+
+
+def test_delete_profile_timeout_is_unavailable(client, fake):
+    fake.latency = 1.0
+    client.timeout = 0.2
+    with pytest.raises(LiveLikeUnavailable, match=r"no answer within 0\.2s"):
+        client.delete_profile("p-1")
+
+
+@pytest.mark.parametrize("api_token", ["wrong", "profile"])
+def test_delete_profile_refused_to_a_token_that_is_not_the_admin_one(client, fake, api_token):
+    created = client.create_profile()
+    token = created.access_token if api_token == "profile" else api_token
+    other = LiveLikeClient(api_url=fake.url, client_id="live", api_token=token, timeout=2)
+    with pytest.raises(LiveLikeRejected) as caught:
+        other.delete_profile(created.id)
+    assert caught.value.status_code == (403 if api_token == "profile" else 401)
+    assert not isinstance(caught.value, LiveLikeTokenRejected)
+    assert_no_token(caught.value, token)
+    assert fake.deleted == [] and len(fake.profiles) == 1

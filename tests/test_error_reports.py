@@ -126,6 +126,16 @@ def test_the_admin_token_of_a_lookup(debug, livelike_fake):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_the_admin_token_of_a_delete(debug, livelike_fake):
+    livelike_fake.stop()
+
+    info = failure_of(lambda: get_client().delete_profile("some-profile-id"))
+
+    assert "delete_profile" in reports_of(info)["page (text)"]
+    assert_hidden(reports_of(info), livelike_fake.admin_token)
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_created_profile_whose_answer_is_unusable(debug, livelike_fake):
     # LiveLike created a profile but its answer lacks the id: the token in it
     # is in the variables of the frames that read the answer.

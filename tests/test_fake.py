@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import selectors
 import signal
 import socket
@@ -363,6 +364,124 @@ def test_admin_lookup_can_include_the_token_as_this_fake_used_to(http):
     assert found.json()["access_token"] == created["access_token"]
     assert without.status_code == 200
     assert "access_token" not in without.json()
+
+
+# Deleting profiles (admin token)
+
+
+def detail_url(fake: FakeLiveLike, profile_id: str) -> str:
+    return f"{fake.url}profiles/{profile_id}/"
+
+
+def delete(http: requests.Session, fake: FakeLiveLike, profile_id: str) -> requests.Response:
+    return http.delete(detail_url(fake, profile_id), headers=bearer(ADMIN), timeout=5)
+
+
+def test_delete_answers_200_empty_and_the_profile_is_gone(fake, http):
+    created = http.post(custom_id_url(fake, "u-1"), json={"nickname": "Ada"}, timeout=5).json()
+    kept = create(http, fake)
+
+    deleted = delete(http, fake, created["id"])
+    again = delete(http, fake, created["id"])
+
+    assert deleted.status_code == 200
+    assert deleted.content == b""
+    assert again.status_code == 404
+    assert again.json() == {"detail": "Not found."}
+    assert [(p.id, p.custom_id, p.nickname) for p in fake.deleted] == [
+        (created["id"], "u-1", "Ada")
+    ]
+    assert [p.id for p in fake.profiles] == [kept["id"]]
+    assert fake.profile_by_custom_id("u-1") is None
+    with pytest.raises(KeyError):
+        fake.profile(created["id"])
+    # Its id, custom id and token no longer answer; the other profile is untouched.
+    assert http.get(detail_url(fake, created["id"]), timeout=5).status_code == 404
+    assert http.get(custom_id_url(fake, "u-1"), headers=bearer(ADMIN), timeout=5).status_code == 404
+    own = http.get(profile_url(fake), headers=bearer(created["access_token"]), timeout=5)
+    assert (own.status_code, own.json()) == (401, {"detail": "Invalid token."})
+    assert http.get(profile_url(fake), headers=bearer(kept["access_token"]), timeout=5).ok
+    assert fake.create_count == 2  # a count of creations: deleting takes none back
+    assert fake.count_calls("DELETE", path_contains="/profiles/") == 2
+    assert created["access_token"] not in repr(fake.deleted)
+
+
+def test_delete_of_an_unknown_profile_answers_404(fake, http):
+    assert delete(http, fake, "no-such-id").status_code == 404
+    assert fake.deleted == []
+
+
+def test_delete_needs_the_admin_token(minting, http):
+    created = create(http, minting)
+    url = detail_url(minting, created["id"])
+
+    anonymous = http.delete(url, timeout=5)
+    wrong = http.delete(url, headers=bearer("guess"), timeout=5)
+    as_profile = http.delete(url, headers=bearer(created["access_token"]), timeout=5)
+    minted = http.delete(url, headers=bearer(sign(claims("u-9"))), timeout=5)
+    bad_minted = http.delete(url, headers=bearer(sign(claims(iss="other"))), timeout=5)
+
+    assert (anonymous.status_code, wrong.status_code, as_profile.status_code) == (401, 401, 403)
+    assert anonymous.json() == {"detail": "Authentication credentials were not provided."}
+    assert (minted.status_code, bad_minted.status_code) == (403, 403)
+    assert minting.deleted == []
+    assert minting.create_count == 1  # the minted token created nothing
+    assert http.get(url, timeout=5).status_code == 200
+
+
+def test_a_deleted_custom_id_is_free_a_minted_token_for_it_creates_a_new_profile(minting, http):
+    first = http.get(profile_url(minting), headers=bearer(sign(claims("u-1"))), timeout=5).json()
+    assert delete(http, minting, first["id"]).status_code == 200
+
+    # LiveLike's implicit creation: the first use for an unknown custom id creates it.
+    second = http.get(profile_url(minting), headers=bearer(sign(claims("u-1"))), timeout=5)
+
+    assert second.status_code == 200
+    assert second.json()["id"] != first["id"]
+    assert second.json()["custom_id"] == "u-1"
+    assert minting.profile_by_custom_id("u-1").created_by == "token"
+    assert minting.create_count == 2
+    assert http.post(custom_id_url(minting, "u-1"), timeout=5).status_code == 409
+
+
+def test_profile_detail_allows_get_and_delete_only(fake, http):
+    response = http.patch(detail_url(fake, "x"), json={}, timeout=5)
+
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "GET, DELETE, OPTIONS"
+
+
+def test_fail_next_deletes_deletes_nothing_and_leaves_other_calls_alone(fake, http):
+    created = http.post(custom_id_url(fake, "u-1"), timeout=5).json()
+    fake.fail_next_deletes(2, status=503, retry_after=7)
+
+    lookup = http.get(custom_id_url(fake, "u-1"), headers=bearer(ADMIN), timeout=5)
+    failures = [delete(http, fake, created["id"]), delete(http, fake, "no-such-id")]
+    assert fake.deleted == []
+    fake.fail_next_deletes(1, status=502, body="<html>Bad gateway</html>")
+    html = delete(http, fake, created["id"])
+    after = delete(http, fake, created["id"])
+
+    assert lookup.status_code == 200
+    for failure in failures:
+        assert (failure.status_code, failure.headers["Retry-After"]) == (503, "7")
+        assert "detail" in failure.json()
+    assert (html.status_code, html.text) == (502, "<html>Bad gateway</html>")
+    assert after.status_code == 200
+    assert [p.id for p in fake.deleted] == [created["id"]]
+
+
+def test_rate_limit_and_malformed_apply_to_deletes(fake, http):
+    created = create(http, fake)
+    fake.rate_limit_next(1, retry_after=9)
+    limited = delete(http, fake, created["id"])
+    fake.malformed_next(1)
+    garbage = delete(http, fake, created["id"])
+
+    assert (limited.status_code, limited.headers["Retry-After"]) == (429, "9")
+    assert garbage.text == "<html>oops</html>"
+    assert fake.deleted == []
+    assert delete(http, fake, created["id"]).status_code == 200
 
 
 # Client-generated access tokens (JWTs the site signs with the client secret)
@@ -874,16 +993,20 @@ def test_start_on_a_given_port_without_a_context_manager():
 
 
 def test_reset_forgets_profiles_calls_and_faults(fake, http):
-    create(http, fake)
+    created = create(http, fake)
+    assert delete(http, fake, created["id"]).status_code == 200
     fake.fail_next_creates(3)
+    fake.fail_next_deletes(3)
     fake.rate_limit_next(3)
 
     fake.reset()
 
     assert fake.profiles == []
+    assert fake.deleted == []
     assert fake.calls == []
     assert fake.create_count == 0
-    assert http.post(profile_url(fake), timeout=5).status_code == 201
+    created = create(http, fake)
+    assert delete(http, fake, created["id"]).status_code == 200
 
 
 def test_calls_are_recorded_without_tokens(fake, http):
@@ -954,6 +1077,39 @@ def test_rate_limit_next_is_consumed_exactly_under_contention(fake):
     statuses = run_concurrently(20, get)
 
     assert sorted(statuses) == [200] * 13 + [429] * 7
+
+
+def test_fail_next_deletes_is_consumed_exactly_under_contention(fake, http):
+    ids: queue.SimpleQueue[str] = queue.SimpleQueue()
+    for _ in range(20):
+        ids.put(create(http, fake)["id"])
+    fake.fail_next_deletes(5)
+
+    def delete_one() -> int:
+        profile_id = ids.get_nowait()  # each thread its own profile
+        return requests.delete(
+            detail_url(fake, profile_id), headers=bearer(ADMIN), timeout=10
+        ).status_code
+
+    statuses = run_concurrently(20, delete_one)
+
+    assert sorted(statuses) == [200] * 15 + [503] * 5
+    assert len(fake.deleted) == 15
+    assert len(fake.profiles) == 5
+
+
+def test_concurrent_deletes_of_one_profile_delete_it_once(fake, http):
+    created = create(http, fake)
+
+    def delete_it() -> int:
+        return requests.delete(
+            detail_url(fake, created["id"]), headers=bearer(ADMIN), timeout=10
+        ).status_code
+
+    statuses = run_concurrently(20, delete_it)
+
+    assert sorted(statuses) == [200] + [404] * 19
+    assert [p.id for p in fake.deleted] == [created["id"]]
 
 
 def test_custom_id_race_creates_exactly_one_profile(fake):

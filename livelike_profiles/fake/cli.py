@@ -23,7 +23,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--admin-token",
         default=DEFAULT_ADMIN_TOKEN,
-        help="token the admin lookup by custom id accepts",
+        help="token the admin lookup by custom id and the delete accept",
     )
     parser.add_argument(
         "--client-secret",

@@ -2,7 +2,9 @@
 
 Every answer is shaped as ``https://cf-blast.livelikecdn.com/api/v1/`` answers on the wire.
 Assumptions where LiveLike's docs are silent: a bad minted token answers 403; a known route
-asked with another method answers 405, as DRF would.
+asked with another method answers 405, as DRF would; a deleted profile is gone for good (its
+opaque token answers 401, its custom id is free again: a minted token for it creates a new
+profile on first use, as for any unknown custom id).
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ _ROUTES = tuple(
     for path, name, methods in (
         ("applications/{client_id}/", "_application", "GET"),
         ("applications/{client_id}/profile/", "_own_profile", "GET POST PATCH"),
-        ("profiles/{profile_id}/", "_public_profile", "GET"),
+        ("profiles/{profile_id}/", "_profile_detail", "GET DELETE"),
         ("profile-by-custom-id/{client_id}/{custom_id}/", "_by_custom_id", "GET POST"),
     )
 )
@@ -204,7 +206,9 @@ class Endpoints:
                 response = invalid
             return store.maybe_lose_locked(response) if created else response
 
-    def _public_profile(self, request: Request, profile_id: str) -> Response:
+    def _profile_detail(self, request: Request, profile_id: str) -> Response:
+        if request.method == "DELETE":
+            return self._delete(request, profile_id)
         with self.store.lock:
             profile = self.store.profiles.get(profile_id)
             if profile is None:
@@ -219,17 +223,7 @@ class Endpoints:
         fault = self.store.take(self.store.lookup_faults)
         if fault is not None:
             return fault
-        token = bearer(request.headers)
-        if token is None:
-            return NO_CREDENTIALS
-        admin = (self.config.admin_token or "").encode()
-        if not admin or not secrets.compare_digest(token.encode(), admin):
-            if tokens.is_jwt(token):
-                self._verify_minted(token)  # a bad one: its own 403
-                return FORBIDDEN  # a profile token, not allowed here; creates nothing
-            with self.store.lock:
-                # A valid profile token is known but not allowed; anything else is unknown.
-                return FORBIDDEN if token in self.store.tokens else INVALID_TOKEN
+        self._require_admin(request)
         with self.store.lock:
             profile_id = self.store.custom_ids.get(custom_id)
             if profile_id is None:
@@ -237,6 +231,32 @@ class Endpoints:
             profile = self.store.profiles[profile_id]
             token_included = self.config.lookup_includes_token
             return json_response(200, profile_json(profile, request.base, token=token_included))
+
+    def _delete(self, request: Request, profile_id: str) -> Response:
+        fault = self.store.take(self.store.delete_faults)
+        if fault is not None:
+            return fault
+        self._require_admin(request)
+        with self.store.lock:
+            if self.store.delete_locked(profile_id) is None:
+                return NOT_FOUND
+        # An empty body, still labelled JSON: what DRF sends for a Response without data.
+        return Response(200)
+
+    def _require_admin(self, request: Request) -> None:
+        """Raise ``Reject`` unless the request carries the admin token."""
+        token = bearer(request.headers)
+        if token is None:
+            raise Reject(NO_CREDENTIALS)
+        admin = (self.config.admin_token or "").encode()
+        if admin and secrets.compare_digest(token.encode(), admin):
+            return
+        if tokens.is_jwt(token):
+            self._verify_minted(token)  # a bad one: its own 403
+            raise Reject(FORBIDDEN)  # a profile token, not allowed here; creates nothing
+        with self.store.lock:
+            # A valid profile token is known but not allowed; anything else is unknown.
+            raise Reject(FORBIDDEN if token in self.store.tokens else INVALID_TOKEN)
 
     def _create(self, request: Request, custom_id: str | None) -> Response:
         fault = self.store.take(self.store.create_faults)

@@ -39,11 +39,16 @@ class FakeLiveLike:
     In pytest, the ``livelike_fake`` fixture the app ships does this for each test.
 
     Faults (``latency``, ``fail_next_creates``, ``rate_limit_next``, ``fail_next_lookups``,
-    ``malformed_next``, ``lose_next_create_answers``, ``revoke``) are each consumed atomically:
-    with 50 threads racing, exactly ``n`` requests get one. CORS preflights (``OPTIONS``) never
-    get a fault: a browser would report a CORS failure instead of the fault under test.
-    Inspection helpers (``profiles``, ``calls``...) return copies; neither an ``access_token``,
-    a minted token nor the client secret ever appears in a repr, a log line or a ``Call``.
+    ``fail_next_deletes``, ``malformed_next``, ``lose_next_create_answers``, ``revoke``) are
+    each consumed atomically: with 50 threads racing, exactly ``n`` requests get one. CORS
+    preflights (``OPTIONS``) never get a fault: a browser would report a CORS failure instead
+    of the fault under test. Inspection helpers (``profiles``, ``deleted``, ``calls``...)
+    return copies; neither an ``access_token``, a minted token nor the client secret ever
+    appears in a repr, a log line or a ``Call``.
+
+    ``DELETE {base}profiles/{id}/`` with the admin token deletes a profile for good (200, an
+    empty body; 404 when unknown): its opaque token then answers 401 and its custom id is
+    free, so a minted token for it creates a new profile on first use.
 
     A bearer token shaped like a JWT is a client-generated token (see ``mint()`` and
     ``livelike_profiles.fake.tokens``): a valid one is the profile with that custom id,
@@ -220,6 +225,12 @@ class FakeLiveLike:
             return self._store.create_count
 
     @property
+    def deleted(self) -> list[FakeProfile]:
+        """Copies of the profiles deleted (``DELETE {base}profiles/{id}/``), oldest first."""
+        with self._store.lock:
+            return [replace(p) for p in self._store.deleted]
+
+    @property
     def calls(self) -> list[Call]:
         """Every request answered so far, oldest first."""
         with self._store.lock:
@@ -267,6 +278,13 @@ class FakeLiveLike:
         """Answer the next ``n`` admin lookups by custom id with ``status``, like creates."""
         self._store.queue(self._store.lookup_faults, failure(status, body, retry_after), n)
 
+    def fail_next_deletes(
+        self, n: int, status: int = 503, body: str | None = None, retry_after: int | None = None
+    ) -> None:
+        """Answer the next ``n`` deletes (``DELETE`` of a profile) with ``status``, deleting
+        nothing, like creates."""
+        self._store.queue(self._store.delete_faults, failure(status, body, retry_after), n)
+
     def rate_limit_next(self, n: int, retry_after: int = 30) -> None:
         """Answer the next ``n`` requests of any kind with 429 and ``Retry-After``."""
         message = f"Request was throttled. Expected available in {retry_after} seconds."
@@ -308,7 +326,7 @@ class FakeLiveLike:
             self._store.profiles[profile_id].revoked = True
 
     def reset(self) -> None:
-        """Forget profiles, calls and faults (latency returns to its initial value)."""
+        """Forget profiles, deletions, calls and faults (latency returns to its initial value)."""
         with self._store.lock:
             self._store.release_locked()
             self._store.forget_locked()

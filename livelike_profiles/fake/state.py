@@ -73,12 +73,14 @@ class Store:
         self.profiles: dict[str, FakeProfile] = {}
         self.tokens: dict[str, str] = {}  # access token -> profile id
         self.custom_ids: dict[str, str] = {}  # custom id -> profile id
+        self.deleted: list[FakeProfile] = []  # as they were when deleted, oldest first
         self.calls: list[Call] = []
         self.create_count = 0
         self.latency = self.initial_latency
         self.request_faults: deque[Response] = deque()
         self.create_faults: deque[Response] = deque()
         self.lookup_faults: deque[Response] = deque()
+        self.delete_faults: deque[Response] = deque()
         self.lost_answers: deque[float] = deque()
 
     # Faults
@@ -120,6 +122,17 @@ class Store:
         if custom_id is not None:
             self.custom_ids[custom_id] = profile.id
         self.create_count += 1
+        return profile
+
+    def delete_locked(self, profile_id: str) -> FakeProfile | None:
+        """Remove a profile, its token and its custom id; None when there is no such profile."""
+        profile = self.profiles.pop(profile_id, None)
+        if profile is None:
+            return None
+        self.tokens.pop(profile.access_token, None)
+        if profile.custom_id is not None:
+            self.custom_ids.pop(profile.custom_id, None)
+        self.deleted.append(profile)
         return profile
 
     # Held answers
