@@ -2,7 +2,8 @@
 
 A request that never touches it costs nothing. ``get_livelike_profile`` and
 ``aget_livelike_profile`` give the plain answer (the active profile or
-``None``). See the README's "The profile on every request".
+``None``; always ``None`` for a deactivated user). See the README's "The
+profile on every request".
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_asy
 from django.http import HttpRequest, HttpResponse
 from django.utils.functional import LazyObject
 
+from .accounts import is_deactivated
 from .models import LiveLikeProfile
 from .provisioning import ensure_profile
 
@@ -44,10 +46,11 @@ def get_livelike_profile(request: Any) -> LiveLikeProfile | None:
 
     Provisions a user who has none (bounded by ``WAIT_SECONDS``, never raising
     for LiveLike trouble). One query the first time for a user with a profile;
-    nothing more afterwards in the same request.
+    nothing more afterwards in the same request. ``None``, with no query and
+    nothing provisioned, for a deactivated user (``is_active`` false).
     """
     user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated:
+    if user is None or not user.is_authenticated or is_deactivated(user):
         return None
     known, profile = _remembered(request, user)
     if not known:
@@ -61,7 +64,7 @@ async def aget_livelike_profile(request: Any) -> LiveLikeProfile | None:
     """Async :func:`get_livelike_profile`, for async views."""
     auser = getattr(request, "auser", None)
     user = await auser() if auser is not None else getattr(request, "user", None)
-    if user is None or not user.is_authenticated:
+    if user is None or not user.is_authenticated or is_deactivated(user):
         return None
     known, profile = _remembered(request, user)
     if known:

@@ -20,6 +20,7 @@ from django.db import router, transaction
 from django.utils import timezone
 
 from . import client_generated, create_at_livelike, tokens
+from .accounts import is_deactivated
 from .backoff import backoff_seconds, retry_delay
 from .client import RemoteProfile, clean_text
 from .conf import conf
@@ -109,8 +110,8 @@ def provision(user: AbstractBaseUser) -> Provisioned:
 
 
 def provision_on_login(user: AbstractBaseUser) -> None:
-    """The ``user_logged_in`` receiver's work: ensure the profile when ``PROVISION_ON_LOGIN``."""
-    if conf.PROVISION_ON_LOGIN:
+    """``user_logged_in``: ensure the profile when ``PROVISION_ON_LOGIN``, unless deactivated."""
+    if conf.PROVISION_ON_LOGIN and not is_deactivated(user):
         ensure_profile(user)
 
 

@@ -47,7 +47,7 @@ class ProfileSchema(AutoSchema):
             }
         }
         errors = {
-            "403": {"description": "Not authenticated.", **detail},
+            "403": {"description": "Not authenticated, or the account is deactivated.", **detail},
             "406": {"description": "The Accept header excludes JSON.", **detail},
             "503": {
                 "description": "Not ready, LiveLike unavailable, or the stored token cannot "

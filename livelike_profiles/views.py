@@ -12,14 +12,16 @@ from django.db import connections, router, transaction
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework.parsers import FormParser, MultiPartParser
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
+from .accounts import is_deactivated
 from .client import get_client
 from .client_generated import learn_profile_id
 from .conf import conf
@@ -66,10 +68,24 @@ class NicknameChangeThrottle(UserRateThrottle):
         return conf.THROTTLE_RATE
 
 
+class IsActiveAccount(BasePermission):
+    """Turns a deactivated account (``is_active`` false) away with a 403 naming why.
+
+    DRF's own authentication classes never let such a user in; a site's own
+    (or ``force_authenticate``) may. A permission, so it is checked before the
+    throttle, the body and any provisioning.
+    """
+
+    message = gettext_lazy("This account is deactivated.")
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return not is_deactivated(request.user)
+
+
 class ProfileView(APIView):
     """``GET``: the caller's profile and what the SDK needs. ``PATCH``: change its nickname."""
 
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsAuthenticated, IsActiveAccount]
     # JSON only: the browsable API would render the access token into an HTML page.
     renderer_classes = [JSONRenderer]
     parser_classes = [JSONParser, FormParser, MultiPartParser]

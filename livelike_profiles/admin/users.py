@@ -65,7 +65,10 @@ PROVISION_DESCRIPTION = _("Provision LiveLike profiles")
 
 @admin.action(description=PROVISION_DESCRIPTION)
 def provision_livelike_profiles(modeladmin: Any, request: HttpRequest, queryset: QuerySet) -> None:
-    """The user admin's action: ensure each selected user has their one profile."""
+    """The user admin's action: ensure each selected user has their one profile.
+
+    Deactivated users selected are provisioned too: the operator chose them.
+    """
     if not request.user.has_perm(CHANGE_PERMISSION):
         raise PermissionDenied
     users = limited(modeladmin, request, queryset)

@@ -135,13 +135,16 @@ def test_all_since_and_explicit_users(livelike_fake):
     assert livelike_fake.create_count == 4
 
 
-def test_all_includes_inactive_users(livelike_fake):
+@pytest.mark.parametrize("option", ["--include-inactive", "--all"])  # --all: its older name
+def test_include_inactive_includes_inactive_users(livelike_fake, option):
     user = make_user(1)
     user.is_active = False
     user.save()
-    provision()
+    output = provision()
     assert not LiveLikeProfile.objects.exists()
-    provision("--all")
+    assert count(output, "users selected") == 0
+    assert livelike_fake.calls == []
+    provision(option)
     assert LiveLikeProfile.objects.get(user=user).status == Status.ACTIVE
 
 

@@ -41,17 +41,20 @@ def parse_since(value: str) -> datetime:
 
 class Command(BaseCommand):
     help = (
-        "Create LiveLike profiles for existing users who have none (active users by default). "
+        "Create LiveLike profiles for existing users who have none (active users unless "
+        "--include-inactive). "
         "Safe to rerun and to run on several machines at once; exits with status 1 if any "
         "user failed."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--all",
+            "--include-inactive",
+            "--all",  # its older name, kept working
             action="store_true",
             dest="include_inactive",
-            help="Include inactive users (is_active=False).",
+            help="Include deactivated users (is_active=False), skipped by default. "
+            "--all is an older name for it.",
         )
         parser.add_argument(
             "--since",
