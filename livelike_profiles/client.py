@@ -161,9 +161,10 @@ class LiveLikeClient:
     def delete_profile(self, profile_id: str) -> bool:
         """Delete the profile ``profile_id`` at LiveLike with the admin ``API_TOKEN``.
 
-        True when LiveLike deleted it; False when it answered 404: there is no
-        such profile (any more), so there is nothing left to erase. Safe to
-        repeat: a repeat after a lost answer gets that 404.
+        True when LiveLike deleted it; False when it answered its JSON 404:
+        there is no such profile (any more), so there is nothing left to
+        erase. Safe to repeat: a repeat after a lost answer gets that 404. A
+        404 that is not LiveLike's JSON raises :class:`LiveLikeBadResponse`.
         """
         token = self._admin_token("delete profiles")
         if not is_profile_id(profile_id):
@@ -173,9 +174,19 @@ class LiveLikeClient:
             # LiveLike answers 200 with an empty body.
             self._request("DELETE", url, token=token, whose_token=ADMIN, empty_ok=True)
         except LiveLikeRejected as err:
-            if err.status_code == 404:
-                return False
-            raise
+            if err.status_code != 404:
+                raise
+            if not err.errors:
+                # Not LiveLike's JSON 404 ({"detail": ...}) but a page from
+                # something else (a wrong API_URL, a proxy): it proves nothing
+                # about the profile, and an erasure must not be dropped on it.
+                raise LiveLikeBadResponse(
+                    "404 without LiveLike's JSON error body (is API_URL right?)",
+                    method="DELETE",
+                    url=url,
+                    status_code=404,
+                ) from None
+            return False
         return True
 
     def get_own_profile(self, access_token: str) -> RemoteProfile:

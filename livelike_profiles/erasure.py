@@ -164,7 +164,7 @@ def _erase_at_livelike(rows: Any, erasure: LiveLikeErasure) -> Erased:
         try:
             profile_id = client.get_profile_by_custom_id(erasure.custom_id).id
         except LiveLikeRejected as error:
-            if error.status_code == 404:
+            if error.status_code == 404 and error.errors:  # LiveLike's own JSON 404
                 return Erased.GONE  # LiveLike never made it
             raise
         rows.store_profile_id(erasure.pk, profile_id)

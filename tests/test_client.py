@@ -571,6 +571,18 @@ def test_delete_profile_of_an_unknown_profile_is_false(client):
         assert client.delete_profile("p-1") is False
 
 
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"body": "<html>Not Found</html>"}, {"body": ""}, {"json": ["not", "an", "object"]}],
+)
+def test_delete_profile_404_that_is_not_livelikes_json_proves_nothing(client, kwargs):
+    # A wrong API_URL or a proxy's page: the profile may well exist; keep the erasure.
+    with responses.RequestsMock() as rsps:
+        rsps.delete(DELETE_URL, status=404, **kwargs)
+        with pytest.raises(LiveLikeBadResponse, match="API_URL"):
+            client.delete_profile("p-1")
+
+
 def test_delete_profile_with_an_unusable_success_body_is_a_bad_response(client):
     # Whether anything was deleted is unknown: the caller keeps it for a retry.
     with responses.RequestsMock() as rsps:
