@@ -36,11 +36,11 @@ $(SDK_BUNDLE): $(NPM_DIR)/package.json $(NPM_DIR)/package-lock.json
 	  echo "*** npm ci failed: the demo runs without the LiveLike SDK."; \
 	fi
 
-## make test: the whole suite on SQLite, then the provisioning, admin and command
-## tests again with a custom user model (UUID primary key, e-mail login); the same
+## make test: the whole suite on SQLite, then the provisioning, admin, command and
+## erasure tests again with a custom user model (UUID primary key, e-mail login); the same
 ## on PostgreSQL when DATABASE_URL is set.
 PYTEST     := $(PY) -m pytest
-UUID_USER  := tests/provisioning tests/operators tests/test_admin.py --ds=tests.settings_uuid_user
+UUID_USER  := tests/provisioning tests/operators tests/test_admin.py tests/test_erasure.py --ds=tests.settings_uuid_user
 
 # The end-to-end test (tests/e2e, a real browser) needs no database of the suite's: it
 # runs once, in the PostgreSQL pass when there is one.
