@@ -589,7 +589,11 @@ def user_with_pk(pk, n: int):
     )
 
 
-def test_a_new_user_with_a_deleted_users_pk_gets_a_profile_of_their_own(livelike_fake):
+def test_a_new_user_with_a_deleted_users_pk_gets_a_profile_of_their_own(
+    livelike_fake, livelike_settings
+):
+    # "keep": the deleted user's profile stays at LiveLike, where a newcomer could reach it.
+    livelike_settings(ON_USER_DELETE="keep")
     first = make_user()
     log_in(first)
     theirs = row_of(first)
@@ -626,6 +630,8 @@ def test_a_user_restored_with_their_row_keeps_their_profile(livelike_fake, livel
 
     livelike_fake.lookup_includes_token = True
     user = first_answer_lost(livelike_fake, livelike_settings)
+    # "keep": deleting the user leaves the profile at LiveLike for the restore to find.
+    livelike_settings(ON_USER_DELETE="keep")
     created = livelike_fake.profiles[0]
     pk = user.pk
     backup = serializers.serialize("json", [user, row_of(user)])
