@@ -46,15 +46,19 @@ class Erased(StrEnum):
 
 # -- recording, in the deleting transaction -------------------------------------------
 
-# Rows seen in pre_delete, per database alias, until their deletion's first
-# post_delete writes them all at once (a bulk delete costs one INSERT).
+# Rows seen in pre_delete, per database alias and per deletion (its ``origin``,
+# the object or queryset whose delete() it is), until that deletion's first
+# post_delete writes them all at once (a bulk delete costs one INSERT). Per
+# deletion, because one may run inside another (a site's receiver deleting a
+# linked account) and one may fail between its signals (its rows then stay in
+# the table, and must never be written by a later deletion of those rows).
 _noted = threading.local()
 
 
-def _pending(using: str) -> dict[Any, dict[str, Any]]:
+def _pending(using: str) -> dict[int, tuple[Any, dict[Any, dict[str, Any]]]]:
     if not hasattr(_noted, "rows"):
         _noted.rows = {}
-    pending: dict[Any, dict[str, Any]] = _noted.rows.setdefault(using, {})
+    pending: dict[int, tuple[Any, dict[Any, dict[str, Any]]]] = _noted.rows.setdefault(using, {})
     return pending
 
 
@@ -72,7 +76,10 @@ def note_deleted(row: LiveLikeProfile, origin: Any, using: str) -> None:
     if row.status == LiveLikeProfile.Status.PENDING and row.lease_expires_at is not None:
         # A create in flight: its profile is found by custom id once it is over.
         not_before = row.lease_expires_at
-    _pending(using)[row.pk] = {
+    # Keyed by id() while the bucket holds the origin itself, so the id cannot
+    # be reused by another object meanwhile.
+    _, rows = _pending(using).setdefault(id(origin), (origin, {}))
+    rows[row.pk] = {
         "user_pk": str(row.user_id),
         "profile_id": row.profile_id or "",
         "custom_id": row.custom_id or "",
@@ -80,18 +87,16 @@ def note_deleted(row: LiveLikeProfile, origin: Any, using: str) -> None:
     }
 
 
-def record_noted(using: str) -> None:
-    """``post_delete`` of a profile row: write the noted erasures, still in the transaction.
+def record_noted(origin: Any, using: str) -> None:
+    """``post_delete`` of a profile row: write what its deletion noted, still in the transaction.
 
-    Rows noted by a deletion that failed before deleting them (its
-    transaction rolled back) are still in the table: they are dropped, not
-    written.
+    Only the rows noted by this deletion (``origin``), and of those only the
+    ones actually gone (a row another process kept, say).
     """
-    pending = _pending(using)
-    if not pending:
+    bucket = _pending(using).pop(id(origin), None)
+    if bucket is None:
         return
-    noted = dict(pending)
-    pending.clear()
+    noted = bucket[1]
     still_there = set(
         LiveLikeProfile.objects.using(using).filter(pk__in=list(noted)).values_list("pk", flat=True)
     )

@@ -233,7 +233,18 @@ def _released(
 ) -> tuple[LiveLikeProfile, bool]:
     """``outcome`` of a release, logging when it was dropped."""
     fresh, held = outcome
-    if not held:
+    if held:
+        return fresh, held
+    if fresh is row:
+        # The row is gone: its user was deleted meanwhile, and the erasure
+        # recorded then finds this profile by its custom id (see erasure).
+        logger.info(
+            "LiveLike provisioning outcome dropped: user=%s attempt=%s (the row was deleted "
+            "meanwhile)",
+            row.user_id,
+            row.attempts,
+        )
+    else:
         # Our lease ran out and another caller took over; its outcome stands.
         logger.warning(
             "LiveLike provisioning outcome dropped: user=%s attempt=%s status_now=%s (lease "

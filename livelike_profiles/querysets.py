@@ -129,14 +129,16 @@ class LiveLikeProfileQuerySet(QuerySet[Any]):
         """Write an attempt's outcome and end its claim, if we still hold it.
 
         Returns the row as it now is, and whether the outcome was written
-        (``False``: our lease ran out and another caller took the claim over).
+        (``False``: our lease ran out and another caller took the claim over,
+        or the row was deleted meanwhile: then ``row`` itself, unchanged).
         """
         outcome.update(claim=None, lease_expires_at=None, updated_at=timezone.now())
         if self.filter(pk=row.pk, claim=claim).update(**outcome):
             for name, value in outcome.items():
                 setattr(row, name, value)
             return row, True
-        return self.get(pk=row.pk), False
+        fresh = self.filter(pk=row.pk).first()
+        return (row if fresh is None else fresh), False
 
     def release_active(
         self,

@@ -38,9 +38,11 @@ def note_erasure(sender: Any, instance: Any, using: str, origin: Any = None, **k
     erasure.note_deleted(instance, origin, using)
 
 
-def record_erasures(sender: Any, instance: Any, using: str, **kwargs: Any) -> None:
+def record_erasures(
+    sender: Any, instance: Any, using: str, origin: Any = None, **kwargs: Any
+) -> None:
     """``post_delete`` of a profile row: write the erasures noted, in the same transaction."""
-    erasure.record_noted(using)
+    erasure.record_noted(origin, using)
 
 
 def connect() -> None:

@@ -6,6 +6,9 @@ Against the fake LiveLike over real sockets; on SQLite and on PostgreSQL.
 from __future__ import annotations
 
 import io
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -13,11 +16,12 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection, transaction
+from django.db.models.signals import pre_delete
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from livelike_profiles.client import get_client
-from livelike_profiles.erasure import ERASED_AT_COMMIT
+from livelike_profiles.erasure import ERASED_AT_COMMIT, Erased, erase_due
 from livelike_profiles.models import LiveLikeErasure, LiveLikeProfile
 from livelike_profiles.provisioning import ensure_profile
 from tests.factories import claim_held_elsewhere, log_in, make_user, make_users, row_of
@@ -246,3 +250,150 @@ def test_the_erasure_admin_changes_and_deletes_nothing_by_hand(livelike_fake, ad
     assert admin_client.post(change, {"profile_id": "x"}).status_code == 403
     assert admin_client.post(f"{ERASURES}{erasure.pk}/delete/", {"post": "yes"}).status_code == 403
     assert LiveLikeErasure.objects.get().profile_id == erasure.profile_id
+
+
+# -- deletions inside deletions, and deletions that failed half-way --------------------
+
+
+class Refused(Exception):
+    pass
+
+
+@pytest.fixture
+def on_user_pre_delete():
+    """Connect a ``pre_delete`` receiver for the user model for one test."""
+    connected = []
+
+    def connect(receiver) -> None:
+        pre_delete.connect(receiver, sender=get_user_model(), weak=False)
+        connected.append(receiver)
+
+    yield connect
+    for receiver in connected:
+        pre_delete.disconnect(receiver, sender=get_user_model())
+
+
+def test_a_user_deleted_while_deleting_another_loses_neither_erasure(
+    livelike_fake, on_user_pre_delete
+):
+    outer, inner = provisioned(2)
+    profile_ids = [row_of(outer).profile_id, row_of(inner).profile_id]
+
+    def delete_linked_account(sender, instance, **kwargs):
+        # A site's own receiver: deleting one account deletes its linked one too.
+        if instance.pk == outer.pk:
+            get_user_model()._default_manager.filter(pk=inner.pk).delete()
+
+    on_user_pre_delete(delete_linked_account)
+    outer.delete()
+    assert not LiveLikeProfile.objects.exists()
+    assert [deletes_of(livelike_fake, p) for p in profile_ids] == [1, 1]
+    assert livelike_fake.profiles == [] and not LiveLikeErasure.objects.exists()
+
+
+def test_a_deletion_that_failed_half_way_erases_nothing_later(livelike_fake, on_user_pre_delete):
+    (user,) = provisioned(1)
+
+    def refuse(sender, instance, **kwargs):
+        # Anything failing between Django's pre_delete and its DELETEs: a site's
+        # receiver, a deadlock or a lock timeout in the cascade.
+        raise Refused
+
+    on_user_pre_delete(refuse)
+    with pytest.raises(Refused):
+        user.delete()
+    pre_delete.disconnect(refuse, sender=get_user_model())
+    assert row_of(user).is_active  # the user and their row are still there
+    # Later, in the same thread, only the row is deleted (say, by an operator in
+    # the admin): that is not the user's deletion, and erases nothing.
+    LiveLikeProfile.objects.filter(user_id=user.pk).delete()
+    assert not LiveLikeErasure.objects.exists()
+    assert livelike_fake.count_calls("DELETE") == 0 and len(livelike_fake.profiles) == 1
+
+
+def test_a_user_deleted_while_another_thread_creates_their_profile(livelike_fake, caplog):
+    user = make_user()
+    livelike_fake.lose_next_create_answers(1, delay=30)  # held until released below
+    outcome = []
+
+    def first_login_elsewhere() -> None:
+        try:
+            outcome.append(ensure_profile(user))
+        except BaseException as error:  # reported below
+            outcome.append(error)
+        finally:
+            connection.close()
+
+    other = threading.Thread(target=first_login_elsewhere)
+    with caplog.at_level(logging.WARNING, logger="livelike_profiles"):
+        other.start()
+        assert livelike_fake.wait_for_held(1)  # LiveLike made it; the answer is on its way
+        get_user_model()._default_manager.filter(pk=user.pk).delete()
+        assert livelike_fake.release_held() == 1
+        other.join()
+    (result,) = outcome
+    assert isinstance(result, LiveLikeProfile) and not result.is_active
+    # The deletion is not a database failure: nothing logs one.
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+    assert not LiveLikeProfile.objects.exists()
+    erasure = LiveLikeErasure.objects.get()  # owed, once the create's lease is over
+    LiveLikeErasure.objects.update(not_before=timezone.now() - timedelta(seconds=1))
+    sync()
+    assert livelike_fake.profiles == [] and not LiveLikeErasure.objects.filter(pk=erasure.pk)
+    assert livelike_fake.count_calls("DELETE") == 1
+
+
+def at_once(task, workers: int) -> list:
+    """``task()`` run by ``workers`` threads started together; their results (or first error)."""
+    start = threading.Barrier(workers)
+
+    def run():
+        start.wait()
+        try:
+            return task()
+        finally:
+            connection.close()  # each thread had its own
+
+    with ThreadPoolExecutor(workers) as pool:
+        futures = [pool.submit(run) for _ in range(workers)]
+    return [future.result() for future in futures]
+
+
+def test_processes_erasing_at_once_never_delete_a_profile_twice(livelike_fake):
+    users = provisioned(12)
+    profile_ids = [row_of(user).profile_id for user in users]
+    livelike_fake.fail_next_deletes(1, status=503)  # the pass after the commit stops at once
+    get_user_model()._default_manager.filter(pk__in=[u.pk for u in users]).delete()
+    assert LiveLikeErasure.objects.count() == 12
+    livelike_fake.latency = 0.05  # each DELETE takes a while: the workers overlap
+    reports = at_once(erase_due, workers=4)  # four livelike_sync, each with its connection
+    assert sum(report.counts[Erased.ERASED] for report in reports) == 12
+    assert [deletes_of(livelike_fake, p) for p in profile_ids] == [1] * 12
+    assert livelike_fake.count_calls("DELETE") == 13  # and the 503: not one 404
+    assert livelike_fake.profiles == [] and not LiveLikeErasure.objects.exists()
+
+
+def test_a_deletion_in_a_savepoint_rolled_back_erases_nothing_while_the_outer_commits(
+    livelike_fake,
+):
+    undone, deleted = provisioned(2)
+    kept_id, erased_id = row_of(undone).profile_id, row_of(deleted).profile_id
+
+    class Undo(Exception):
+        pass
+
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                get_user_model()._default_manager.filter(pk=undone.pk).delete()
+                raise Undo
+        except Undo:
+            pass
+        get_user_model()._default_manager.filter(pk=deleted.pk).delete()
+    assert row_of(undone).is_active
+    assert deletes_of(livelike_fake, kept_id, status=None) == 0
+    assert deletes_of(livelike_fake, erased_id) == 1
+    assert [p.id for p in livelike_fake.profiles] == [kept_id]
+    assert not LiveLikeErasure.objects.exists()
+    sync()
+    assert deletes_of(livelike_fake, kept_id, status=None) == 0
