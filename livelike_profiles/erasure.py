@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -76,9 +77,11 @@ def note_deleted(row: LiveLikeProfile, origin: Any, using: str) -> None:
     if row.status == LiveLikeProfile.Status.PENDING and row.lease_expires_at is not None:
         # A create in flight: its profile is found by custom id once it is over.
         not_before = row.lease_expires_at
-    # Keyed by id() while the bucket holds the origin itself, so the id cannot
-    # be reused by another object meanwhile.
-    _, rows = _pending(using).setdefault(id(origin), (origin, {}))
+    pending = _pending(using)
+    key = id(origin)
+    if key not in pending:
+        pending[key] = (_hold(origin, pending, key), {})
+    rows = pending[key][1]
     rows[row.pk] = {
         "user_pk": str(row.user_id),
         "profile_id": row.profile_id or "",
@@ -107,9 +110,24 @@ def record_noted(origin: Any, using: str) -> None:
     pks = [erasure.pk for erasure in recorded]
 
     def erase_after_commit() -> None:
-        erase_now(pks)
+        erase_now(pks, using=using)
 
     transaction.on_commit(erase_after_commit, using=using, robust=True)
+
+
+def _hold(origin: Any, pending: dict[int, Any], key: int) -> Any:
+    """What keeps the bucket's key (``id(origin)``) from naming another object.
+
+    A weak reference that drops the bucket when the origin goes: a deletion
+    that failed between its signals never reaches its ``post_delete``, and
+    its notes must neither pile up nor outlive it. (The dict is captured, not
+    looked up: the collector may run in another thread.) An origin that
+    cannot be weakly referenced is held as it is.
+    """
+    try:
+        return weakref.ref(origin, lambda _gone: pending.pop(key, None))
+    except TypeError:
+        return origin
 
 
 def _deletes_rows_only(origin: Any) -> bool:
@@ -120,16 +138,18 @@ def _deletes_rows_only(origin: Any) -> bool:
 # -- erasing ------------------------------------------------------------------------
 
 
-def erase(erasure_pk: Any, *, ignoring_backoff: bool = False) -> Erased:
+def erase(erasure_pk: Any, *, ignoring_backoff: bool = False, using: str | None = None) -> Erased:
     """One attempt at one erasure; never raises for LiveLike trouble.
 
     Looks the profile up by custom id first when its id was never known (a
     minted token's profile, or a create whose answer was lost).
     """
-    rows = LiveLikeErasure.objects.using(router.db_for_write(LiveLikeErasure))
+    rows = LiveLikeErasure.objects.using(using or router.db_for_write(LiveLikeErasure))
     if not rows.claim(erasure_pk, ignoring_backoff=ignoring_backoff):
         return Erased.BUSY
-    erasure = rows.get(pk=erasure_pk)
+    erasure = rows.filter(pk=erasure_pk).first()
+    if erasure is None:  # erased meanwhile by an attempt that outlived its lease
+        return Erased.BUSY
     try:
         outcome = _erase_at_livelike(rows, erasure)
     except Exception as error:
@@ -177,10 +197,13 @@ def _erase_at_livelike(rows: Any, erasure: LiveLikeErasure) -> Erased:
     return Erased.ERASED if client.delete_profile(profile_id) else Erased.GONE
 
 
-def erase_now(pks: Iterable[Any]) -> None:
-    """After the deleting commit: erase the first few at once, stopping at the first failure."""
+def erase_now(pks: Iterable[Any], using: str | None = None) -> None:
+    """After the deleting commit: erase the first few at once, stopping at the first failure.
+
+    ``using``: the database the deletion wrote the outbox to.
+    """
     for pk in list(pks)[:ERASED_AT_COMMIT]:
-        if erase(pk) == Erased.FAILED:
+        if erase(pk, using=using) == Erased.FAILED:
             return  # LiveLike is failing: livelike_sync (or the next pass) retries
 
 

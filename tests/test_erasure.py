@@ -5,6 +5,7 @@ Against the fake LiveLike over real sockets; on SQLite and on PostgreSQL.
 
 from __future__ import annotations
 
+import gc
 import io
 import logging
 import threading
@@ -309,6 +310,25 @@ def test_a_deletion_that_failed_half_way_erases_nothing_later(livelike_fake, on_
     LiveLikeProfile.objects.filter(user_id=user.pk).delete()
     assert not LiveLikeErasure.objects.exists()
     assert livelike_fake.count_calls("DELETE") == 0 and len(livelike_fake.profiles) == 1
+
+
+def test_the_notes_of_a_failed_deletion_go_with_it(livelike_fake, on_user_pre_delete):
+    """Nothing piles up in a worker thread: the notes go when the failed deletion's origin does."""
+    from livelike_profiles import erasure
+
+    (user,) = provisioned(1)
+
+    def refuse(sender, instance, **kwargs):
+        raise Refused
+
+    on_user_pre_delete(refuse)
+    doomed = get_user_model()._default_manager.filter(pk=user.pk)
+    with pytest.raises(Refused):
+        doomed.delete()
+    assert len(erasure._pending("default")) == 1  # noted, never written
+    del doomed
+    gc.collect()
+    assert erasure._pending("default") == {}
 
 
 def test_a_user_deleted_while_another_thread_creates_their_profile(livelike_fake, caplog):
