@@ -250,32 +250,28 @@ def check_strings(raw: dict[str, Any]) -> list[CheckMessage]:
 
 def check_access_tokens(raw: dict[str, Any]) -> list[CheckMessage]:
     """E013: ``ACCESS_TOKENS`` is one of the modes."""
-    mode = raw.get("ACCESS_TOKENS", DEFAULTS["ACCESS_TOKENS"])
-    if mode not in ACCESS_TOKEN_MODES:
-        valid = " or ".join(f'"{m}"' for m in ACCESS_TOKEN_MODES)
-        return [
-            Error(
-                f'LIVELIKE["ACCESS_TOKENS"] must be {valid}, not {mode!r}.',
-                hint=f'The default is "{DEFAULTS["ACCESS_TOKENS"]}".',
-                id="livelike_profiles.E013",
-            )
-        ]
-    return []
+    return _one_of(raw, "ACCESS_TOKENS", ACCESS_TOKEN_MODES, "livelike_profiles.E013")
 
 
 def check_on_user_delete(raw: dict[str, Any]) -> list[CheckMessage]:
     """E018: ``ON_USER_DELETE`` is ``"delete"`` or ``"keep"``."""
-    choice = raw.get("ON_USER_DELETE", DEFAULTS["ON_USER_DELETE"])
-    if choice not in ON_USER_DELETE_CHOICES:
-        valid = " or ".join(f'"{c}"' for c in ON_USER_DELETE_CHOICES)
-        return [
-            Error(
-                f'LIVELIKE["ON_USER_DELETE"] must be {valid}, not {choice!r}.',
-                hint=f'The default is "{DEFAULTS["ON_USER_DELETE"]}".',
-                id="livelike_profiles.E018",
-            )
-        ]
-    return []
+    return _one_of(raw, "ON_USER_DELETE", ON_USER_DELETE_CHOICES, "livelike_profiles.E018")
+
+
+def _one_of(
+    raw: dict[str, Any], key: str, choices: tuple[str, ...], check_id: str
+) -> list[CheckMessage]:
+    value = raw.get(key, DEFAULTS[key])
+    if value in choices:
+        return []
+    valid = " or ".join(f'"{choice}"' for choice in choices)
+    return [
+        Error(
+            f'LIVELIKE["{key}"] must be {valid}, not {value!r}.',
+            hint=f'The default is "{DEFAULTS[key]}".',
+            id=check_id,
+        )
+    ]
 
 
 def check_token_ttl(raw: dict[str, Any]) -> list[CheckMessage]:
