@@ -8,7 +8,6 @@ disjoint work (see the README's ``livelike_provision`` section).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -25,11 +24,13 @@ from django.db import connections, router, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
+from .claim_locks import advisory_lock_key
 from .concurrency import Throttle, Workers, retry_rate_limited
 from .conf import conf
 from .exceptions import LiveLikeRateLimited
 from .models import LiveLikeProfile
-from .provisioning import Provisioned, ensure_profile, provision
+from .provisioned import Provisioned
+from .provisioning import ensure_profile, provision
 
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
@@ -306,7 +307,7 @@ _User = TypeVar("_User", bound=AbstractBaseUser)
 
 def _lock_unheld(users: list[_User], using: str) -> list[_User]:
     """The users of ``users`` no other runner holds, now held by us until the transaction ends."""
-    keys = {_advisory_lock_key(user.pk): user for user in users}
+    keys = {advisory_lock_key("backfill", user.pk): user for user in users}
     with connections[using].cursor() as cursor:
         cursor.execute(
             "SELECT key FROM unnest(%s::bigint[]) AS key WHERE pg_try_advisory_xact_lock(key)",
@@ -314,12 +315,6 @@ def _lock_unheld(users: list[_User], using: str) -> list[_User]:
         )
         held = {key for (key,) in cursor.fetchall()}
     return [user for key, user in keys.items() if key in held]
-
-
-def _advisory_lock_key(pk: Any) -> int:
-    """A 64-bit advisory lock key for the user: this app's namespace and the pk, hashed."""
-    digest = hashlib.blake2b(f"livelike_profiles.backfill:{pk}".encode(), digest_size=8)
-    return int.from_bytes(digest.digest(), "big", signed=True)
 
 
 def provision_users(users: Iterable[AbstractBaseUser]) -> list[UserResult]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -19,13 +18,14 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import router, transaction
 from django.utils import timezone
 
-from . import client_generated, create_at_livelike, tokens
+from . import claim_locks, client_generated, create_at_livelike, tokens
 from .accounts import is_deactivated
 from .backoff import backoff_seconds, retry_delay
 from .client import RemoteProfile, clean_text
 from .conf import conf
 from .exceptions import LiveLikeConflict, LiveLikeError
 from .models import LiveLikeProfile
+from .provisioned import Provisioned
 from .signals import profile_provisioned, provisioning_failed
 
 logger = logging.getLogger(__name__)
@@ -42,22 +42,6 @@ def cached_profile(user: AbstractBaseUser) -> LiveLikeProfile | None:
     """The user's row without a query, if ``user.livelike_profile`` was already loaded."""
     state = getattr(user, "_state", None)
     return state.fields_cache.get("livelike_profile") if state is not None else None
-
-
-@dataclass(frozen=True)
-class Provisioned:
-    """What one call of :func:`provision` did.
-
-    ``row`` is what :func:`ensure_profile` returns; ``created`` and
-    ``recovered`` say this call made the profile usable (``recovered``: by
-    finding, by its custom id, a profile whose creation answer was lost);
-    ``error`` is the failure this call recorded, if any.
-    """
-
-    row: LiveLikeProfile
-    created: bool = False
-    recovered: bool = False
-    error: BaseException | None = None
 
 
 def ensure_profile(user: AbstractBaseUser) -> LiveLikeProfile:
@@ -163,17 +147,30 @@ def _provision(user: AbstractBaseUser, row: LiveLikeProfile | None) -> Provision
     deadline = time.monotonic() + conf.WAIT_SECONDS
     pause = _POLL_FIRST
     while True:
+        late, free = time.monotonic() >= deadline, True
         if row is None or LiveLikeProfile.objects.is_claimable(row, timezone.now()):
-            row, claim = _rows().claim(user, has_row=row is not None)
-            if claim is not None:
-                return _call_livelike(user, row, claim)
-        if row.status != Status.PENDING or time.monotonic() >= deadline:
+            # On PostgreSQL the claim's owner holds a lock that wakes its rivals. One
+            # held past our deadline may be leaked (by a pooler): the row decides alone.
+            with claim_locks.claiming(user.pk, _db()) as free:
+                if free or late:
+                    row, claim = _rows().claim(user, has_row=row is not None)
+                    if claim is not None:
+                        return _call_livelike(user, row, claim)
+        if row is not None and (
+            (free and row.status != Status.PENDING) or time.monotonic() >= deadline
+        ):
             return Provisioned(row)
-        # Another request holds a fresh claim: its outcome is a few hundred
-        # milliseconds away, so look again shortly rather than call LiveLike.
+        # Another request holds a fresh claim (or the lock, to claim): its outcome
+        # is a few hundred milliseconds away, so wait for it rather than call LiveLike.
+        released = claim_locks.wait_for_release(user.pk, _db(), deadline - time.monotonic())
+        if released is not None:  # woken, or at the deadline: look at the row
+            row = _rows().filter(user_id=user.pk).first()
+            if not released or not LiveLikeProfile.objects.is_claim_live(row, timezone.now()):
+                continue
+            # The lock is free, the claim live: its owner died. Poll until its lease ends.
         _sleep(min(pause, max(0.0, deadline - time.monotonic())))
         pause = min(pause * 2, _POLL_MAX)
-        row = _rows().get(user_id=user.pk)
+        row = _rows().filter(user_id=user.pk).first()
 
 
 def _call_livelike(user: AbstractBaseUser, row: LiveLikeProfile, claim: uuid.UUID) -> Provisioned:

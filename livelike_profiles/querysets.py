@@ -74,6 +74,13 @@ class LiveLikeProfileQuerySet(QuerySet[Any]):
             return due and bool(row.custom_id) and tokens.can_mint()
         return False
 
+    @staticmethod
+    def is_claim_live(row: ProfileRow | None, now: datetime) -> bool:
+        """Whether ``row`` is ``pending`` with a lease still running: a create in flight."""
+        if row is None or row.status != row.Status.PENDING:
+            return False
+        return not LiveLikeProfileQuerySet.is_claimable(row, now)
+
     def claimable_q(self, now: datetime, *, ignoring_backoff: bool = False) -> Q:
         """The SQL of :meth:`is_claimable`; ``ignoring_backoff``: due or not (an operator asks)."""
         status = self.model.Status

@@ -1,0 +1,23 @@
+"""The outcome of one provisioning call, as the backfill's report counts it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .models import LiveLikeProfile
+
+
+@dataclass(frozen=True)
+class Provisioned:
+    """What one call of :func:`~livelike_profiles.provisioning.provision` did.
+
+    ``row`` is what ``ensure_profile`` returns; ``created`` and
+    ``recovered`` say this call made the profile usable (``recovered``: by
+    finding, by its custom id, a profile whose creation answer was lost);
+    ``error`` is the failure this call recorded, if any.
+    """
+
+    row: LiveLikeProfile
+    created: bool = False
+    recovered: bool = False
+    error: BaseException | None = None
