@@ -94,7 +94,9 @@ def record_noted(origin: Any, using: str) -> None:
     """``post_delete`` of a profile row: write what its deletion noted, still in the transaction.
 
     Only the rows noted by this deletion (``origin``), and of those only the
-    ones actually gone (a row another process kept, say).
+    ones gone: the same origin (a queryset, an instance) may have noted rows
+    in an earlier ``delete()`` that failed, and now match rows still there,
+    whose profiles must not be erased. One ``SELECT`` a deletion buys that.
     """
     bucket = _pending(using).pop(id(origin), None)
     if bucket is None:

@@ -160,11 +160,12 @@ def test_keep_calls_nobody(livelike_fake, livelike_settings):
 
 
 def test_deleting_only_the_row_is_not_the_users_deletion(livelike_fake):
-    (user,) = provisioned(1)
-    row_of(user).delete()
-    LiveLikeProfile.objects.filter(user_id=user.pk).delete()
+    one, other = provisioned(2)
+    row_of(one).delete()  # an instance's delete()...
+    assert LiveLikeProfile.objects.filter(user_id=other.pk).delete()[0] == 1  # ...and a queryset's
+    assert not LiveLikeProfile.objects.exists()
     assert not LiveLikeErasure.objects.exists()
-    assert livelike_fake.count_calls("DELETE") == 0
+    assert livelike_fake.count_calls("DELETE") == 0 and len(livelike_fake.profiles) == 2
 
 
 def test_a_profile_still_being_created_is_erased_once_its_create_is_over(livelike_fake):
