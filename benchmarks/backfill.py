@@ -11,7 +11,8 @@ resident set size of the command's process) at each of ``--memory-sizes``;
 then ``--copies`` copies of the command at once on N more users, sharing the
 C threads between them (what several machines do, on one). Each run is a
 fresh process running the command on users who have no profile yet. Prints a
-markdown table.
+markdown table, with the command's CPU time (user + system, the fake's not
+counted) per user provisioned.
 
 It works in a throw-away database that it creates and drops (PostgreSQL, or
 SQLite without ``DATABASE_URL``; on SQLite batches are not claimed).
@@ -58,18 +59,19 @@ def child(args: argparse.Namespace) -> int:
     LiveLikeProfile.objects.exists()  # connect before the clock starts
     rss_before = _maxrss_mb()
     out = io.StringIO()
-    start = time.time()
+    start, cpu_start = time.time(), time.process_time()
     call_command(
         "livelike_provision",
         concurrency=args.concurrency,
         batch_size=args.batch_size,
         stdout=out,
     )
-    end = time.time()
+    end, cpu = time.time(), time.process_time() - cpu_start
     created = int(re.search(r"^\s+created\s+(\d+)$", out.getvalue(), re.MULTILINE).group(1))
     result = {
         "start": start,
         "end": end,
+        "cpu": cpu,
         "created": created,
         "rss_before": rss_before,
         "rss": _maxrss_mb(),
@@ -110,6 +112,7 @@ def run_commands(db: str, livelike: dict, concurrency: int, batch_size: int, cop
     return {
         "wall": max(r["end"] for r in results) - min(r["start"] for r in results),
         "created": sum(r["created"] for r in results),
+        "cpu": sum(r["cpu"] for r in results),
         "rss_before": max(r["rss_before"] for r in results),
         "rss": max(r["rss"] for r in results),
     }
@@ -209,14 +212,15 @@ def main() -> int:
     )
     print(
         "| run | users | concurrency | wall s | ideal N*L/C s | ideal / wall "
-        "| users/s | peak RSS MB (before run) |"
+        "| users/s | CPU ms/user | peak RSS MB (before run) |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for label, users, concurrency, result in runs:
         ideal = users * latency / concurrency
         print(
             f"| {label} | {users} | {concurrency} | {result['wall']:.1f} | {ideal:.1f} | "
             f"{ideal / result['wall']:.0%} | {users / result['wall']:.0f} | "
+            f"{result['cpu'] * 1000 / users:.2f} | "
             f"{result['rss']:.1f} ({result['rss_before']:.1f}) |"
         )
     seq = runs[0][3]

@@ -68,7 +68,7 @@ def _insert(
         with _savepoint():
             row = _rows().create_minting(user, nickname)
     except IntegrityError:
-        return _rows().filter(user_id=user.pk).first(), False
+        return _rows().of_user(user.pk), False
     announce(row)
     return row, True
 

@@ -20,8 +20,12 @@ from .encryption_keys import derived_key
 from .exceptions import UnreadableTokenError
 
 
+@functools.lru_cache(maxsize=16)
 def derive_key(secret: str | bytes) -> bytes:
-    """The Fernet key derived from a Django secret (``SECRET_KEY`` or a fallback)."""
+    """The Fernet key derived from a Django secret (``SECRET_KEY`` or a fallback).
+
+    Cached: HKDF on every encryption and decryption was most of their cost.
+    """
     return derived_key(secret).encode("ascii")
 
 

@@ -114,7 +114,7 @@ def _rows() -> Any:
 def _load(user: AbstractBaseUser) -> LiveLikeProfile | None:
     # Routed like any read (a replica, if the site has one): a stale answer
     # only sends us to the state machine, which works on the primary.
-    return LiveLikeProfile.objects.filter(user_id=user.pk).first()
+    return LiveLikeProfile.objects.of_user(user.pk)
 
 
 def _remember_outcome(user: AbstractBaseUser, outcome: Provisioned) -> Provisioned:
@@ -164,13 +164,13 @@ def _provision(user: AbstractBaseUser, row: LiveLikeProfile | None) -> Provision
         # is a few hundred milliseconds away, so wait for it rather than call LiveLike.
         released = claim_locks.wait_for_release(user.pk, _db(), deadline - time.monotonic())
         if released is not None:  # woken, or at the deadline: look at the row
-            row = _rows().filter(user_id=user.pk).first()
+            row = _rows().of_user(user.pk)
             if not released or not LiveLikeProfile.objects.is_claim_live(row, timezone.now()):
                 continue
             # The lock is free, the claim live: its owner died. Poll until its lease ends.
         _sleep(min(pause, max(0.0, deadline - time.monotonic())))
         pause = min(pause * 2, _POLL_MAX)
-        row = _rows().filter(user_id=user.pk).first()
+        row = _rows().of_user(user.pk)
 
 
 def _call_livelike(user: AbstractBaseUser, row: LiveLikeProfile, claim: uuid.UUID) -> Provisioned:

@@ -54,6 +54,21 @@ NICKNAME_REFUSED = "Nickname refused by LiveLike"
 class LiveLikeProfileQuerySet(QuerySet[Any]):
     """The rows, and the named state changes every writer in the package goes through."""
 
+    # -- reading ----------------------------------------------------------------------
+
+    def of_user(self, user_pk: Any) -> Any:
+        """The user's row, or ``None``: one ``SELECT`` by the unique ``user_id``.
+
+        Not ``.first()``: its ``ORDER BY`` is pointless on a unique column, and
+        compiling it cost more CPU than the rest of the query (this read is on
+        every login and every request that uses the profile).
+        """
+        return next(iter(self.filter(user_id=user_pk)[:1]), None)
+
+    def of_pk(self, pk: Any) -> Any:
+        """The row with this primary key, or ``None`` (see :meth:`of_user`)."""
+        return next(iter(self.filter(pk=pk)[:1]), None)
+
     # -- who may claim a row -------------------------------------------------------
     # Failed and past its backoff, or pending with a dead lease (its process
     # died); a conflict whose profile has a custom id too, once a client
@@ -144,7 +159,7 @@ class LiveLikeProfileQuerySet(QuerySet[Any]):
             for name, value in outcome.items():
                 setattr(row, name, value)
             return row, True
-        fresh = self.filter(pk=row.pk).first()
+        fresh = self.of_pk(row.pk)
         return (row if fresh is None else fresh), False
 
     def release_active(

@@ -176,7 +176,7 @@ def _one_change_at_a_time(profile: LiveLikeProfile) -> Iterator[LiveLikeProfile 
         return
     with transaction.atomic(using=using):
         rows = LiveLikeProfile.objects.using(using).select_for_update()
-        yield rows.filter(pk=profile.pk).first()
+        yield rows.of_pk(profile.pk)
 
 
 def _credential_of(profile: LiveLikeProfile) -> AccessToken | None:
