@@ -114,7 +114,8 @@ def _rows() -> Any:
 def _load(user: AbstractBaseUser) -> LiveLikeProfile | None:
     # Routed like any read (a replica, if the site has one): a stale answer
     # only sends us to the state machine, which works on the primary.
-    return LiveLikeProfile.objects.of_user(user.pk)
+    row: LiveLikeProfile | None = LiveLikeProfile.objects.of_user(user.pk)
+    return row
 
 
 def _remember_outcome(user: AbstractBaseUser, outcome: Provisioned) -> Provisioned:
