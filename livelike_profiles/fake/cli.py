@@ -67,11 +67,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if threading.current_thread() is threading.main_thread():
         # Process managers stop with SIGTERM: shut down as cleanly as on Ctrl-C.
         signal.signal(signal.SIGTERM, signal.default_int_handler)
-    print(
-        f"Fake LiveLike serving {fake.url} for client id {args.client_id!r} (Ctrl-C to stop)",
-        flush=True,
-    )
     try:
+        # Inside the try: a Ctrl-C sent as soon as this line is read may land in print().
+        print(
+            f"Fake LiveLike serving {fake.url} for client id {args.client_id!r} (Ctrl-C to stop)",
+            flush=True,
+        )
         threading.Event().wait()  # until Ctrl-C or SIGTERM raises KeyboardInterrupt here
     except KeyboardInterrupt:
         pass
