@@ -6,6 +6,15 @@ from typing import Any
 
 from rest_framework.schemas.openapi import AutoSchema
 
+# A 400: DRF's field errors (a list of messages per field, ``non_field_errors`` for the
+# body as a whole), or ``detail`` for a body that does not parse.
+_FIELD_ERRORS = {
+    "type": "object",
+    "minProperties": 1,
+    "properties": {"detail": {"type": "string"}},
+    "additionalProperties": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+}
+
 
 class ProfileSchema(AutoSchema):
     """Describes GET (no body) and PATCH (a nickname) answering the profile, and their errors."""
@@ -37,12 +46,31 @@ class ProfileSchema(AutoSchema):
             "502/503 when LiveLike refuses or is unavailable (nothing changed)."
         )
 
+    def map_serializer(self, serializer: Any) -> dict[str, Any]:
+        from .serializers import ProfileSerializer
+
+        result: dict[str, Any] = super().map_serializer(serializer)
+        if isinstance(serializer, ProfileSerializer):
+            # Every answer has every field; DRF lists none as required because all are read-only.
+            result["required"] = list(result["properties"])
+        return result
+
     def get_responses(self, path: str, method: str) -> dict[str, Any]:
+        from .serializers import ProfileSerializer
+
         responses = super().get_responses(path, method)
+        # One profile, the caller's: DRF takes any GET without a path parameter for a list.
+        profile = self.get_reference(ProfileSerializer())
+        for media_type in responses["200"]["content"].values():
+            media_type["schema"] = profile
         detail = {
             "content": {
                 "application/json": {
-                    "schema": {"type": "object", "properties": {"detail": {"type": "string"}}}
+                    "schema": {
+                        "type": "object",
+                        "properties": {"detail": {"type": "string"}},
+                        "required": ["detail"],
+                    }
                 }
             }
         }
@@ -56,7 +84,10 @@ class ProfileSchema(AutoSchema):
             },
         }
         if method == "PATCH":
-            errors["400"] = {"description": "Invalid input, naming the field."}
+            errors["400"] = {
+                "description": "Invalid input: each field named with its messages, or `detail`.",
+                "content": {"application/json": {"schema": _FIELD_ERRORS}},
+            }
             errors["415"] = {"description": "A body that is not JSON or form data.", **detail}
             errors["429"] = {"description": "Too many nickname changes.", **detail}
             errors["502"] = {

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
+from rest_framework.settings import api_settings
 
 from .conf import conf
 
@@ -128,6 +129,25 @@ class NicknameField(serializers.CharField):
         return unicodedata.normalize("NFC", super().to_internal_value(data))
 
 
+def _unknown_fields(names: list[str]) -> dict[str, list[StrOrPromise]]:
+    """The 400 for fields the API does not have: each named, with "Unknown field."
+
+    Names an error answer already gives a meaning to, ``detail`` (a string: the whole
+    problem) and ``non_field_errors``, are named in a ``non_field_errors`` message
+    instead, or a field called ``detail`` would turn ``detail`` into a list.
+    """
+    reserved = {"detail", api_settings.NON_FIELD_ERRORS_KEY}
+    errors: dict[str, list[StrOrPromise]] = {
+        name: [_("Unknown field.")] for name in names if name not in reserved
+    }
+    clashing = [name for name in names if name in reserved]
+    if clashing:
+        errors[api_settings.NON_FIELD_ERRORS_KEY] = [
+            _("Unknown field: %(name)s.") % {"name": name} for name in clashing
+        ]
+    return errors
+
+
 class NicknameSerializer(serializers.Serializer):
     """A new nickname: a string, stripped, NFC, 1 to ``NICKNAME_MAX_LENGTH`` characters.
 
@@ -146,9 +166,7 @@ class NicknameSerializer(serializers.Serializer):
         if isinstance(data, dict):
             unknown = sorted(set(data) - set(self.fields), key=str)
             if unknown:
-                raise serializers.ValidationError(
-                    {str(name): [_("Unknown field.")] for name in unknown}
-                )
+                raise serializers.ValidationError(_unknown_fields([str(n) for n in unknown]))
             # CharField would turn a number or a boolean into a string.
             value = data.get("nickname")
             if value is not None and not isinstance(value, str):

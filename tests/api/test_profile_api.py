@@ -168,6 +168,21 @@ def test_bad_input_gets_400_naming_the_field_and_changes_nothing(client, user, l
     assert len(livelike_fake.calls) == calls  # LiveLike never asked
 
 
+@pytest.mark.parametrize("name", ["detail", "non_field_errors"])
+def test_an_unknown_field_named_like_an_error_key_is_named_in_a_message(
+    client, user, livelike_fake, name
+):
+    # Found by tests/api/test_fuzz.py: a field called "detail" made `detail` a list.
+    before = row_of(user).nickname
+    response = patch(client, {"nickname": "Ada", name: "x", "email": "a@example.com"})
+    assert response.status_code == 400
+    assert response.json() == {
+        "email": ["Unknown field."],
+        "non_field_errors": [f"Unknown field: {name}."],
+    }
+    assert row_of(user).nickname == before
+
+
 def test_malformed_json_says_so(client):
     response = patch(client, '{"nickname": ')
     assert "JSON parse error" in response.json()["detail"]
@@ -257,7 +272,10 @@ def test_openapi_describes_both_operations():
     request_schema = components[body["$ref"].rsplit("/", 1)[1]]
     assert request_schema["properties"]["nickname"]["maxLength"] == 50
     answer = patch_op["responses"]["200"]["content"]["application/json"]["schema"]
+    # One object, the caller's profile, for GET too (DRF took the GET for a list).
+    assert operations["get"]["responses"]["200"]["content"]["application/json"]["schema"] == answer
     answer_schema = components[answer["$ref"].rsplit("/", 1)[1]]
+    assert answer_schema["required"] == list(answer_schema["properties"])
     assert set(answer_schema["properties"]) == {
         "profile_id",
         "nickname",
