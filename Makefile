@@ -46,8 +46,8 @@ UUID_USER  := tests/provisioning tests/operators tests/test_admin.py tests/test_
 # runs once, in the PostgreSQL pass when there is one.
 test: $(VENV)/.installed sdk
 ifdef DATABASE_URL
-	env -u DATABASE_URL $(PYTEST) -m "not postgres and not e2e"
-	env -u DATABASE_URL $(PYTEST) -m "not postgres" $(UUID_USER)
+	env -u DATABASE_URL $(PYTEST) -m "not server_db and not postgres and not e2e"
+	env -u DATABASE_URL $(PYTEST) -m "not server_db and not postgres" $(UUID_USER)
 	$(PYTEST)
 	$(PYTEST) $(UUID_USER)
 else
