@@ -8,9 +8,9 @@ PY     := $(VENV)/bin/python
 DEMO_PORT ?= 8000
 FAKE_PORT ?= 8765
 
-.PHONY: demo test lint typecheck check clean sdk
+.PHONY: demo test lint typecheck check clean sdk matrix wheel-check
 
-$(VENV)/.installed: requirements.txt pyproject.toml
+$(VENV)/.installed: requirements.txt tests/requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed (set PYTHON=...)") if sys.version_info < (3, 11) else None'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
@@ -59,6 +59,23 @@ endif
 demo: $(VENV)/.installed sdk
 	$(PY) -m demo_site.run --port $(DEMO_PORT) --fake-port $(FAKE_PORT)
 
+## make matrix: the version matrix of noxfile.py (Django 5.2, 6.0, 6.1; Python 3.11 to 3.13;
+## the oldest and newest djangorestframework), each cell on SQLite and, when DATABASE_URL is
+## set, on that database. NOX_ARGS go to nox (NOX_ARGS="-t other-versions": every cell but the
+## one `make test` runs; NOX_ARGS="-l": the cells). The Pythons come from PATH and from pyenv's
+## versions when pyenv is installed.
+empty :=
+space := $(empty) $(empty)
+PYENV_BINS := $(wildcard $(foreach v,3.11 3.12 3.13,$(shell pyenv root 2>/dev/null)/versions/$(v).*/bin))
+NOX_ARGS ?=
+matrix: $(VENV)/.installed
+	PATH="$(subst $(space),:,$(strip $(PYENV_BINS) $$PATH))" $(VENV)/bin/nox $(NOX_ARGS)
+
+## make wheel-check: build the sdist and wheel, twine check them, install the wheel in a fresh
+## virtual environment outside the repository and smoke-test it there (.ci/wheel_check.py).
+wheel-check: $(VENV)/.installed
+	$(PY) .ci/wheel_check.py
+
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .
 
@@ -72,5 +89,5 @@ check: lint typecheck
 	$(PY) manage.py makemigrations --check --dry-run
 
 clean:
-	rm -rf $(VENV) demo.sqlite3 tests/*.sqlite3 .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) .nox demo.sqlite3 tests/*.sqlite3 .pytest_cache .ruff_cache .mypy_cache
 	rm -rf $(NPM_DIR)/node_modules $(dir $(SDK_BUNDLE)) test-artifacts

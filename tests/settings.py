@@ -3,6 +3,7 @@
 import os
 
 import dj_database_url
+import django
 
 SECRET_KEY = "tests-only-secret-key-not-for-production"
 DEBUG = False
@@ -43,6 +44,11 @@ TEMPLATES = [
         },
     }
 ]
+if django.VERSION >= (6, 1):
+    # Django 6.1 sends mail through MAILERS (the test run swaps in its locmem
+    # backend) and warns when a site sends any without it.
+    MAILERS: dict[str, dict[str, str]] = {"default": {}}
+
 # Fast hashing: the concurrency tests log users in a thousand times.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
@@ -61,7 +67,13 @@ else:
             # it; IMMEDIATE transactions and a busy timeout let writers queue
             # instead of failing with "database is locked".
             "OPTIONS": {"timeout": 30, "transaction_mode": "IMMEDIATE"},
-            "TEST": {"NAME": os.path.join(os.path.dirname(__file__), "test_db.sqlite3")},
+            # TEST_DATABASE_NAME names the file too, so that runs can share a checkout.
+            "TEST": {
+                "NAME": os.path.join(
+                    os.path.dirname(__file__),
+                    os.environ.get("TEST_DATABASE_NAME", "test_db") + ".sqlite3",
+                )
+            },
         }
     }
 

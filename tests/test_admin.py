@@ -12,6 +12,7 @@ import threading
 import uuid
 from datetime import timedelta
 
+import django
 import pytest
 from django.conf import settings
 from django.contrib import admin
@@ -584,3 +585,19 @@ def test_the_user_change_form_cannot_alter_the_profile_through_the_inline(admin_
     admin_client.post(user_change_url(user), form)
     assert stored(row) == before and stored(other) == other_before
     assert LiveLikeProfile.objects.count() == 2
+
+
+@pytest.mark.skipif(django.VERSION < (6, 1), reason="actions have locations from Django 6.1")
+@pytest.mark.django_db
+def test_the_provision_action_is_on_the_users_change_list_not_their_change_form(rf):
+    from django.contrib.admin import ActionLocation  # Django 6.1+
+
+    operator = get_user_model().objects.create_superuser("op", "op@example.com", "pw")
+    request = rf.get("/")
+    request.user = operator
+    user_admin = admin.site._registry[get_user_model()]
+    listed = user_admin.get_actions(request, action_location=ActionLocation.CHANGE_LIST)
+    on_form = user_admin.get_actions(request, action_location=ActionLocation.CHANGE_FORM)
+
+    assert "provision_livelike_profiles" in listed
+    assert "provision_livelike_profiles" not in on_form

@@ -18,6 +18,7 @@ import logging
 import sys
 from collections.abc import Callable, Iterator
 
+import django
 import pytest
 from django.core import mail
 from django.test import Client, RequestFactory
@@ -158,7 +159,10 @@ def test_a_500_from_the_api_view(settings, debug, livelike_fake):
     answer = client.get(PROFILE_URL)
     assert answer.json()["access_token"] == token  # the one place it goes: its own user
 
-    settings.ADMINS = [("Ops", "ops@example.com")]
+    # Django 6.0 takes addresses; 5.2 only (name, address) pairs, which 6.1 deprecates.
+    settings.ADMINS = (
+        ["ops@example.com"] if django.VERSION >= (6, 0) else [("Ops", "ops@example.com")]
+    )
     mails = AdminEmailHandler(include_html=True)
     logger = logging.getLogger("django.request")
     logger.addHandler(mails)

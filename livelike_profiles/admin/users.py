@@ -106,9 +106,13 @@ class LiveLikeUserAdminMixin(_UserAdminBase):
             inlines.append(self.livelike_inline)
         return inlines
 
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        actions = super().get_actions(request)
-        if request.user.has_perm(CHANGE_PERMISSION):
+    def get_actions(self, request: HttpRequest, action_location: Any = None) -> dict[str, Any]:
+        # Django 6.1 asks for a change form's actions too (action_location), and
+        # warns about an override without the parameter; 5.2 and 6.0 never pass it.
+        location = {} if action_location is None else {"action_location": action_location}
+        actions = super().get_actions(request, **location)
+        on_change_list = getattr(action_location, "value", "CHANGE_LIST") == "CHANGE_LIST"
+        if on_change_list and request.user.has_perm(CHANGE_PERMISSION):
             action = provision_livelike_profiles
             # django-stubs types an action as returning str; Django's return None or a response.
             entry = (action, action.__name__, str(PROVISION_DESCRIPTION))
