@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 DEMO_PORT ?= 8000
 FAKE_PORT ?= 8765
 
-.PHONY: demo test lint typecheck check clean sdk matrix wheel-check
+.PHONY: demo test test-database lint typecheck check clean sdk matrix wheel-check
 
 $(VENV)/.installed: requirements.txt tests/requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed (set PYTHON=...)") if sys.version_info < (3, 11) else None'
@@ -36,24 +36,36 @@ $(SDK_BUNDLE): $(NPM_DIR)/package.json $(NPM_DIR)/package-lock.json
 	  echo "*** npm ci failed: the demo runs without the LiveLike SDK."; \
 	fi
 
+# mysqlclient only when DATABASE_URL is a MariaDB/MySQL one: it builds against the system's
+# client library (Debian: apt-get install default-libmysqlclient-dev pkg-config).
+DB_DRIVER := $(if $(filter mysql% mariadb%,$(DATABASE_URL)),$(VENV)/.mysqlclient)
+$(VENV)/.mysqlclient: $(VENV)/.installed
+	$(PY) -m pip install --quiet "mysqlclient>=2.2"
+	touch $@
+
 ## make test: the whole suite on SQLite, then the provisioning, admin, command and
 ## erasure tests again with a custom user model (UUID primary key, e-mail login); the same
-## on PostgreSQL when DATABASE_URL is set.
+## on DATABASE_URL's database (PostgreSQL or MariaDB/MySQL) when it is set.
 PYTEST     := $(PY) -m pytest
 UUID_USER  := tests/provisioning tests/operators tests/test_admin.py tests/test_erasure.py --ds=tests.settings_uuid_user
 
 # The end-to-end test (tests/e2e, a real browser) needs no database of the suite's: it
 # runs once, in the PostgreSQL pass when there is one.
-test: $(VENV)/.installed sdk
+test: $(VENV)/.installed sdk $(DB_DRIVER)
 ifdef DATABASE_URL
-	env -u DATABASE_URL $(PYTEST) -m "not postgres and not e2e"
-	env -u DATABASE_URL $(PYTEST) -m "not postgres" $(UUID_USER)
-	$(PYTEST)
-	$(PYTEST) $(UUID_USER)
+	env -u DATABASE_URL $(PYTEST) -m "not server_db and not postgres and not e2e"
+	env -u DATABASE_URL $(PYTEST) -m "not server_db and not postgres" $(UUID_USER)
+	$(MAKE) --no-print-directory test-database
 else
 	$(PYTEST)
 	$(PYTEST) $(UUID_USER)
 endif
+
+## make test-database: only the passes on DATABASE_URL's database (PostgreSQL or MariaDB/MySQL),
+## the browser test included unless NO_E2E=1. CI runs it on MariaDB after `make test`.
+test-database: $(VENV)/.installed sdk $(DB_DRIVER)
+	$(PYTEST) $(if $(NO_E2E),-m "not e2e")
+	$(PYTEST) $(UUID_USER)
 
 ## make demo: the demo site and the fake LiveLike service, until Ctrl-C.
 demo: $(VENV)/.installed sdk

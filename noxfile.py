@@ -63,7 +63,7 @@ def tests(session: nox.Session, django: str, drf: str) -> None:
     session.run(
         *PYTEST,
         "-m",
-        "not postgres and not e2e",
+        "not server_db and not postgres and not e2e",
         *session.posargs,
         env={"DATABASE_URL": None, "TEST_DATABASE_NAME": cell},
     )

@@ -2,12 +2,13 @@
 
     .venv/bin/python .ci/wheel_check.py        (or: make wheel-check)
 
-Builds the sdist, then the wheel from that sdist (``python -m build``, so a
-file the sdist forgets fails the build), into a temporary directory; runs ``twine check --strict`` on both, makes sure the wheel holds
-what an installed app needs (every migration, ``py.typed``, the fake and its
-``__main__``), then installs the wheel (its dependencies from the package
-index) into a fresh virtual environment outside the repository and, from a
-directory outside it too, with a minimal site of its own: ``django-admin check
+Copies the repository's files to a temporary directory and builds there the
+sdist, then the wheel from that sdist (``python -m build``, so a file the
+sdist forgets fails the build); runs ``twine check --strict`` on both; makes
+sure the wheel holds what an installed app needs (every migration,
+``py.typed``, the fake and its ``__main__``); then installs the wheel (its
+dependencies from the package index) into a fresh virtual environment outside
+the repository and, from a directory outside it too, with a minimal site of its own: ``django-admin check
 --fail-level WARNING``, ``django-admin migrate``, ``python -m
 livelike_profiles.fake --help``, and one login against the fake LiveLike
 (started from the wheel) that must leave the user with an active profile the
@@ -177,7 +178,7 @@ def main() -> int:
             "SMOKE_LIVELIKE_URL": f"http://127.0.0.1:{port}/api/v1/",
         }
         where = {"cwd": site, "env": env}
-        run(python, "-c", "import livelike_profiles, sys; print(livelike_profiles.__file__)", **where)
+        run(python, "-c", "import livelike_profiles; print(livelike_profiles.__file__)", **where)
         run(bin_dir / "django-admin", "check", "--fail-level", "WARNING", **where)
         run(bin_dir / "django-admin", "migrate", "--noinput", "-v", "1", **where)
         run(python, "-m", "livelike_profiles.fake", "--help", stdout=subprocess.DEVNULL, **where)

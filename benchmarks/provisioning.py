@@ -1,6 +1,7 @@
 """What provisioning costs a login, and whether it ever creates a second profile.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/test .venv/bin/python benchmarks/provisioning.py
+    DATABASE_URL=mysql://root@127.0.0.1:3306/test .venv/bin/python benchmarks/provisioning.py
 
 Prints markdown tables:
 
@@ -10,7 +11,7 @@ Prints markdown tables:
    95th percentiles in ms, SQL queries and remote calls per login, and the
    overhead beyond the baseline (and, for first logins, beyond the latency).
 2. ``--users`` users x ``--logins`` concurrent logins spread over
-   ``--processes`` OS processes (PostgreSQL only): profiles created per user.
+   ``--processes`` OS processes (PostgreSQL or MariaDB/MySQL): profiles created per user.
 
 It works in a throw-away database (``test_<name>``) that it creates and drops.
 """
@@ -159,10 +160,10 @@ def main() -> int:
     with throwaway_database("provisioning"), FakeLiveLike(client_id="bench") as fake:
         fake.latency = args.latency_ms / 1000
         measure_logins(fake, args.samples, args.latency_ms / 1000)
-        if connection.vendor == "postgresql":
+        if connection.vendor in ("postgresql", "mysql"):  # MariaDB's vendor is "mysql"
             measure_processes(fake, args.users, args.logins, args.processes, args.threads)
         else:
-            print("\n(The multi-process run needs PostgreSQL: set DATABASE_URL.)")
+            print("\n(The multi-process run needs PostgreSQL or MariaDB/MySQL: set DATABASE_URL.)")
     return 0
 
 

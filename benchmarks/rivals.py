@@ -1,6 +1,7 @@
 """Concurrent first logins of one user: rivals polling the row, against rivals woken by a lock.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/test .venv/bin/python benchmarks/rivals.py
+    DATABASE_URL=mysql://root@127.0.0.1:3306/test .venv/bin/python benchmarks/rivals.py
 
 Each *round* is ``--logins`` first logins of one new user at once: the
 provisioning step of each (``provision(user)``, what the login receiver runs,
@@ -11,10 +12,11 @@ LiveLike answers every call in ``--latency-ms`` (a range: uniform) of
 latency. Rounds rotate through three modes, so that none always runs on a
 warmer machine:
 
-* **polling**: what every database but PostgreSQL does, forced here: a rival
+* **polling**: what SQLite does, forced here: a rival
   reads the row again after 20 ms, 40 ms... (at most 200 ms apart);
-* **woken**: PostgreSQL's claim lock: a rival waits on the lock held by the
-  claim's owner and reads the row once it is released;
+* **woken**: the claim lock (PostgreSQL's advisory lock, MariaDB/MySQL's
+  ``GET_LOCK``): a rival waits on the lock held by the claim's owner and reads
+  the row once it is released;
 * **provisioned**: the floor: the same concurrent logins of a user whose
   profile is already active (nobody calls LiveLike, nobody waits).
 
@@ -135,8 +137,8 @@ def main() -> int:
 
     from livelike_profiles.models import LiveLikeProfile
 
-    if connection.vendor != "postgresql":
-        print("Needs PostgreSQL (the lock): set DATABASE_URL.")
+    if connection.vendor not in ("postgresql", "mysql"):  # MariaDB's vendor is "mysql"
+        print("Needs PostgreSQL or MariaDB/MySQL (the lock): set DATABASE_URL.")
         return 1
     pipe, child_end = multiprocessing.Pipe()
     fake = multiprocessing.get_context("spawn").Process(

@@ -2,8 +2,9 @@
 
 Chooses the users, feeds them to threads and counts the outcomes; every
 profile is still made by :func:`~livelike_profiles.provisioning.ensure_profile`.
-On PostgreSQL each batch is held with advisory locks, so several runners take
-disjoint work (see the README's ``livelike_provision`` section).
+On PostgreSQL and MariaDB/MySQL each batch is held with locks (advisory, or
+named), so several runners take disjoint work (see the README's
+``livelike_provision`` section).
 """
 
 from __future__ import annotations
@@ -11,11 +12,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -24,7 +24,7 @@ from django.db import connections, router, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from .claim_locks import advisory_lock_key
+from . import claim_locks
 from .concurrency import Throttle, Workers, retry_rate_limited
 from .conf import conf
 from .exceptions import LiveLikeRateLimited
@@ -222,8 +222,8 @@ class BackfillReport:
 
 
 def locks_batches(using: str | None = None) -> bool:
-    """Whether several runners split the work by locking batches (PostgreSQL)."""
-    return connections[using or router.db_for_read(get_user_model())].vendor == "postgresql"
+    """Whether several runners split the work by locking batches (PostgreSQL, MariaDB/MySQL)."""
+    return claim_locks.locks_batches(using or router.db_for_read(get_user_model()))
 
 
 def backfill(
@@ -249,7 +249,6 @@ def backfill(
     report = BackfillReport(selected=users.count())
     todo = needing_profile(users)
     report.to_do = todo.count()
-    lock = locks_batches(using)
     throttle = Throttle()
 
     def work(user: WithAnnotations[AbstractBaseUser, _PageAnnotations]) -> UserResult:
@@ -259,13 +258,13 @@ def backfill(
     with Workers(work, concurrency) as workers:
         try:
             while True:
-                # The locks last as long as the batch: commit releases them.
-                with transaction.atomic(using=using) if lock else nullcontext():
-                    page = _next_page(todo, after, batch_size)
-                    if not page:
-                        break
-                    after = page[-1].pk
-                    batch = _lock_unheld(page, using) if lock else page
+                page = _next_page(todo, after, batch_size)
+                if not page:
+                    break
+                after = page[-1].pk
+                # The locks last as long as the batch: another runner skips its users.
+                with claim_locks.holding_unheld([user.pk for user in page], using) as held:
+                    batch = [user for user in page if user.pk in held]
                     for user, result in workers.map(batch):
                         _count(report, user, result)
                         if on_result is not None:
@@ -300,21 +299,6 @@ def _next_page(
         page = page.filter(pk__gt=after)
     status = LiveLikeProfile.objects.filter(user_id=OuterRef("pk")).values("status")[:1]
     return list(page.annotate(livelike_backfill_status=Subquery(status))[:size])
-
-
-_User = TypeVar("_User", bound=AbstractBaseUser)
-
-
-def _lock_unheld(users: list[_User], using: str) -> list[_User]:
-    """The users of ``users`` no other runner holds, now held by us until the transaction ends."""
-    keys = {advisory_lock_key("backfill", user.pk): user for user in users}
-    with connections[using].cursor() as cursor:
-        cursor.execute(
-            "SELECT key FROM unnest(%s::bigint[]) AS key WHERE pg_try_advisory_xact_lock(key)",
-            [list(keys)],
-        )
-        held = {key for (key,) in cursor.fetchall()}
-    return [user for key, user in keys.items() if key in held]
 
 
 def provision_users(users: Iterable[AbstractBaseUser]) -> list[UserResult]:

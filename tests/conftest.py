@@ -1,8 +1,11 @@
-"""Shared fixtures: the fake LiveLike service's baseline, and PostgreSQL-only tests.
+"""Shared fixtures: the fake LiveLike service's baseline, and tests needing a server database.
 
-Tests marked ``postgres`` need PostgreSQL. Without ``DATABASE_URL`` they are
-skipped with a visible reason, except under ``CI=true``, where a missing
-PostgreSQL is an error: CI must never pass by skipping them.
+Tests marked ``server_db`` need a database with real concurrency: PostgreSQL or
+MariaDB/MySQL (``DATABASE_URL``). Tests marked ``postgres`` need PostgreSQL
+itself. Without their database they are skipped with a visible reason, except
+under ``CI=true``, where a missing server database is an error: CI must never
+pass by skipping them. (A ``postgres`` test in a MariaDB/MySQL pass is only
+skipped: it runs in the PostgreSQL pass.)
 """
 
 from __future__ import annotations
@@ -17,24 +20,33 @@ from django.core.cache import cache
 from django.db import connection
 from pytest_django import Settings
 
-
-def _on_postgres() -> bool:
-    return connection.vendor == "postgresql"
+SERVER_DATABASES = ("postgresql", "mysql")  # Django's vendor names; MariaDB's is "mysql"
 
 
-@pytest.hookimpl(trylast=True)  # after -m "not postgres" deselected what it deselects
+@pytest.hookimpl(trylast=True)  # after -m "not server_db" deselected what it deselects
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    vendor = connection.vendor
     needs_pg = [item for item in items if item.get_closest_marker("postgres")]
-    if not needs_pg or _on_postgres():
-        return
-    if os.environ.get("CI", "").lower() == "true":
+    needs_server = [item for item in items if item.get_closest_marker("server_db")]
+    if vendor in SERVER_DATABASES:
+        missing, skip = [], []
+        if vendor != "postgresql":
+            skip = needs_pg
+    else:
+        missing = skip = needs_pg + needs_server
+    if missing and os.environ.get("CI", "").lower() == "true":
         raise pytest.UsageError(
-            f"{len(needs_pg)} tests need PostgreSQL and CI=true forbids skipping them: "
-            "set DATABASE_URL=postgres://postgres@127.0.0.1:5432/test"
+            f"{len(missing)} tests need a server database and CI=true forbids skipping them: "
+            "set DATABASE_URL=postgres://postgres@127.0.0.1:5432/test (or mysql://...), "
+            'or deselect them with -m "not server_db and not postgres"'
         )
-    skip = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://...")
-    for item in needs_pg:
-        item.add_marker(skip)
+    for item in skip:
+        reason = (
+            "needs PostgreSQL: set DATABASE_URL=postgres://..."
+            if item.get_closest_marker("postgres")
+            else "needs PostgreSQL or MariaDB/MySQL: set DATABASE_URL=postgres://... or mysql://..."
+        )
+        item.add_marker(pytest.mark.skip(reason=reason))
 
 
 @pytest.fixture(autouse=True)

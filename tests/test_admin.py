@@ -194,7 +194,7 @@ def test_a_change_form_post_is_refused_and_writes_nothing(admin_client):
     assert stored(row) == before
 
 
-@pytest.mark.postgres  # SQLite's IMMEDIATE transactions serialise the two writers anyway
+@pytest.mark.server_db  # SQLite's IMMEDIATE transactions serialise the two writers anyway
 @pytest.mark.django_db(transaction=True)
 def test_a_change_form_post_racing_a_provisioning_cannot_undo_it(admin_client):
     # The operator's POST reads the row while it is pending; provisioning, on

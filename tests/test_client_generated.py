@@ -493,7 +493,7 @@ def test_a_refused_site_nickname_still_lets_the_id_be_learned(livelike_fake, set
     assert livelike_fake.count_calls("PATCH") == patches == 1
 
 
-@pytest.mark.postgres
+@pytest.mark.server_db
 def test_a_first_request_racing_inside_a_repeatable_read_transaction_never_raises(minted):
     from django.db import transaction
 

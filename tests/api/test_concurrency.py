@@ -14,6 +14,7 @@ from django.test import Client
 from livelike_profiles.client import LiveLikeClient
 from livelike_profiles.provisioning import ensure_profile
 from tests.api.test_profile_api import patch
+from tests.db_locks import someone_waits_for_a_row_lock
 from tests.factories import make_user, row_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -28,16 +29,7 @@ def wait_until(condition: Callable[[], bool], event: threading.Event) -> None:
         assert time.monotonic() < deadline, "neither happened"
 
 
-def someone_waits_for_a_row_lock() -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return cursor.fetchone()[0] > 0
-
-
-@pytest.mark.postgres
+@pytest.mark.server_db
 def test_two_concurrent_changes_leave_livelike_and_the_row_agreeing(
     livelike_fake, livelike_settings, monkeypatch
 ):

@@ -29,6 +29,7 @@ from livelike_profiles.backfill import backfill, locks_batches, select_users
 from livelike_profiles.management.output import Progress
 from livelike_profiles.models import LiveLikeProfile
 from livelike_profiles.provisioning import ensure_profile
+from tests.db_locks import lock_holder
 from tests.factories import make_user, make_users
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -233,11 +234,15 @@ def test_users_are_read_in_batches_never_all_at_once(livelike_fake):
         provision("--batch-size", "3", "--concurrency", "2")
     sql = [query["sql"] for query in captured.captured_queries]
     pages = [
-        q for q in sql if q.startswith("SELECT") and f'FROM "{table}"' in q and "COUNT(" not in q
+        q
+        for q in sql
+        if q.startswith("SELECT")
+        and f"FROM {connection.ops.quote_name(table)}" in q
+        and "COUNT(" not in q
     ]
     assert len(pages) == 5  # 3 + 3 + 3 + 1, then an empty page
     assert all(re.search(r"\bLIMIT 3\b", q) for q in pages)
-    claims = [q for q in sql if "pg_try_advisory_xact_lock" in q]
+    claims = [q for q in sql if "pg_try_advisory_xact_lock" in q or "GET_LOCK" in q]
     assert len(claims) == (4 if locks_batches() else 0)
 
 
@@ -309,7 +314,7 @@ def finished(process: subprocess.Popen) -> str:
     return out
 
 
-@pytest.mark.postgres
+@pytest.mark.server_db
 def test_runs_on_several_machines_split_the_batches(livelike_fake):
     """A runner stuck on its batch keeps it: the other runner takes every other batch."""
     users = make_users(60)
@@ -323,7 +328,10 @@ def test_runs_on_several_machines_split_the_batches(livelike_fake):
         assert livelike_fake.wait_for_held(2, timeout=60), "the first runner never started"
         # The claim locks no user row: what a login writes goes through at once.
         with connection.cursor() as cursor:
-            cursor.execute("SET lock_timeout = '5s'")
+            if connection.vendor == "postgresql":
+                cursor.execute("SET lock_timeout = '5s'")
+            else:
+                cursor.execute("SET SESSION innodb_lock_wait_timeout = 5")
         get_user_model()._default_manager.filter(pk__in=[u.pk for u in users[:10]]).update(
             last_login=timezone.now()
         )
@@ -342,7 +350,27 @@ def test_runs_on_several_machines_split_the_batches(livelike_fake):
     assert livelike_fake.count_calls("POST") == 60
 
 
-@pytest.mark.postgres
+@pytest.mark.server_db
+def test_a_runner_lets_its_batch_locks_go_when_the_batch_ends_or_fails(livelike_fake):
+    """MariaDB/MySQL's named locks outlive transactions: they are let go by hand, always."""
+    users = make_users(6)
+
+    def held() -> list:
+        # Asked on this thread's connection: the very one the backfill locked with.
+        return [user.pk for user in users if lock_holder("backfill", user.pk) is not None]
+
+    def fails(report) -> None:
+        raise RuntimeError("the caller's progress display broke")
+
+    with pytest.raises(RuntimeError):
+        backfill(select_users(), concurrency=2, batch_size=3, on_result=fails)
+    assert held() == []
+    report = backfill(select_users(), concurrency=2, batch_size=3)
+    assert report.created == 6 - 3 and held() == []  # the failed batch's users were done anyway
+    assert_one_active_profile_each(livelike_fake, users)
+
+
+@pytest.mark.server_db
 def test_three_concurrent_runs_in_processes_create_one_profile_each(livelike_fake):
     livelike_fake.latency = 0.01
     users = make_users(150)

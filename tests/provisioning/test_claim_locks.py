@@ -1,4 +1,5 @@
-"""PostgreSQL: the rivals of a claim are woken by its owner's lock, and never trust it.
+"""PostgreSQL and MariaDB/MySQL: the rivals of a claim are woken by its owner's lock, and
+never trust it.
 
 Real threads, each with its own database connection; LiveLike is the fake
 service over real sockets, holding a create's answer to keep it in flight.
@@ -16,9 +17,10 @@ from django.db import connection
 from livelike_profiles import claim_locks, provisioning
 from livelike_profiles.models import LiveLikeProfile
 from livelike_profiles.provisioning import ensure_profile
+from tests.db_locks import claim_lock_held_here, claim_lock_holder, terminate
 from tests.factories import fresh, make_due, make_user, row_of
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.server_db, pytest.mark.django_db(transaction=True)]
 
 Status = LiveLikeProfile.Status
 
@@ -77,19 +79,6 @@ def waiting(monkeypatch) -> threading.Event:
     return started
 
 
-def holder_of_claim_lock(user) -> int | None:
-    """The backend pid holding the user's claim lock (a 64-bit key: two 32-bit halves)."""
-    key = claim_locks.advisory_lock_key("claim", user.pk) & 0xFFFFFFFFFFFFFFFF
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
-            "AND classid::bigint = %s AND objid::bigint = %s AND objsubid = 1",
-            [key >> 32, key & 0xFFFFFFFF],
-        )
-        found = cursor.fetchone()
-    return found[0] if found else None
-
-
 def test_a_rival_is_woken_by_the_recorded_outcome_not_by_polling(
     livelike_fake, livelike_settings, sleeps, waiting
 ):
@@ -98,7 +87,7 @@ def test_a_rival_is_woken_by_the_recorded_outcome_not_by_polling(
     livelike_fake.lose_next_create_answers(1, delay=30)
     owner = InThread(lambda: ensure_profile(fresh(user)))
     assert livelike_fake.wait_for_held(1, timeout=10), "the owner never reached LiveLike"
-    assert holder_of_claim_lock(user) is not None  # held for the whole call
+    assert claim_lock_holder(user) is not None  # held for the whole call
 
     rival = InThread(lambda: ensure_profile(fresh(user)))
     assert waiting.wait(10), "the rival never waited"
@@ -110,7 +99,31 @@ def test_a_rival_is_woken_by_the_recorded_outcome_not_by_polling(
     assert row.profile_id == created.profile_id and row.access_token == created.access_token
     assert sleeps == []  # woken by the lock: never polled
     assert livelike_fake.create_count == 1 and livelike_fake.count_calls("POST") == 1
-    assert holder_of_claim_lock(user) is None  # released on the way out
+    assert claim_lock_holder(user) is None  # released on the way out
+
+
+def test_a_woken_rival_leaves_the_lock_free_on_its_connection(
+    livelike_fake, livelike_settings, sleeps, waiting
+):
+    """MariaDB/MySQL has no shared named lock: a rival takes the exclusive one to learn
+    that it is free, and lets it go at once, its connection staying open."""
+    livelike_settings(WAIT_SECONDS=30, TIMEOUT=30)
+    user = make_user()
+    livelike_fake.lose_next_create_answers(1, delay=30)
+    owner = InThread(lambda: ensure_profile(fresh(user)))
+    assert livelike_fake.wait_for_held(1, timeout=10), "the owner never reached LiveLike"
+
+    def release_once_the_rival_waits() -> None:
+        assert waiting.wait(10), "the rival never waited"
+        livelike_fake.release_held()
+
+    releaser = InThread(release_once_the_rival_waits)
+    row = ensure_profile(fresh(user))  # the rival: this thread, whose connection stays open
+    releaser.join()
+    created = owner.join()
+    assert row.is_active and row.profile_id == created.profile_id
+    assert sleeps == []
+    assert claim_lock_holder(user) is None  # not even this connection holds it
 
 
 def test_ten_concurrent_first_logins_one_profile_and_nobody_polls(
@@ -140,10 +153,9 @@ def test_an_owner_whose_lock_is_lost_costs_a_wait_never_a_second_profile(
     livelike_fake.lose_next_create_answers(1, delay=30)
     owner = InThread(lambda: ensure_profile(fresh(user)))
     assert livelike_fake.wait_for_held(1, timeout=10), "the owner never reached LiveLike"
-    pid = holder_of_claim_lock(user)
-    assert pid is not None
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+    session = claim_lock_holder(user)
+    assert session is not None
+    terminate(session)
     # Its connection gone, the lock is free while the claim is live: the
     # rival must not take that for the end of the attempt.
     rival = ensure_profile(fresh(user))
@@ -175,7 +187,7 @@ def test_the_lock_is_released_when_the_claim_is_lost(livelike_fake, livelike_set
     LiveLikeProfile.objects.claim(user, has_row=True)
     row = ensure_profile(user)
     assert row.status == Status.PENDING and row.attempts == 2
-    assert holder_of_claim_lock(user) is None
+    assert claim_lock_holder(user) is None
     assert livelike_fake.count_calls("POST") == 1
 
 
@@ -183,13 +195,7 @@ def test_a_leaked_lock_costs_a_wait_never_the_profile(livelike_fake, livelike_se
     """A lock left held by a session with no claim (a pooler's) delays a claim, never stops it."""
     livelike_settings(WAIT_SECONDS=0.3)
     user = make_user()
-    key = claim_locks.advisory_lock_key("claim", user.pk)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_lock(%s)", [key])
-    try:
+    with claim_lock_held_here(user):
         row = InThread(lambda: ensure_profile(fresh(user))).join()
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
     assert row.is_active
     assert livelike_fake.create_count == 1

@@ -91,7 +91,7 @@ def worker_env(fake, **livelike) -> dict[str, str]:
     return env
 
 
-@pytest.mark.postgres
+@pytest.mark.server_db
 @pytest.mark.parametrize("atomic", [False, True], ids=["autocommit", "atomic_requests"])
 def test_concurrent_logins_in_four_processes_create_one_profile_per_user(livelike_fake, atomic):
     livelike_fake.latency = 0.02

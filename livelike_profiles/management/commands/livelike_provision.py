@@ -70,7 +70,7 @@ class Command(BaseCommand):
             parser,
             concurrency_help="Threads calling LiveLike at once, sharing one connection pool; "
             "each uses a database connection",
-            batch_help="Users read (and, on PostgreSQL, claimed) per batch",
+            batch_help="Users read (and, on PostgreSQL or MariaDB/MySQL, claimed) per batch",
         )
         parser.add_argument(
             "--dry-run",
