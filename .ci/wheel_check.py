@@ -8,11 +8,11 @@ sdist forgets fails the build); runs ``twine check --strict`` on both; makes
 sure the wheel holds what an installed app needs (every migration,
 ``py.typed``, the fake and its ``__main__``); then installs the wheel (its
 dependencies from the package index) into a fresh virtual environment outside
-the repository and, from a directory outside it too, with a minimal site of its own: ``django-admin check
---fail-level WARNING``, ``django-admin migrate``, ``python -m
-livelike_profiles.fake --help``, and one login against the fake LiveLike
-(started from the wheel) that must leave the user with an active profile the
-API hands out. Exits non-zero at the first failure.
+the repository and, from a directory outside it too, with a minimal site of
+its own, runs ``django-admin check --fail-level WARNING``, ``django-admin
+migrate``, ``python -m livelike_profiles.fake --help``, and one login against
+the fake LiveLike (started from the wheel) that must leave the user with an
+active profile the API hands out. Exits non-zero at the first failure.
 """
 
 from __future__ import annotations

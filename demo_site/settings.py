@@ -62,6 +62,12 @@ DATABASES = {
         "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
     }
 }
+if os.environ.get("DEMO_DATABASE_URL"):
+    # The demo on a server database instead (PostgreSQL, MariaDB/MySQL): CI runs
+    # manage.py check and migrate on MariaDB this way.
+    import dj_database_url
+
+    DATABASES = {"default": dj_database_url.parse(os.environ["DEMO_DATABASE_URL"])}
 if os.environ.get("DEMO_FAST_PASSWORD_HASHING"):
     # The end-to-end tests sign in a dozen times; Django's real hasher costs a second each.
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
