@@ -18,6 +18,7 @@ active profile the API hands out. Exits non-zero at the first failure.
 from __future__ import annotations
 
 import os
+import select
 import shutil
 import socket
 import subprocess
@@ -190,7 +191,9 @@ def main() -> int:
             **where,  # type: ignore[arg-type]
         )
         try:
-            line = fake.stdout.readline() if fake.stdout else ""
+            # Its ready line, or nothing after 60 s (a fake that hangs must not hang CI).
+            ready = fake.stdout and select.select([fake.stdout], [], [], 60)[0]
+            line = fake.stdout.readline() if ready and fake.stdout else ""
             if "serving" not in line:
                 sys.exit(f"the fake LiveLike did not start: {line!r}")
             run(python, "login.py", **where)

@@ -73,12 +73,17 @@ def claiming(user_pk: Any, using: str) -> Iterator[bool]:
     else:
         lock = _name(connection, "claim", user_pk)
         sql = "SELECT GET_LOCK(%s, 0)"  # 0: do not wait; 1 taken, 0 held elsewhere
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [lock])
-        (held,) = cursor.fetchone()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [lock])
+            (held,) = cursor.fetchone()
+    except DatabaseError as error:
+        # Refused: a MariaDB Galera cluster has no named locks. Rivals poll instead.
+        logger.warning("LiveLike claim lock refused by the database: %s", type(error).__name__)
+        held = None
     if held is None:
-        # MariaDB/MySQL's NULL: the lock could not be asked for (the session killed,
-        # say). The row decides alone; nothing to release.
+        # No lock to hold (refused above, or MariaDB/MySQL's NULL: the session
+        # killed, say). The row decides alone; nothing to release.
         yield True
         return
     if not held:
@@ -194,7 +199,19 @@ def holding_unheld(user_pks: Sequence[Any], using: str) -> Iterator[set[Any]]:
             yield _try_advisory_xact_locks(connection, user_pks)
     else:
         names = {_name(connection, "backfill", pk): pk for pk in user_pks}
-        held = _try_named_locks(connection, list(names))
+        try:
+            held = _try_named_locks(connection, list(names))
+        except DatabaseError as error:
+            # Refused (a Galera cluster has no named locks), or failed midway with some
+            # taken: closing the connection lets those go. This batch is not held:
+            # another runner may take its users too, and the row decides for each.
+            logger.warning(
+                "LiveLike backfill batch not locked, the database refused: %s",
+                type(error).__name__,
+            )
+            connection.close()
+            yield set(user_pks)
+            return
         try:
             yield {names[name] for name in held}
         finally:

@@ -150,8 +150,9 @@ def _provision(user: AbstractBaseUser, row: LiveLikeProfile | None) -> Provision
     while True:
         late, free = time.monotonic() >= deadline, True
         if row is None or LiveLikeProfile.objects.is_claimable(row, timezone.now()):
-            # On PostgreSQL the claim's owner holds a lock that wakes its rivals. One
-            # held past our deadline may be leaked (by a pooler): the row decides alone.
+            # On PostgreSQL and MariaDB/MySQL the claim's owner holds a lock that wakes
+            # its rivals. One held past our deadline may be leaked (by a pooler): the row
+            # decides alone.
             with claim_locks.claiming(user.pk, _db()) as free:
                 if free or late:
                     row, claim = _rows().claim(user, has_row=row is not None)

@@ -83,7 +83,11 @@ def someone_waits_for_a_row_lock() -> bool:
                 " WHERE datname = current_database() AND wait_event_type = 'Lock'"
             )
         else:
+            # The server's transactions, of every database: keep this one's.
             cursor.execute(
-                "SELECT count(*) FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT'"
+                "SELECT count(*) FROM information_schema.INNODB_TRX AS trx"
+                " JOIN information_schema.PROCESSLIST AS process"
+                " ON process.ID = trx.trx_mysql_thread_id"
+                " WHERE trx.trx_state = 'LOCK WAIT' AND process.DB = DATABASE()"
             )
         return cursor.fetchone()[0] > 0

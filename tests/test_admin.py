@@ -601,3 +601,25 @@ def test_the_provision_action_is_on_the_users_change_list_not_their_change_form(
 
     assert "provision_livelike_profiles" in listed
     assert "provision_livelike_profiles" not in on_form
+
+
+@pytest.mark.skipif(django.VERSION < (6, 1), reason="actions have locations from Django 6.1")
+@pytest.mark.django_db
+def test_the_mixin_works_before_a_user_admin_with_the_older_get_actions(rf):
+    from django.contrib.admin import ActionLocation  # Django 6.1+
+
+    class SitesUserAdmin(UserAdmin):
+        def get_actions(self, request):  # the signature Django 6.1 still accepts until 2028
+            return super().get_actions(request)
+
+    class Combined(livelike_admin.LiveLikeUserAdminMixin, SitesUserAdmin):
+        pass
+
+    request = rf.get("/")
+    request.user = get_user_model().objects.create_superuser("op", "op@example.com", "pw")
+    combined = Combined(get_user_model(), admin.AdminSite())
+    listed = combined.get_actions(request, action_location=ActionLocation.CHANGE_LIST)
+    on_form = combined.get_actions(request, action_location=ActionLocation.CHANGE_FORM)
+
+    assert "provision_livelike_profiles" in listed and "delete_selected" in listed
+    assert on_form == {}  # as Django 6.1 treats an override with the older signature

@@ -25,6 +25,7 @@ from ..backfill import provision_users
 from ..exceptions import UnreadableTokenError
 from ..models import LiveLikeProfile
 from ..refresh_from_livelike import refresh_profile
+from .actions import parent_actions
 from .reports import limited, report_provisioning, report_refresh
 
 # Who may run the actions (provisioning, refreshing): it changes nothing by hand.
@@ -111,10 +112,7 @@ class LiveLikeProfileAdmin(admin.ModelAdmin):
         return request.user.has_perm(CHANGE_PERMISSION)
 
     def get_actions(self, request: HttpRequest, action_location: Any = None) -> dict[str, Any]:
-        # Django 6.1 asks for a change form's actions too (action_location), and
-        # warns about an override without the parameter; 5.2 and 6.0 never pass it.
-        location = {} if action_location is None else {"action_location": action_location}
-        actions = super().get_actions(request, **location)
+        actions = parent_actions(super().get_actions, request, action_location)
         actions.pop("delete_selected", None)
         return actions
 

@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from ..backfill import provision_users
 from ..conf import conf
 from ..models import LiveLikeProfile
+from .actions import parent_actions
 from .profiles import CHANGE_PERMISSION, mask_token
 from .reports import limited, report_provisioning
 
@@ -107,16 +108,14 @@ class LiveLikeUserAdminMixin(_UserAdminBase):
         return inlines
 
     def get_actions(self, request: HttpRequest, action_location: Any = None) -> dict[str, Any]:
-        # Django 6.1 asks for a change form's actions too (action_location), and
-        # warns about an override without the parameter; 5.2 and 6.0 never pass it.
-        location = {} if action_location is None else {"action_location": action_location}
-        actions = super().get_actions(request, **location)
-        on_change_list = getattr(action_location, "value", "CHANGE_LIST") == "CHANGE_LIST"
-        if on_change_list and request.user.has_perm(CHANGE_PERMISSION):
-            action = provision_livelike_profiles
-            # django-stubs types an action as returning str; Django's return None or a response.
-            entry = (action, action.__name__, str(PROVISION_DESCRIPTION))
-            actions[action.__name__] = entry  # type: ignore[assignment]
+        actions = parent_actions(super().get_actions, request, action_location)
+        if request.user.has_perm(CHANGE_PERMISSION):
+            # Django's own form of an action: a tuple before 6.1, an Action since, and
+            # None for a change form (the action is for the change list only).
+            location = {} if action_location is None else {"action_location": action_location}
+            entry = self.get_action(provision_livelike_profiles, **location)
+            if entry is not None:
+                actions[provision_livelike_profiles.__name__] = entry
         return actions
 
     @transaction.non_atomic_requests

@@ -422,3 +422,23 @@ def test_threads_close_their_database_connections(livelike_fake):
         connection_created.disconnect(remember)
     assert len(opened) == 8  # one per thread, not one per user
     assert all(wrapper.connection is None for wrapper in opened)
+
+
+@pytest.mark.server_db
+@pytest.mark.django_db(transaction=True)
+def test_a_database_refusing_the_batch_locks_still_backfills_everyone(
+    livelike_fake, livelike_settings, monkeypatch, caplog
+):
+    from livelike_profiles import claim_locks
+
+    if connection.vendor != "mysql":
+        pytest.skip("PostgreSQL always has advisory locks; MariaDB Galera refuses named ones")
+    livelike_settings(TIMEOUT=5.0)
+    users = [make_user(n) for n in range(5)]
+    # The server rejects the lock statement (a row where a name goes), as Galera refuses it.
+    monkeypatch.setattr(claim_locks, "_name", lambda *args: ("not", "one name"))
+
+    report = backfill(select_users(), concurrency=2, batch_size=2)
+
+    assert report.created == len(users) and livelike_fake.create_count == len(users)
+    assert "LiveLike backfill batch not locked, the database refused" in caplog.text

@@ -199,3 +199,29 @@ def test_a_leaked_lock_costs_a_wait_never_the_profile(livelike_fake, livelike_se
         row = InThread(lambda: ensure_profile(fresh(user))).join()
     assert row.is_active
     assert livelike_fake.create_count == 1
+
+
+def _refuse_the_locks(monkeypatch) -> None:
+    """Make the database itself refuse every lock statement, as a MariaDB Galera cluster does.
+
+    The lock is asked for with an argument the server rejects: a row of two values
+    for MariaDB/MySQL's lock name, text for PostgreSQL's bigint key.
+    """
+    if connection.vendor == "mysql":
+        monkeypatch.setattr(claim_locks, "_name", lambda *args: ("not", "one name"))
+    else:
+        monkeypatch.setattr(claim_locks, "_key", lambda *args: "not a number")
+
+
+def test_a_database_refusing_the_claim_lock_still_gives_exactly_one_profile(
+    livelike_fake, livelike_settings, monkeypatch, caplog
+):
+    livelike_settings(TIMEOUT=5.0)
+    _refuse_the_locks(monkeypatch)
+    users = [make_user(n) for n in range(3)]
+
+    rows = [ensure_profile(fresh(user)) for user in users for _ in range(2)]
+
+    assert all(row.is_active for row in rows)
+    assert livelike_fake.create_count == len(users)
+    assert "LiveLike claim lock refused by the database" in caplog.text
