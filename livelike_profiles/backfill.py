@@ -223,7 +223,7 @@ class BackfillReport:
 
 def locks_batches(using: str | None = None) -> bool:
     """Whether several runners split the work by locking batches (PostgreSQL, MariaDB/MySQL)."""
-    return claim_locks.locks_batches(using or router.db_for_read(get_user_model()))
+    return claim_locks.has_locks(using or router.db_for_read(get_user_model()))
 
 
 def backfill(

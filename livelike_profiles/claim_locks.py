@@ -48,7 +48,11 @@ def _name(connection: Any, purpose: str, pk: Any) -> str:
 
 
 def has_locks(using: str) -> bool:
-    """Whether rivals on ``using`` are woken by a lock (PostgreSQL, MariaDB/MySQL), not polling."""
+    """Whether ``using`` has this module's locks (PostgreSQL, MariaDB/MySQL).
+
+    There rivals of a claim are woken by a lock instead of polling the row, and
+    backfill runners hold their batches.
+    """
     return connections[using].vendor in (_POSTGRES, _MYSQL)
 
 
@@ -176,11 +180,6 @@ def _wait_named(connection: Any, user_pk: Any, seconds: float) -> bool:
 # -- a backfill's batch ----------------------------------------------------------------
 
 
-def locks_batches(using: str) -> bool:
-    """Whether several backfill runners on ``using`` split the work by locking batches."""
-    return has_locks(using)
-
-
 @contextmanager
 def holding_unheld(user_pks: Sequence[Any], using: str) -> Iterator[set[Any]]:
     """Lock the users no other runner holds; yields their pks, held until the block ends.
@@ -192,7 +191,7 @@ def holding_unheld(user_pks: Sequence[Any], using: str) -> Iterator[set[Any]]:
     connection closed if even that fails). Without locks, every user.
     """
     connection = connections[using]
-    if not user_pks or connection.vendor not in (_POSTGRES, _MYSQL):
+    if not user_pks or not has_locks(using):
         yield set(user_pks)
     elif connection.vendor == _POSTGRES:
         with transaction.atomic(using=using):
