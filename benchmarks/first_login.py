@@ -32,6 +32,10 @@ the baseline, with issue 9's goal (within 5%: baseline / client-generated
 baseline, with issue 12's goals (CPU <= 1.25x, p99 at most LiveLike's
 latency + 50 ms above the baseline's) marked met or not.
 
+``--server gunicorn`` serves with gunicorn's gthread workers instead
+(``--workers`` of ``--threads`` threads, one master), the set-up the issues
+measured on; its CPU is read from ``/proc``, its SQL queries not counted.
+
 ``--sustained 0.6`` first measures the rate the servers sustain without
 provisioning (one unmeasured baseline phase, its logins back to back), then
 runs every phase at 60% of it: issue 12's kickoff surge.
@@ -44,6 +48,7 @@ and stops every process it started, also on Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import itertools
 import json
@@ -108,7 +113,29 @@ def skip_csrf(get_response):
     return middleware
 
 
-# The child processes: a Django server worker, and the fake LiveLike.
+# The child processes: a Django server worker (or gunicorn), and the fake LiveLike.
+
+
+def configure(db: str, livelike: str) -> None:
+    """Set a server process's Django up: the benchmark's database and ``LIVELIKE`` (JSON)."""
+    from django.conf import settings
+
+    settings.DATABASES["default"]["NAME"] = db
+    settings.DATABASES["default"]["CONN_MAX_AGE"] = None  # as a production worker would
+    settings.LIVELIKE = json.loads(livelike)
+    settings.ALLOWED_HOSTS = ["127.0.0.1"]
+    settings.MIDDLEWARE = ["benchmarks.first_login.skip_csrf", *settings.MIDDLEWARE]
+    import django
+
+    django.setup()
+
+
+def gunicorn_app() -> Any:
+    """A gunicorn worker's WSGI application (``--server gunicorn``), set up as :func:`serve`."""
+    configure(os.environ["LL_BENCH_DB"], os.environ["LL_BENCH_LIVELIKE"])
+    from django.core.wsgi import get_wsgi_application
+
+    return get_wsgi_application()
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -119,16 +146,7 @@ def serve(args: argparse.Namespace) -> int:
     SQL queries its threads ran; end of input (or ``stop``) closes every
     thread's database connection and exits.
     """
-    from django.conf import settings
-
-    settings.DATABASES["default"]["NAME"] = args.db
-    settings.DATABASES["default"]["CONN_MAX_AGE"] = None  # as a production worker would
-    settings.LIVELIKE = json.loads(args.livelike)
-    settings.ALLOWED_HOSTS = ["127.0.0.1"]
-    settings.MIDDLEWARE = ["benchmarks.first_login.skip_csrf", *settings.MIDDLEWARE]
-    import django
-
-    django.setup()
+    configure(args.db, args.livelike)
     from django.core.servers.basehttp import WSGIRequestHandler, WSGIServer
     from django.core.wsgi import get_wsgi_application
     from django.db import connection
@@ -224,6 +242,98 @@ def fake(args: argparse.Namespace) -> int:
             elif line.strip() == "stop":
                 break
     return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process so far, read from ``/proc``."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Gunicorn:
+    """``--workers`` gunicorn workers of ``--threads`` threads each (gthread), one master.
+
+    Answers ``ask("cpu")`` as a :func:`serve` process does, from ``/proc``: the
+    CPU time of the master and its workers, once it has stopped growing (the
+    last answers sent, a worker may still be closing their connections). It
+    cannot count SQL queries (``-1``).
+    """
+
+    def __init__(self, port: int, db: str, args: argparse.Namespace, livelike: str) -> None:
+        env = {**os.environ, "LL_BENCH_DB": db, "LL_BENCH_LIVELIKE": livelike}
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--worker-class",
+                "gthread",
+                "--workers",
+                str(args.workers),
+                "--threads",
+                str(args.threads),
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--backlog",
+                "512",
+                "--log-level",
+                "warning",
+                "benchmarks.first_login:gunicorn_app()",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
+        self.workers = args.workers
+        deadline = time.monotonic() + 60
+        while len(self._pids()) < 1 + self.workers or not self._accepts(port):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise SystemExit("gunicorn did not start (is it installed? see above)")
+            time.sleep(0.05)  # polling for the workers to boot, not synchronising a test
+
+    def _pids(self) -> list[int]:
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        try:
+            return [self.process.pid, *map(int, children.read_text().split())]
+        except OSError:
+            return []
+
+    @staticmethod
+    def _accepts(port: int) -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except OSError:
+            return False
+        return True
+
+    def _cpu(self) -> float:
+        total = 0.0
+        for pid in self._pids():
+            # A worker gone meanwhile (gunicorn would restart it; the run's figures show it).
+            with contextlib.suppress(OSError):
+                total += cpu_seconds(pid)
+        return total
+
+    def ask(self, command: str) -> str:
+        """``cpu``: CPU seconds of the master and workers so far, and ``-1`` queries."""
+        assert command == "cpu"
+        now = self._cpu()
+        while True:
+            time.sleep(0.1)  # until the figure holds still: the workers are idle
+            now, before = self._cpu(), now
+            if now == before:
+                return f"{now:.6f} -1"
+
+    def stop(self) -> None:
+        """SIGTERM (gunicorn's graceful stop), SIGKILL if it does not end."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
 
 
 class Child:
@@ -356,10 +466,20 @@ def profile_rows(prefix: str) -> tuple[int, int, int]:
     return rows["rows"], rows["active"], rows["with_id"]
 
 
-def usage(servers: list[Child]) -> tuple[float, int]:
+def usage(servers: list[Child | Gunicorn]) -> tuple[float, int]:
     """CPU seconds and SQL queries of all the server processes so far, once they are idle."""
     answers = [server.ask("cpu").split() for server in servers]
     return sum(float(cpu) for cpu, _ in answers), sum(int(queries) for _, queries in answers)
+
+
+def warm_ups(args: argparse.Namespace) -> int:
+    """Unmeasured logins before each surge: enough that every thread has served.
+
+    A :func:`serve` thread connects to the database before the first login; a
+    gunicorn worker starts its threads (and their connections) on demand, and
+    its workers compete for connections: four times more.
+    """
+    return (8 if args.server == "gunicorn" else 2) * args.workers * args.threads
 
 
 def run_phase(
@@ -385,14 +505,16 @@ def run_phase(
         **MODES[mode][1],
     }
     prefix = f"r{round_}-{mode}-"
-    warm = [f"{prefix}warm-{i}" for i in range(2 * args.workers * args.threads)]
+    warm = [f"{prefix}warm-{i}" for i in range(warm_ups(args))]
     measured = [f"{prefix}user-{i}" for i in range(args.users)]
     add_users(warm + measured)
     calls_before = json.loads(livelike.ask("calls"))
     port = free_port()
-    servers: list[Child] = []
+    servers: list[Child | Gunicorn] = []
     try:
-        for _ in range(args.workers):
+        if args.server == "gunicorn":
+            servers.append(Gunicorn(port, db, args, json.dumps(settings)))
+        for _ in range(args.workers if args.server == "django" else 0):
             servers.append(
                 Child(
                     "--serve",
@@ -423,7 +545,11 @@ def run_phase(
         "mode": mode,
         "round": round_,
         "cpu_ms": (cpu_after - cpu_before) * 1000 / len(measured),
-        "queries": (queries_after - queries_before) / len(measured),
+        "queries": (
+            math.nan
+            if args.server == "gunicorn"
+            else (queries_after - queries_before) / len(measured)
+        ),
         "latencies": latencies,
         "calls": calls_after["calls"] - calls_warm["calls"],
         "creates": calls_after["creates"] - calls_warm["creates"],
@@ -473,9 +599,10 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace, vendor: str)
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     for mode, (label, _) in MODES.items():
         s = stats[mode]
+        queries = "n/a" if math.isnan(s["queries"]) else f"{s['queries']:.1f}"
         print(
             f"| {label} | {s['cpu']:.2f} | {s['cpu'] - base['cpu']:+.2f} ms "
-            f"({s['cpu'] / base['cpu']:.2f}x) | {s['queries']:.1f} | {s['p50']:.1f} | "
+            f"({s['cpu'] / base['cpu']:.2f}x) | {queries} | {s['p50']:.1f} | "
             f"{s['p99']:.1f} | {s['max']:.0f} | {s['calls']} ({s['creates']}) | "
             f"{s['rows']} of {s['logins']}: {s['active']} active, {s['with_id']} with a "
             "profile id |"
@@ -526,8 +653,13 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace, vendor: str)
         print("\nLiveLike received no call in client-generated mode (warm-ups included).")
     extra = (
         f"A client-generated first login costs {cg['cpu'] - base['cpu']:+.2f} ms of site CPU "
-        f"and {cg['queries'] - base['queries']:+.1f} SQL queries against a login that does not "
-        "provision (a login made cheap by the tests' MD5 password hasher)."
+        + (
+            ""
+            if math.isnan(cg["queries"])
+            else f"and {cg['queries'] - base['queries']:+.1f} SQL queries "
+        )
+        + "against a login that does not provision (a login made cheap by the tests' MD5 "
+        "password hasher)."
     )
     print(("Goal met. " if met else "Goal NOT met where marked above. ") + extra)
     if split:
@@ -570,10 +702,15 @@ def report_stored(stats: dict[str, dict[str, float]], args: argparse.Namespace) 
 
 def method(args: argparse.Namespace) -> str:
     return (
-        f"Method: real HTTP. Each phase starts {args.workers} Django server processes (Django's "
-        f"WSGIServer, a pool of {args.threads} threads each, one port shared with SO_REUSEPORT, "
-        "persistent database connections, tests.settings with its MD5 password hasher), warms "
-        f"them with {2 * args.workers * args.threads} unmeasured logins, then sends "
+        "Method: real HTTP. Each phase starts "
+        + (
+            f"gunicorn ({args.workers} gthread workers of {args.threads} threads, "
+            if args.server == "gunicorn"
+            else f"{args.workers} Django server processes (Django's WSGIServer, a pool of "
+            f"{args.threads} threads each, one port shared with SO_REUSEPORT, "
+        )
+        + "persistent database connections, tests.settings with its MD5 password hasher), warms "
+        f"them with {warm_ups(args)} unmeasured logins, then sends "
         f"{args.users} first logins (POST /accounts/login/ to Django's LoginView, CSRF check "
         "skipped as by the test client, one new TCP connection each) "
         + (f"arriving at {args.rate:g}/s" if args.rate else "back to back")
@@ -603,6 +740,13 @@ def main() -> int:
     )
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--latency-ms", type=float, default=50)
+    parser.add_argument(
+        "--server",
+        choices=("django", "gunicorn"),
+        default="django",
+        help="Django's WSGIServer with a thread pool per process (default), or gunicorn's "
+        "gthread workers, as issue 12 measured (--server gunicorn --workers 4 --threads 8)",
+    )
     parser.add_argument("--workers", type=int, default=2, help="server processes")
     parser.add_argument("--threads", type=int, default=8, help="threads per server process")
     parser.add_argument("--clients", type=int, default=32, help="client threads")
