@@ -11,6 +11,11 @@ lookup, the claim, the create call, the outcome recorded); *repeat*: the same
 users loaded afresh, their profile active (one ``SELECT``). ``--rounds``
 passes of ``--users`` users each; prints the median of the passes' means, and
 every pass. Works in a throw-away database (``bench_livelike_provision_cpu``).
+
+Then where a first call's CPU goes: each step it takes, timed alone through
+the package's own functions over fresh users (the row's ``SELECT``, the
+claim lock taken and released, the claim's ``INSERT``, the create call to
+LiveLike, the outcome's ``UPDATE``), and what is left of the whole call.
 """
 
 from __future__ import annotations
@@ -46,6 +51,67 @@ def one_pass(first: int, users: int) -> tuple[float, float]:
     return cpu_first * 1000 / users, cpu_repeat * 1000 / users
 
 
+WARM_UP = 50  # users provisioned before anything is timed
+
+STEPS = (
+    ("the row's SELECT (of_user)", "select"),
+    ("the claim lock, taken and released (2 statements)", "lock"),
+    ("the claim's INSERT", "insert"),
+    ("the create call to LiveLike (requests)", "create"),
+    ("the outcome's UPDATE (token encrypted)", "update"),
+)
+
+
+def steps_pass(first: int, users: int) -> dict[str, float]:
+    """Mean CPU ms of each step of a first ``provision``, each timed alone over ``users`` users."""
+    from django.db import router
+
+    from livelike_profiles import claim_locks
+    from livelike_profiles.client import get_client
+    from livelike_profiles.models import LiveLikeProfile
+    from tests.factories import make_user
+
+    made = [make_user(n) for n in range(first, first + users)]
+    rows = LiveLikeProfile.objects
+    using = router.db_for_write(LiveLikeProfile)
+    client = get_client()
+    claims: list = []
+    created: list = []
+
+    def select(user):
+        rows.of_user(user.pk)
+
+    def lock(user):
+        with claim_locks.claiming(user.pk, using):
+            pass
+
+    def insert(user):
+        claims.append(rows.claim(user, has_row=False))
+
+    def create(user):
+        created.append(client.create_profile_by_custom_id(claims[len(created)][0].custom_id))
+
+    def update(user):
+        (row, claim), remote = claims.pop(0), created.pop(0)
+        rows.release_active(
+            row,
+            claim,
+            profile_id=remote.id,
+            access_token=remote.access_token,
+            nickname=remote.nickname,
+        )
+
+    spent = {}
+    for step, work in zip(
+        (key for _, key in STEPS), (select, lock, insert, create, update), strict=True
+    ):
+        started = time.thread_time()
+        for user in made:
+            work(user)
+        spent[step] = (time.thread_time() - started) * 1000 / users
+    return spent
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=500)
@@ -61,9 +127,11 @@ def main() -> int:
 
     with throwaway_database("provision_cpu"), FakeLiveLike(client_id="bench") as fake:
         settings.LIVELIKE = fake.settings(TIMEOUT=10)
-        one_pass(0, 50)  # warm-up: imports, connections, discovery; not counted
-        passes = [one_pass(args.users * (n + 1), args.users) for n in range(args.rounds)]
+        one_pass(0, WARM_UP)  # imports, connections, discovery; not counted
+        firsts = range(WARM_UP, WARM_UP + 2 * args.users * args.rounds, args.users)
+        passes = [one_pass(first, args.users) for first in firsts[: args.rounds]]
         active = LiveLikeProfile.objects.filter(status=LiveLikeProfile.Status.ACTIVE).count()
+        steps = [steps_pass(first, args.users) for first in firsts[args.rounds :]]
     print(
         f"\n### CPU of provision(user) in the calling thread, {connection.vendor}, "
         f"{args.rounds} passes of {args.users} users\n"
@@ -77,7 +145,22 @@ def main() -> int:
             + ", ".join(f"{x:.3f}" for x in each)
             + " |"
         )
-    print(f"\n{active} active rows for {50 + args.users * args.rounds} users.")
+    print(f"\n{active} active rows for {WARM_UP + args.users * args.rounds} users.")
+
+    first = statistics.median(p[0] for p in passes)
+    print(f"\n### Where a first call's CPU goes: each step alone, {args.rounds} passes\n")
+    print("| step | median of passes, ms | share of a first call |")
+    print("| --- | ---: | ---: |")
+    total = 0.0
+    for label, key in STEPS:
+        median = statistics.median(s[key] for s in steps)
+        total += median
+        print(f"| {label} | {median:.3f} | {median / first:.0%} |")
+    print(
+        f"| the rest of provision() (the difference) | {first - total:.3f} | "
+        f"{(first - total) / first:.0%} |"
+    )
+    print(f"| a first call, whole (above) | {first:.3f} | 100% |")
     return 0
 
 
