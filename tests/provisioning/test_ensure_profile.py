@@ -57,6 +57,22 @@ def test_first_login_provisions_one_profile_by_custom_id(livelike_fake):
     assert (row.attempts, row.last_error, row.claim, row.lease_expires_at) == (1, "", None, None)
 
 
+def test_the_token_is_encrypted_once_and_the_row_holds_what_was_stored(livelike_fake, monkeypatch):
+    # Issue 12 ("what is computed twice"): the outcome's UPDATE and the row
+    # handed back used to encrypt the token each, into two different ciphertexts.
+    from livelike_profiles import fields
+
+    encrypted = []
+    encrypt = fields.encrypt
+    monkeypatch.setattr(fields, "encrypt", lambda text: encrypted.append(1) or encrypt(text))
+    user = make_user()
+    row = ensure_profile(user)
+    stored = LiveLikeProfile.objects.filter(pk=row.pk).values_list("access_token", flat=True)
+    assert row.__dict__["access_token"] == stored.get()
+    assert row.access_token == livelike_fake.profile(row.profile_id).access_token
+    assert len(encrypted) == 1
+
+
 def test_later_logins_make_no_remote_call(livelike_fake):
     user = make_user()
     log_in(user)
