@@ -115,3 +115,19 @@ class Ciphertext(str):
 
     def __repr__(self) -> str:
         return "Ciphertext(<encrypted>)"
+
+
+class FreshCiphertext(Ciphertext):
+    """A :class:`Ciphertext` just made with the first key: saved as it is, not re-encrypted.
+
+    The field stores it once and keeps a plain :class:`Ciphertext` of it on
+    the instance, so that a later save still moves it to whatever key is
+    first by then.
+    """
+
+    __slots__ = ()
+
+    @classmethod
+    def of(cls, plaintext: str) -> FreshCiphertext:
+        """``plaintext`` encrypted with the first key."""
+        return cls(encrypt(plaintext))

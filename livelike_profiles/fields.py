@@ -17,7 +17,14 @@ from typing import Any
 from django.db import models
 from django.db.models.query_utils import DeferredAttribute
 
-from .encryption import Ciphertext, decrypt, encrypt, looks_encrypted, reencrypt
+from .encryption import (
+    Ciphertext,
+    FreshCiphertext,
+    decrypt,
+    encrypt,
+    looks_encrypted,
+    reencrypt,
+)
 from .exceptions import UnreadableTokenError
 from .redaction import Secret
 
@@ -99,6 +106,8 @@ class EncryptedTokenField(models.TextField):
         """The form an instance holds: ``""`` or a :class:`Ciphertext`."""
         if value is None or value == "":
             return ""
+        if isinstance(value, FreshCiphertext):
+            return Ciphertext(value)  # a later save re-encrypts it with the first key then
         if isinstance(value, Ciphertext):
             return value
         return Ciphertext(encrypt(_as_str(value)))
@@ -121,6 +130,8 @@ class EncryptedTokenField(models.TextField):
     def get_prep_value(self, value: Any) -> Any:
         if value is None or value == "":
             return value
+        if isinstance(value, FreshCiphertext):
+            return str(value)  # made with the first key just now: nothing to move
         if isinstance(value, Ciphertext):
             # Saving moves the token to the current key (key rotation).
             return reencrypt(value)

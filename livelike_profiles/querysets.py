@@ -12,14 +12,14 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from django.db import IntegrityError, OperationalError
-from django.db.models import F, Q, QuerySet, TextField, Value
+from django.db.models import F, Q, QuerySet, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
 from . import tokens
 from .conf import conf
 from .custom_ids import new_custom_id
-from .encryption import Ciphertext
+from .encryption import Ciphertext, FreshCiphertext
 
 
 class ProfileRow(Protocol):
@@ -155,10 +155,7 @@ class LiveLikeProfileQuerySet(QuerySet[Any]):
         or the row was deleted meanwhile: then ``row`` itself, unchanged).
         """
         outcome.update(claim=None, lease_expires_at=None, updated_at=timezone.now())
-        # A Ciphertext is written as it is (a Value is not prepared by the field,
-        # which would encrypt it again) and the row then holds what was stored.
-        written = {k: Value(str(v)) if isinstance(v, Ciphertext) else v for k, v in outcome.items()}
-        if self.filter(pk=row.pk, claim=claim).update(**written):
+        if self.filter(pk=row.pk, claim=claim).update(**outcome):
             for name, value in outcome.items():
                 setattr(row, name, value)
             return row, True
@@ -180,8 +177,9 @@ class LiveLikeProfileQuerySet(QuerySet[Any]):
             claim,
             status=self.model.Status.ACTIVE,
             profile_id=profile_id,
-            # Encrypted once, here, for both the UPDATE and the row.
-            access_token=self.model._meta.get_field("access_token").to_stored(access_token),
+            # Encrypted once, for the UPDATE and the row alike (the field would
+            # encrypt a plain token for each).
+            access_token=FreshCiphertext.of(access_token) if access_token else "",
             nickname=self.model.fit("nickname", nickname),
             last_error="",
             next_attempt_at=None,

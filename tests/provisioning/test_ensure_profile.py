@@ -7,6 +7,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from cryptography.fernet import Fernet, MultiFernet
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.utils import timezone
@@ -60,17 +61,33 @@ def test_first_login_provisions_one_profile_by_custom_id(livelike_fake):
 def test_the_token_is_encrypted_once_and_the_row_holds_what_was_stored(livelike_fake, monkeypatch):
     # Issue 12 ("what is computed twice"): the outcome's UPDATE and the row
     # handed back used to encrypt the token each, into two different ciphertexts.
-    from livelike_profiles import fields
-
-    encrypted = []
-    encrypt = fields.encrypt
-    monkeypatch.setattr(fields, "encrypt", lambda text: encrypted.append(1) or encrypt(text))
+    encryptions = []
+    for name in ("encrypt", "rotate"):  # a rotation re-encrypts too
+        method = getattr(MultiFernet, name)
+        monkeypatch.setattr(
+            MultiFernet,
+            name,
+            lambda self, data, method=method: encryptions.append(1) or method(self, data),
+        )
     user = make_user()
     row = ensure_profile(user)
     stored = LiveLikeProfile.objects.filter(pk=row.pk).values_list("access_token", flat=True)
     assert row.__dict__["access_token"] == stored.get()
     assert row.access_token == livelike_fake.profile(row.profile_id).access_token
-    assert len(encrypted) == 1
+    assert len(encryptions) == 1
+
+
+def test_a_new_tokens_row_saved_later_moves_it_to_the_first_key(livelike_fake, livelike_settings):
+    # Written as it was made the first time only: the row keeps an ordinary
+    # ciphertext, which a later save re-encrypts with the key first by then.
+    old_key, new_key = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    livelike_settings(ENCRYPTION_KEYS=[old_key])
+    row = ensure_profile(make_user())
+    livelike_settings(ENCRYPTION_KEYS=[new_key, old_key])
+    row.save()
+    stored = LiveLikeProfile.objects.filter(pk=row.pk).values_list("access_token", flat=True)
+    token = Fernet(new_key.encode()).decrypt(stored.get().encode()).decode()
+    assert token == livelike_fake.profile(row.profile_id).access_token
 
 
 def test_later_logins_make_no_remote_call(livelike_fake):
