@@ -425,7 +425,6 @@ def test_threads_close_their_database_connections(livelike_fake):
 
 
 @pytest.mark.server_db
-@pytest.mark.django_db(transaction=True)
 def test_a_database_refusing_the_batch_locks_still_backfills_everyone(
     livelike_fake, livelike_settings, monkeypatch, caplog
 ):
