@@ -11,6 +11,8 @@ from typing import Any
 
 from django.conf import settings
 
+from .redaction import Secret
+
 DEFAULTS: dict[str, Any] = {
     "CLIENT_ID": "",
     "API_URL": "https://cf-blast.livelikecdn.com/api/v1/",
@@ -71,7 +73,9 @@ class LiveLikeSettings:
 
     @property
     def API_TOKEN(self) -> str:
-        return self._get("API_TOKEN") or ""
+        # Secrets are Secret (a str printing masked): whichever frame holds one,
+        # an error report's variables show "********".
+        return Secret(self._get("API_TOKEN") or "")
 
     @property
     def TIMEOUT(self) -> float:
@@ -92,7 +96,7 @@ class LiveLikeSettings:
     @property
     def CUSTOM_ID_SECRET(self) -> str:
         """Secret keying the custom-id HMAC; ``SECRET_KEY`` unless set."""
-        return self._get("CUSTOM_ID_SECRET") or settings.SECRET_KEY
+        return Secret(self._get("CUSTOM_ID_SECRET") or settings.SECRET_KEY)
 
     @property
     def CUSTOM_ID_PATH(self) -> str:
@@ -160,7 +164,7 @@ class LiveLikeSettings:
     @property
     def CLIENT_SECRET(self) -> str:
         """The application's client secret, which signs minted tokens; ``""`` when unset."""
-        return self._get("CLIENT_SECRET") or ""
+        return Secret(self._get("CLIENT_SECRET") or "")
 
     @property
     def USER_ADMIN(self) -> bool:

@@ -8,6 +8,7 @@ and never echoes a key or a secret.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from numbers import Real
 from typing import Any
@@ -22,13 +23,24 @@ from .conf import ACCESS_TOKEN_MODES, DEFAULTS, ON_USER_DELETE_CHOICES
 _NON_NEGATIVE_NUMBERS = ("WAIT_SECONDS", "APPLICATION_CACHE_SECONDS")
 _POSITIVE_NUMBERS = ("TIMEOUT", "LEASE_SECONDS", "RETRY_BASE_SECONDS", "RETRY_MAX_SECONDS")
 _OPTIONAL_STRINGS = ("API_TOKEN", "CUSTOM_ID_SECRET", "CLIENT_SECRET")
+# The longest duration any key accepts: ten years. Beyond it (or infinity, or NaN)
+# the arithmetic on dates that uses it overflows, at a login rather than here.
+MAX_SECONDS = 10 * 365 * 24 * 3600
 _BOOLEANS = ("PROVISION_ON_LOGIN", "CUSTOM_IDS", "SYNC_NICKNAME", "USER_ADMIN")
 
 
 def check_client_id(raw: dict[str, Any]) -> list[CheckMessage]:
     """E001: ``CLIENT_ID`` is a non-empty string."""
     value = raw.get("CLIENT_ID")
-    if not isinstance(value, str) or not value.strip():
+    if value is not None and not isinstance(value, str):
+        return [
+            Error(
+                f'LIVELIKE["CLIENT_ID"] must be a string, not {type(value).__name__}.',
+                hint="Set it to your application's client id from LiveLike's Producer Suite.",
+                id="livelike_profiles.E001",
+            )
+        ]
+    if not value or not value.strip():
         return [
             Error(
                 'LIVELIKE["CLIENT_ID"] is missing or empty.',
@@ -59,29 +71,28 @@ def is_number(value: Any) -> bool:
     return isinstance(value, Real) and not isinstance(value, bool)
 
 
+def is_duration(value: Any) -> bool:
+    """Whether ``value`` is a number of seconds from 0 to :data:`MAX_SECONDS` (not NaN)."""
+    return is_number(value) and math.isfinite(value) and 0 <= value <= MAX_SECONDS
+
+
 def check_numbers(raw: dict[str, Any]) -> list[CheckMessage]:
     """E003: the timeouts and delays are numbers of seconds in range."""
     messages: list[CheckMessage] = []
-    for key in _POSITIVE_NUMBERS:
+    for key in _POSITIVE_NUMBERS + _NON_NEGATIVE_NUMBERS:
         value = raw.get(key, DEFAULTS[key])
-        if not is_number(value) or value <= 0:
-            messages.append(
-                Error(
-                    f'LIVELIKE["{key}"] must be a positive number of seconds, not {value!r}.',
-                    hint=f"The default is {DEFAULTS[key]!r}.",
-                    id="livelike_profiles.E003",
-                )
+        positive = key in _POSITIVE_NUMBERS
+        if is_duration(value) and (value > 0 or not positive):
+            continue
+        least = "above 0" if positive else "from 0"
+        messages.append(
+            Error(
+                f'LIVELIKE["{key}"] must be a number of seconds {least} to {MAX_SECONDS:,} '
+                f"(ten years), not {value!r}.",
+                hint=f"The default is {DEFAULTS[key]!r}.",
+                id="livelike_profiles.E003",
             )
-    for key in _NON_NEGATIVE_NUMBERS:
-        value = raw.get(key, DEFAULTS[key])
-        if not is_number(value) or value < 0:
-            messages.append(
-                Error(
-                    f'LIVELIKE["{key}"] must be a number of seconds, zero or more, not {value!r}.',
-                    hint=f"The default is {DEFAULTS[key]!r}.",
-                    id="livelike_profiles.E003",
-                )
-            )
+        )
     return messages
 
 
@@ -275,14 +286,16 @@ def _one_of(
 
 
 def check_token_ttl(raw: dict[str, Any]) -> list[CheckMessage]:
-    """E016: ``TOKEN_TTL`` is a positive whole number of seconds or ``None``."""
+    """E016: ``TOKEN_TTL`` is a whole number of seconds up to ten years, or ``None``."""
     value = raw.get("TOKEN_TTL", DEFAULTS["TOKEN_TTL"])
-    if value is None or (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+    if value is None or (
+        isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_SECONDS
+    ):
         return []
     return [
         Error(
-            f'LIVELIKE["TOKEN_TTL"] must be a whole number of seconds above 0, or None for '
-            f"tokens without expiry, not {value!r}.",
+            f'LIVELIKE["TOKEN_TTL"] must be a whole number of seconds above 0 to '
+            f"{MAX_SECONDS:,} (ten years), or None for tokens without expiry, not {value!r}.",
             hint=f"The default is {DEFAULTS['TOKEN_TTL']!r} (a day).",
             id="livelike_profiles.E016",
         )

@@ -115,7 +115,7 @@ def _check_sync_nickname(raw: dict[str, Any]) -> list[CheckMessage]:
 def _check_lease(raw: dict[str, Any]) -> list[CheckMessage]:
     lease = raw.get("LEASE_SECONDS", DEFAULTS["LEASE_SECONDS"])
     timeout = raw.get("TIMEOUT", DEFAULTS["TIMEOUT"])
-    if not (values.is_number(lease) and values.is_number(timeout)) or lease <= 0 or timeout <= 0:
+    if not (values.is_duration(lease) and values.is_duration(timeout)) or not lease or not timeout:
         return []  # E003 says what is wrong
     if lease >= _LEASE_TIMEOUTS * timeout:
         return []

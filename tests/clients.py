@@ -14,3 +14,10 @@ class ProxiedClient(LiveLikeClient):
         session = super().create_session()
         session.headers["X-Site-Client"] = "proxied"
         return session
+
+
+class BrokenSessionClient(LiveLikeClient):
+    """A site's client whose session cannot be built (a CA bundle that is not there, say)."""
+
+    def create_session(self) -> requests.Session:
+        raise OSError("the CA bundle /etc/ssl/site-ca.pem does not exist")

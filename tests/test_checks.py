@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 
 import pytest
 from cryptography.fernet import Fernet
@@ -11,6 +12,7 @@ from django.core.management.base import SystemCheckError
 
 from livelike_profiles.checks import check_settings, check_stored_tokens
 from livelike_profiles.encryption_keys import derived_key
+from livelike_profiles.setting_values import MAX_SECONDS
 
 GOOD = {"CLIENT_ID": "abc", "API_TOKEN": "admin"}
 
@@ -67,6 +69,39 @@ def test_timeout_float_is_fine(settings):
 def test_durations_must_not_be_negative(settings, key):
     assert ids(settings, {**GOOD, key: -1}) == ["livelike_profiles.E003"]
     assert ids(settings, {**GOOD, key: 0}) == []
+
+
+DURATIONS = [
+    "TIMEOUT",
+    "LEASE_SECONDS",
+    "RETRY_BASE_SECONDS",
+    "RETRY_MAX_SECONDS",
+    "WAIT_SECONDS",
+    "APPLICATION_CACHE_SECONDS",
+]
+
+
+@pytest.mark.parametrize("key", DURATIONS)
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, 1e12, MAX_SECONDS + 1])
+def test_durations_must_be_finite_and_at_most_ten_years(settings, key, value):
+    # NaN passed "<= 0", and infinity or 1e12 seconds overflowed the date
+    # arithmetic of a claim or a wait at the next login instead.
+    assert ids(settings, {**GOOD, key: value}) == ["livelike_profiles.E003"]
+    (message,) = messages(settings, {**GOOD, key: value})
+    assert f'LIVELIKE["{key}"]' in message and "ten years" in message
+
+
+@pytest.mark.parametrize("key", DURATIONS)
+def test_ten_years_is_accepted(settings, key):
+    assert "livelike_profiles.E003" not in ids(settings, {**GOOD, key: MAX_SECONDS})
+
+
+def test_a_client_id_of_the_wrong_type_is_named_as_such(settings):
+    (message,) = messages(settings, {**GOOD, "CLIENT_ID": 123})
+    assert message == 'LIVELIKE["CLIENT_ID"] must be a string, not int.'
+    assert messages(settings, {**GOOD, "CLIENT_ID": ""}) == [
+        'LIVELIKE["CLIENT_ID"] is missing or empty.'
+    ]
 
 
 @pytest.mark.parametrize("key", ["PROVISION_ON_LOGIN", "CUSTOM_IDS"])
@@ -415,7 +450,7 @@ def test_client_generated_mode_needs_custom_ids(settings):
     assert 'LIVELIKE["CUSTOM_IDS"]' in messages(settings, livelike)[0]
 
 
-@pytest.mark.parametrize("ttl", [0, -1, 1.5, "86400", True])
+@pytest.mark.parametrize("ttl", [0, -1, 1.5, "86400", True, MAX_SECONDS + 1, 10**15])
 def test_token_ttl_must_be_whole_seconds_or_none(settings, ttl):
     livelike = {**GOOD, "TOKEN_TTL": ttl}
     assert ids(settings, livelike) == ["livelike_profiles.E016"]

@@ -205,6 +205,33 @@ def test_a_500_from_the_api_view(settings, debug, livelike_fake):
     assert_hidden(reports, token, f"Bearer {token}")
 
 
+def client_build_failure():
+    """``sys.exc_info()`` of ``get_client()`` failing (this frame holds no secret)."""
+    try:
+        get_client()
+    except OSError:
+        return sys.exc_info()
+    pytest.fail("the client was built")
+
+
+def test_the_settings_secrets_when_the_client_cannot_be_built(settings, debug):
+    # get_client() keys its clients by the settings, the admin token among them:
+    # a client class that fails to build leaves that key in the report's frames.
+    secrets = {
+        "API_TOKEN": "adm-" + "Vb2x" * 10,
+        "CLIENT_SECRET": "sec-" + "K7wq" * 10,
+        "CUSTOM_ID_SECRET": "cid-" + "p4Qz" * 10,
+    }
+    settings.LIVELIKE = {
+        **settings.LIVELIKE,
+        "CLIENT_CLASS": "tests.clients.BrokenSessionClient",
+        **secrets,
+    }
+    reports = reports_of(client_build_failure())
+    assert "get_client" in reports["page (text)"] and "key" in reports["page (text)"]
+    assert_hidden(reports, *secrets.values())
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_token_is_still_the_token(livelike_fake, active):
     # Masked in reports, but the value itself is unchanged wherever it is used.

@@ -19,6 +19,7 @@ from livelike_profiles.custom_ids import new_custom_id
 from livelike_profiles.exceptions import LiveLikeRateLimited, LiveLikeUnavailable
 from livelike_profiles.models import LiveLikeProfile
 from livelike_profiles.provisioning import ensure_profile
+from livelike_profiles.setting_values import MAX_SECONDS
 from livelike_profiles.signals import profile_provisioned, provisioning_failed
 from tests.factories import (
     PASSWORD,
@@ -774,3 +775,28 @@ def test_a_stateless_jwt_user_in_an_async_view_gets_a_profile(livelike_fake):
     request.user = StatelessUser(user.pk)
     profile = async_to_sync(aget_livelike_profile)(request)
     assert profile is not None and profile == assert_active_with_fakes_token(livelike_fake, user)
+
+
+def test_the_longest_durations_the_checks_accept_work(settings, livelike_fake):
+    # Ten years (MAX_SECONDS) is what check E003/E016 allow: a lease, a backoff and
+    # a minted token's lifetime that long still fit the date arithmetic.
+    longest = {key: MAX_SECONDS for key in ("LEASE_SECONDS", "RETRY_BASE_SECONDS")}
+    settings.LIVELIKE = {**settings.LIVELIKE, **longest, "RETRY_MAX_SECONDS": MAX_SECONDS}
+    user = make_user(1)
+    livelike_fake.fail_next_creates(1)
+
+    failed = ensure_profile(user)
+    assert failed.status == LiveLikeProfile.Status.FAILED
+    assert failed.next_attempt_at > timezone.now() + timedelta(days=365)
+
+    make_due(user)
+    assert ensure_profile(fresh(user)).is_active
+    settings.LIVELIKE = {
+        **settings.LIVELIKE,
+        "ACCESS_TOKENS": "client-generated",
+        "CLIENT_SECRET": livelike_fake.client_secret,
+        "TOKEN_TTL": MAX_SECONDS,
+    }
+    minted = row_of(user).credential()
+    assert minted.expires_at > timezone.now() + timedelta(days=3600)
+    assert get_client().get_own_profile(minted.token).id == row_of(user).profile_id
