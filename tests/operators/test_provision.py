@@ -157,6 +157,10 @@ def test_include_inactive_includes_inactive_users(livelike_fake, option):
         (["--concurrency", "33"], "--concurrency must be between 1 and 32"),
         (["--batch-size", "0"], "--batch-size must be at least 1"),
         (["--since", "yesterday"], "--since: 'yesterday' is not a date"),
+        # Well formed, but no such day or time: parse_date/parse_datetime raise.
+        (["--since", "2024-02-30"], "--since: '2024-02-30' is not a date"),
+        (["--since", "2024-13-01"], "--since: '2024-13-01' is not a date"),
+        (["--since", "2024-01-01T25:00"], "--since: '2024-01-01T25:00' is not a date"),
     ],
 )
 def test_bad_options_are_refused_and_change_nothing(livelike_fake, args, message):

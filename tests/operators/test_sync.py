@@ -149,6 +149,25 @@ def test_bad_user_ids_are_refused(livelike_fake):
         sync("--users", "not-an-id")
 
 
+def test_unknown_user_ids_are_refused_and_call_nobody(livelike_fake, profiles):
+    # As livelike_provision does: a mistyped id is said, not taken for "nothing to do".
+    user_pk = profiles[0].user_id
+    missing = "12345678" if isinstance(user_pk, int) else "00000000-0000-0000-0000-000000000000"
+    made = len(livelike_fake.calls)  # the profiles' creation
+    with pytest.raises(CommandError, match=f"--users: no user with id {missing}"):
+        sync("--users", f"{user_pk},{missing}")
+    assert len(livelike_fake.calls) == made
+
+
+@pytest.mark.parametrize("hours", ["-1", "nan", "inf", "1e300", "87601"])
+def test_stale_hours_out_of_range_are_refused(livelike_fake, profiles, hours):
+    # NaN, infinity and 1e300 used to end in a traceback from the date arithmetic.
+    made = len(livelike_fake.calls)  # the profiles' creation
+    with pytest.raises(CommandError, match="--stale-hours must be from 0 to 87,600"):
+        sync("--stale-hours", hours)
+    assert len(livelike_fake.calls) == made
+
+
 def test_a_403_on_discovery_revokes_nobody(livelike_fake):
     """A CDN/WAF 403 on the application resource says nothing about anyone's token."""
     rows = [ensure_profile(user) for user in make_users(5)]

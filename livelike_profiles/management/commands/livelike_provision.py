@@ -28,11 +28,16 @@ from ..output import progress_reporter, table
 
 def parse_since(value: str) -> datetime:
     """An ISO date or date-time; a date means its midnight in the current time zone."""
-    moment = parse_datetime(value)
+    problem = f"--since: {value!r} is not a date (YYYY-MM-DD) or ISO date-time"
+    try:
+        # Both raise ValueError for a well-formed impossible date (2024-02-30).
+        moment = parse_datetime(value)
+        day = parse_date(value) if moment is None else None
+    except ValueError as error:
+        raise CommandError(f"{problem}: {error}") from None
     if moment is None:
-        day = parse_date(value)
         if day is None:
-            raise CommandError(f"--since: {value!r} is not a date (YYYY-MM-DD) or ISO date-time")
+            raise CommandError(problem)
         moment = datetime.combine(day, dt_time.min)
     if timezone.is_naive(moment):
         moment = timezone.make_aware(moment)

@@ -7,6 +7,7 @@ profile: a revoked token is marked and reported, for an operator.
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 from typing import Any
 
@@ -18,6 +19,10 @@ from livelike_profiles.refresh_from_livelike import SyncOutcome, SyncReport, syn
 
 from ..arguments import add_users_argument, add_worker_arguments, users_option, worker_options
 from ..output import progress_reporter, table
+
+# Ten years: more is no different (nothing synced before then), and NaN, infinity or
+# 1e300 hours would fail in the date arithmetic with a traceback.
+MAX_STALE_HOURS = 10 * 365 * 24
 
 
 class Command(BaseCommand):
@@ -53,11 +58,12 @@ class Command(BaseCommand):
         concurrency, batch_size = worker_options(options)
         stale_before = None
         if options["stale_hours"] is not None:
-            if options["stale_hours"] < 0:
-                raise CommandError("--stale-hours must not be negative")
-            stale_before = timezone.now() - timedelta(hours=options["stale_hours"])
+            hours = options["stale_hours"]
+            if not (math.isfinite(hours) and 0 <= hours <= MAX_STALE_HOURS):
+                raise CommandError(f"--stale-hours must be from 0 to {MAX_STALE_HOURS:,}")
+            stale_before = timezone.now() - timedelta(hours=hours)
         rows = syncable(include_revoked=options["include_revoked"], stale_before=stale_before)
-        user_pks = users_option(options)
+        user_pks = users_option(options, must_exist=True)
         if user_pks is not None:
             rows = rows.filter(user_id__in=user_pks)
         verbosity = options["verbosity"]
