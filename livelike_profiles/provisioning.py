@@ -75,7 +75,9 @@ def provision(user: AbstractBaseUser) -> Provisioned:
     if conf.CLIENT_GENERATED:
         if row is not None and row.is_active:
             return Provisioned(_remember(user, row))
-        return _remember_outcome(user, _without_a_call(user, row))
+        outcome = _without_a_call(user, row)
+        # A placeholder (a rival's row unseen) is not cached: the next read looks again.
+        return outcome if outcome.row.pk is None else _remember_outcome(user, outcome)
     if row is not None and not _due(row):
         return Provisioned(_remember(user, row))
 

@@ -514,8 +514,13 @@ def test_a_first_request_racing_inside_a_repeatable_read_transaction_never_raise
         thread.join(10)
         row = ensure_profile(me)
         assert not row.is_active  # unseen in this snapshot: looked at again after commit
+        # The placeholder is not cached on the user: a second read (the page's
+        # request.livelike_profile) raised DoesNotExist on it.
+        assert "livelike_profile" not in me._state.fields_cache
+        assert not ensure_profile(me).is_active
     assert LiveLikeProfile.objects.filter(user_id=user.pk).count() == 1
     assert row_of(user).is_active
+    assert ensure_profile(me).is_active
 
 
 def test_a_stored_token_no_key_can_read_is_replaced_by_a_minted_one(
