@@ -100,8 +100,9 @@ def parse_answer(
     A 401/403 only speaks about the credential the request carried: a
     profile's own token (:class:`LiveLikeTokenRejected`), the admin token (a
     plain :class:`LiveLikeRejected`, for an operator). Without a token of ours
-    (discovery, creates) it is something in front of LiveLike, a CDN or a
-    firewall, or a change on its side: :class:`LiveLikeUnavailable`, retried.
+    (discovery, creates), or with a body that is not LiveLike's JSON (an HTML
+    page), it is something in front of LiveLike, a CDN or a firewall, or a
+    change on its side: :class:`LiveLikeUnavailable`, retried.
     """
     status = response.status_code
     context: _Context = {"method": method, "url": url, "status_code": status, "response": response}
@@ -114,9 +115,11 @@ def parse_answer(
         if status >= 500 or status < 200:
             raise LiveLikeUnavailable(detail, **context)
         if status in (401, 403):
-            if whose_token == PROFILE:
+            # Revoking a row is an operator's matter: only LiveLike's own (JSON) refusal
+            # of the profile's token says the token is dead, not a firewall's page.
+            if whose_token == PROFILE and isinstance(data, dict):
                 raise LiveLikeTokenRejected(detail, errors=errors, **context)
-            if not whose_token:
+            if whose_token != ADMIN:
                 raise LiveLikeUnavailable(detail, **context)
         if status == 409:
             raise LiveLikeConflict(detail, errors=errors, **context)

@@ -534,6 +534,21 @@ def test_401_403_to_a_create_without_token_is_not_a_rejected_token(client, statu
 
 
 @pytest.mark.parametrize("status", [401, 403])
+@pytest.mark.parametrize("body", ["<html>Forbidden by WAF</html>", ""], ids=["HTML", "empty"])
+def test_401_403_to_the_profile_token_not_in_livelikes_json_is_unavailable(
+    client, mocked, status, body
+):
+    # A CDN's or a firewall's page says nothing about the token: the row must
+    # not be revoked for it (that is an operator's matter), only retried.
+    mocked.get(PROFILE_URL, body=body, status=status, content_type="text/html")
+    with pytest.raises(LiveLikeUnavailable) as caught:
+        client.get_own_profile(TOKEN)
+    assert not isinstance(caught.value, LiveLikeRejected)
+    assert caught.value.status_code == status
+    assert_no_secret(caught.value)
+
+
+@pytest.mark.parametrize("status", [401, 403])
 def test_401_403_to_the_profile_token_on_update_is_token_rejected(client, mocked, status):
     mocked.patch(PROFILE_URL, json={"detail": "Invalid token."}, status=status)
     with pytest.raises(LiveLikeTokenRejected):

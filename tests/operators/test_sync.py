@@ -168,6 +168,22 @@ def test_stale_hours_out_of_range_are_refused(livelike_fake, profiles, hours):
     assert len(livelike_fake.calls) == made
 
 
+def test_an_html_403_to_the_profiles_own_reads_revokes_nobody(livelike_fake):
+    """A CDN/WAF page answering the token's own read is not LiveLike refusing the token."""
+    rows = [ensure_profile(user) for user in make_users(3)]
+    get_client().profile_url()  # discovered: the next requests are the profiles' reads
+    livelike_fake.malformed_next(3, body="<html>403 Forbidden</html>", status=403)
+    before = list(LiveLikeProfile.objects.order_by("pk").values())
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="3 profile\\(s\\) could not be checked"):
+        call_command("livelike_sync", "--concurrency", "2", stdout=out)
+    assert count(out.getvalue(), "LiveLike error") == 3
+    assert count(out.getvalue(), "token refused (revoked)") == 0
+    assert list(LiveLikeProfile.objects.order_by("pk").values()) == before
+    assert livelike_fake.count_calls("GET", "/profile/") == 3  # each token's read was answered
+    assert {reloaded(row).status for row in rows} == {Status.ACTIVE}
+
+
 def test_a_403_on_discovery_revokes_nobody(livelike_fake):
     """A CDN/WAF 403 on the application resource says nothing about anyone's token."""
     rows = [ensure_profile(user) for user in make_users(5)]
