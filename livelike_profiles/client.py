@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import quote
 
 import requests
+import urllib3.exceptions
 from django.utils.module_loading import import_string
 from requests.adapters import HTTPAdapter
 
@@ -51,6 +52,10 @@ USER_AGENT = f"django-livelike-profiles/{__version__} python-requests/{requests.
 
 # Enough pooled connections for a backfill running 16-32 threads on one client.
 POOL_SIZE = 32
+# LiveLike's answers are a few kilobytes: a body beyond this is not one of them, and
+# reading it would only cost memory.
+MAX_ANSWER_BYTES = 1024 * 1024
+_CHUNK_BYTES = 64 * 1024
 
 
 class LiveLikeClient:
@@ -266,7 +271,9 @@ class LiveLikeClient:
                 json=json if json else None,
                 timeout=self.timeout,
                 allow_redirects=method == "GET",
+                stream=True,  # the body is read here, within TIMEOUT (see _read_body)
             )
+            _read_body(response, self.timeout, method=method, url=url)
         except requests.Timeout as err:
             raise LiveLikeUnavailable(
                 f"no answer within {self.timeout:g}s", method=method, url=url
@@ -277,6 +284,55 @@ class LiveLikeClient:
         if isinstance(data.get("access_token"), str):  # a create's (or a lookup's) answer
             data["access_token"] = Secret(data["access_token"])
         return data
+
+
+def _read_body(response: requests.Response, timeout: float, *, method: str, url: str) -> None:
+    """Read ``response``'s whole body within ``timeout`` seconds, and at most ``MAX_ANSWER_BYTES``.
+
+    ``requests`` bounds each wait for bytes, not the whole body: an answer
+    trickling in a byte at a time would hold a login (and a claim's lease)
+    for as long as it lasts. Here each ``read1`` returns what has arrived,
+    waiting no longer than what is left of ``timeout``: past it,
+    ``requests.Timeout``, as for an answer that never began. Read to its
+    end, the connection goes back to the pool; cut short, it is closed.
+    Without ``read1`` (urllib3 1.x) the body is read as ``requests`` does.
+    """
+    raw = response.raw
+    read1 = getattr(raw, "read1", None)
+    if read1 is None:
+        response.content  # noqa: B018 - reads and keeps the body
+        return
+    sock = getattr(getattr(raw, "connection", None), "sock", None)  # urllib3 2's socket
+    deadline = time.monotonic() + timeout
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise requests.Timeout(f"the body took more than {timeout:g}s")
+            if sock is not None:  # urllib3 sets it again for the pooled socket's next request
+                sock.settimeout(left)
+            chunk = read1(_CHUNK_BYTES, decode_content=True)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > MAX_ANSWER_BYTES:
+                raise LiveLikeBadResponse(
+                    f"an answer of more than {MAX_ANSWER_BYTES:,} bytes", method=method, url=url
+                )
+    except BaseException as err:
+        response.close()  # mid-body: the connection cannot be reused
+        # What requests would have raised reading the body itself, as its callers expect.
+        if isinstance(err, urllib3.exceptions.ReadTimeoutError):
+            raise requests.Timeout(err) from err
+        if isinstance(err, urllib3.exceptions.HTTPError):  # cut short, undecodable, TLS
+            raise requests.ConnectionError(err) from err
+        raise
+    # What requests does once it has read a body itself: .content and .json() use it.
+    response._content = b"".join(chunks)
+    response._content_consumed = True  # type: ignore[attr-defined]  # requests sets it too
 
 
 def _body(nickname: str | None, *, custom_data: str | None = None) -> dict[str, str]:

@@ -17,8 +17,9 @@ from . import setting_values as values
 from .conf import CLIENT_GENERATED, DEFAULTS, DELETE
 
 # One attempt may make two requests (a create, then a lookup after a 409), and
-# TIMEOUT bounds a connect and each read: leave room for all of them.
-_LEASE_TIMEOUTS = 4
+# TIMEOUT bounds each one's connect, the wait for its answer, and the reading of
+# its body: leave room for all of them.
+_LEASE_TIMEOUTS = 6
 _MIDDLEWARE = "livelike_profiles.middleware.LiveLikeProfileMiddleware"
 _AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
 

@@ -226,7 +226,9 @@ def test_lease_must_be_positive(settings, lease):
 
 def test_lease_shorter_than_a_few_timeouts_warns(settings):
     assert ids(settings, {**GOOD, "LEASE_SECONDS": 10, "TIMEOUT": 5}) == ["livelike_profiles.W004"]
-    assert ids(settings, {**GOOD, "LEASE_SECONDS": 20, "TIMEOUT": 5}) == []
+    # Two requests, each up to three TIMEOUTs (connect, answer, body): 6 x TIMEOUT.
+    assert ids(settings, {**GOOD, "LEASE_SECONDS": 29, "TIMEOUT": 5}) == ["livelike_profiles.W004"]
+    assert ids(settings, {**GOOD, "LEASE_SECONDS": 30, "TIMEOUT": 5}) == []  # the defaults
 
 
 @pytest.mark.parametrize("key", ["API_TOKEN", "CUSTOM_ID_SECRET"])

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+
 import pytest
 
-from livelike_profiles.client import LiveLikeClient
+from livelike_profiles.client import MAX_ANSWER_BYTES, LiveLikeClient
 from livelike_profiles.exceptions import (
     LiveLikeBadResponse,
     LiveLikeConfigurationError,
@@ -226,3 +232,101 @@ def test_delete_profile_refused_to_a_token_that_is_not_the_admin_one(client, fak
     assert not isinstance(caught.value, LiveLikeTokenRejected)
     assert_no_token(caught.value, token)
     assert fake.deleted == [] and len(fake.profiles) == 1
+
+
+# -- answers that arrive too slowly, are cut short or too big (a raw socket server) --
+
+
+@pytest.fixture
+def answering() -> Iterator[Callable[..., str]]:
+    """Start a one-connection HTTP server answering ``body``; returns its API URL.
+
+    ``pause``: seconds between the body's bytes (a body trickling in: the
+    behaviour under test, not synchronisation); ``length``: the
+    ``Content-Length`` announced, if not the body's; ``hold``: keep the
+    connection open, silent, once the body is sent. Stopped at teardown.
+    """
+    stop = threading.Event()
+    threads = []
+
+    def start(
+        body: bytes, pause: float = 0.0, length: int | None = None, hold: bool = False
+    ) -> str:
+        listener = socket.create_server(("127.0.0.1", 0))
+
+        def serve() -> None:
+            with listener:
+                conn, _ = listener.accept()
+                with conn:
+                    conn.recv(65536)  # the request (small, one read)
+                    head = (
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                        f"Content-Length: {len(body) if length is None else length}\r\n\r\n"
+                    )
+                    try:
+                        conn.sendall(head.encode())
+                        if not pause:
+                            conn.sendall(body)
+                        for byte in body if pause else b"":
+                            if stop.wait(pause):
+                                return
+                            conn.sendall(bytes([byte]))
+                    except OSError:
+                        return  # the client hung up: what it should do
+                    if hold:
+                        stop.wait(10)
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        threads.append(thread)
+        return f"http://127.0.0.1:{listener.getsockname()[1]}/api/"
+
+    yield start
+    stop.set()
+    for thread in threads:
+        thread.join(5)
+
+
+def test_an_answer_trickling_in_is_cut_off_after_timeout(answering):
+    # Each byte arrives well within the timeout, so requests alone would wait for all
+    # 200 of them (10 s): a login, and a claim's lease, held for as long as it lasts.
+    body = json.dumps({"profile_url": "x" * 180}).encode()
+    client = LiveLikeClient(api_url=answering(body, pause=0.05), client_id="live", timeout=0.3)
+    started = time.monotonic()
+    with pytest.raises(LiveLikeUnavailable, match=r"no answer within 0\.3s"):
+        client.get_application()
+    assert time.monotonic() - started < 2.0  # the headers, then 0.3 s of body (not 10 s)
+
+
+def test_a_body_stalled_past_the_timeout_is_unavailable(answering):
+    # Content-Length promises more than ever comes, and the connection stays open.
+    url = answering(b"{", length=100, hold=True)
+    client = LiveLikeClient(api_url=url, client_id="live", timeout=0.3)
+    started = time.monotonic()
+    with pytest.raises(LiveLikeUnavailable, match=r"no answer within 0\.3s") as caught:
+        client.get_application()
+    assert caught.value.status_code is None
+    assert time.monotonic() - started < 2.0
+
+
+@pytest.mark.parametrize("pause", [0.0, 0.05], ids=["at once", "trickling"])
+def test_an_answer_cut_short_is_unavailable(answering, pause):
+    # The server hangs up 10 bytes into a body it said was 100 bytes long.
+    url = answering(b'{"profile_', pause=pause, length=100)
+    client = LiveLikeClient(api_url=url, client_id="live", timeout=2)
+    with pytest.raises(LiveLikeUnavailable) as caught:
+        client.get_application()
+    assert caught.value.status_code is None
+
+
+def test_an_answer_too_big_to_be_livelikes_is_refused(answering):
+    body = json.dumps({"profile_url": "x" * (MAX_ANSWER_BYTES + 10)}).encode()
+    client = LiveLikeClient(api_url=answering(body), client_id="live", timeout=5)
+    with pytest.raises(LiveLikeBadResponse, match="more than 1,048,576 bytes"):
+        client.get_application()
+
+
+def test_an_answer_of_a_normal_size_is_read_whole(answering):
+    url = answering(json.dumps({"profile_url": "https://x.test/p/", "pad": "y" * 300_000}).encode())
+    client = LiveLikeClient(api_url=url, client_id="live", timeout=5)
+    assert client.profile_url() == "https://x.test/p/"
