@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -200,13 +201,17 @@ def _erase_at_livelike(rows: Any, erasure: LiveLikeErasure) -> Erased:
 
 
 def erase_now(pks: Iterable[Any], using: str | None = None) -> None:
-    """After the deleting commit: erase the first few at once, stopping at the first failure.
+    """After the deleting commit: erase the first few at once, for at most about ``TIMEOUT``.
 
-    ``using``: the database the deletion wrote the outbox to.
+    Stops at the first failure, and starts no erasure once ``TIMEOUT`` has
+    passed since the first began (LiveLike answering slowly but answering):
+    the rest wait for ``livelike_sync`` or the next pass. ``using``: the
+    database the deletion wrote the outbox to.
     """
+    deadline = time.monotonic() + conf.TIMEOUT
     for pk in list(pks)[:ERASED_AT_COMMIT]:
-        if erase(pk, using=using) == Erased.FAILED:
-            return  # LiveLike is failing: livelike_sync (or the next pass) retries
+        if time.monotonic() >= deadline or erase(pk, using=using) == Erased.FAILED:
+            return
 
 
 @dataclass

@@ -149,6 +149,22 @@ def test_deleting_a_thousand_users_costs_a_few_queries_and_no_call_inside(liveli
     assert LiveLikeErasure.objects.count() == 1000 - ERASED_AT_COMMIT
 
 
+def test_a_deletion_waits_for_a_slow_livelike_about_one_timeout(livelike_fake, livelike_settings):
+    # LiveLike answering every erasure, slowly: the pass after the commit stops
+    # starting erasures once TIMEOUT has passed, rather than make the deleting
+    # request wait for all twenty in turn.
+    users = provisioned(10)
+    livelike_settings(TIMEOUT=1.0)
+    livelike_fake.latency = 0.3
+    get_user_model()._default_manager.filter(pk__in=[user.pk for user in users]).delete()
+    erased = livelike_fake.count_calls("DELETE")
+    assert 1 <= erased <= 5  # about TIMEOUT / latency: not all ten
+    assert LiveLikeErasure.objects.count() == 10 - erased
+    livelike_fake.latency = 0
+    sync()
+    assert livelike_fake.count_calls("DELETE") == 10 and not LiveLikeErasure.objects.exists()
+
+
 def test_keep_calls_nobody(livelike_fake, livelike_settings):
     livelike_settings(ON_USER_DELETE="keep")
     (user,) = provisioned(1)
