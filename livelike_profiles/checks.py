@@ -69,10 +69,17 @@ def _unreadable_tokens(alias: str, sampled: int, unreadable: list[str]) -> Check
     from .conf import conf
 
     every = len(unreadable) == sampled
+    unusable = (
+        # The API then hands out minted tokens for the same profiles (rows with a custom id).
+        "those users' profiles use tokens minted with CLIENT_SECRET meanwhile (those without "
+        "a custom id are unusable)"
+        if conf.CLIENT_SECRET
+        else "those users' profiles are unusable"
+    )
     msg = (
         f"{len(unreadable)} of the {sampled} most recently stored LiveLike access tokens in "
-        f"database {alias!r} cannot be decrypted with any configured key: those users' "
-        "profiles are unusable until the key that encrypted them is configured again."
+        f"database {alias!r} cannot be decrypted with any configured key: {unusable} until "
+        "the key that encrypted them is configured again."
     )
     secrets = {"SECRET_KEY": settings.SECRET_KEY}
     for index, fallback in enumerate(getattr(settings, "SECRET_KEY_FALLBACKS", [])):

@@ -280,6 +280,21 @@ def assert_tells_no_secret(message, *secrets: str) -> None:
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("client_secret", ["", "s" * 40], ids=["no secret", "a secret"])
+def test_unreadable_tokens_say_what_users_get_meanwhile(livelike_settings, client_secret):
+    # With a CLIENT_SECRET the API hands out minted tokens for the same profiles.
+    store_tokens(0, 2)
+    new = Fernet.generate_key().decode()
+    (message,) = stored_token_messages(
+        livelike_settings, ENCRYPTION_KEYS=[new], CLIENT_SECRET=client_secret
+    )
+    meanwhile = "use tokens minted with CLIENT_SECRET meanwhile"
+    assert (meanwhile in message.msg) is bool(client_secret)
+    assert ("profiles are unusable until" in message.msg) is not bool(client_secret)
+    assert_tells_no_secret(message, new, "s" * 40)
+
+
+@pytest.mark.django_db
 def test_switching_to_encryption_keys_without_the_derived_key_is_an_error(
     settings, livelike_settings
 ):

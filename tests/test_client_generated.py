@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 import jwt
 import pytest
+from cryptography.fernet import Fernet
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
@@ -329,6 +330,22 @@ def test_the_admin_shows_that_the_token_is_minted(minted, admin_client):
     page = admin_client.get(f"/admin/livelike_profiles/livelikeprofile/{row_of(user).pk}/change/")
     assert page.status_code == 200
     assert "minted on demand" in page.content.decode()
+
+
+def test_the_admin_shows_no_minted_token_in_place_of_an_unreadable_one(
+    livelike_fake, livelike_settings, admin_client
+):
+    livelike_settings(CLIENT_SECRET=livelike_fake.settings()["CLIENT_SECRET"])
+    user = make_user()
+    assert ensure_profile(user).is_active
+    # A new key without the old one (changing SECRET_KEY would end the admin's session).
+    livelike_settings(ENCRYPTION_KEYS=[Fernet.generate_key().decode()])
+    assert row_of(user).credential().expires_at is not None  # the API hands out minted ones
+    page = admin_client.get(f"/admin/livelike_profiles/livelikeprofile/{row_of(user).pk}/change/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    # Not the tail of a token minted for the page (which read the attribute).
+    assert "no configured key can decrypt it" in html and "••••" not in html
 
 
 # -- secrets stay secret ------------------------------------------------------------------

@@ -22,6 +22,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from ..backfill import provision_users
+from ..encryption import is_readable
 from ..exceptions import UnreadableTokenError
 from ..models import LiveLikeProfile
 from ..refresh_from_livelike import refresh_profile
@@ -38,6 +39,10 @@ def mask_token(profile: LiveLikeProfile) -> str:
     if profile.uses_minted_tokens:
         # Nothing stored; a minted token's tail would only show its signature.
         return gettext("(minted on demand with CLIENT_SECRET, never stored)")
+    stored = profile.__dict__.get("access_token")  # the ciphertext (loaded: the admin reads rows)
+    if stored and not is_readable(stored):
+        # Reading the attribute would mint a token in its place, if it can: show neither.
+        return gettext("(stored, but no configured key can decrypt it)")
     try:
         token = profile.access_token
     except UnreadableTokenError:
