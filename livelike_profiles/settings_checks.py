@@ -20,6 +20,8 @@ from .conf import CLIENT_GENERATED, DEFAULTS, DELETE
 # TIMEOUT bounds each one's connect, the wait for its answer, and the reading of
 # its body: leave room for all of them.
 _LEASE_TIMEOUTS = 6
+# HS256 keys shorter than its digest are below RFC 7518 section 3.2; PyJWT warns at each signing.
+_MIN_CLIENT_SECRET_BYTES = 32
 _MIDDLEWARE = "livelike_profiles.middleware.LiveLikeProfileMiddleware"
 _AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
 
@@ -57,6 +59,8 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         _check_lease,
         values.check_access_tokens,
         _check_client_generated,
+        _check_client_secret_length,
+        _check_retry_range,
         values.check_token_ttl,
         values.check_client_class,
         values.check_on_user_delete,
@@ -157,6 +161,42 @@ def _check_client_generated(raw: dict[str, Any]) -> list[CheckMessage]:
             )
         )
     return messages
+
+
+def _check_client_secret_length(raw: dict[str, Any]) -> list[CheckMessage]:
+    secret = raw.get("CLIENT_SECRET")
+    if not isinstance(secret, str) or not secret:
+        return []  # unset, or E012 says what is wrong
+    if len(secret.encode()) >= _MIN_CLIENT_SECRET_BYTES:
+        return []
+    if raw.get("ACCESS_TOKENS") == CLIENT_GENERATED and not secret.strip():
+        return []  # E014 says it is empty
+    # Never echo the value, nor its length.
+    return [
+        Warning(
+            f'LIVELIKE["CLIENT_SECRET"] is shorter than {_MIN_CLIENT_SECRET_BYTES} bytes, too '
+            "short a key to sign access tokens with (HS256, RFC 7518 section 3.2).",
+            hint="Use your application's client secret exactly as LiveLike gives it; PyJWT "
+            "also warns at every token signed with a key this short.",
+            id="livelike_profiles.W006",
+        )
+    ]
+
+
+def _check_retry_range(raw: dict[str, Any]) -> list[CheckMessage]:
+    base = raw.get("RETRY_BASE_SECONDS", DEFAULTS["RETRY_BASE_SECONDS"])
+    most = raw.get("RETRY_MAX_SECONDS", DEFAULTS["RETRY_MAX_SECONDS"])
+    if not (values.is_duration(base) and values.is_duration(most)) or most >= base:
+        return []  # E003 says what is wrong, or nothing is
+    return [
+        Warning(
+            f'LIVELIKE["RETRY_MAX_SECONDS"] ({most:g}) is below LIVELIKE["RETRY_BASE_SECONDS"] '
+            f"({base:g}): every retry waits RETRY_MAX_SECONDS, with no backoff.",
+            hint="RETRY_MAX_SECONDS caps the doubling delays that start at RETRY_BASE_SECONDS: "
+            "set it at least as high.",
+            id="livelike_profiles.W007",
+        )
+    ]
 
 
 @register()

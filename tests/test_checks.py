@@ -104,6 +104,27 @@ def test_a_client_id_of_the_wrong_type_is_named_as_such(settings):
     ]
 
 
+@pytest.mark.parametrize("secret", ["s3kr1t", "é" * 15, "x" * 31])
+def test_a_client_secret_under_32_bytes_warns_without_telling_it(settings, secret):
+    livelike = {**GOOD, "CLIENT_SECRET": secret}
+    assert ids(settings, livelike) == ["livelike_profiles.W006"]
+    (message,) = check_settings()
+    assert secret not in f"{message.msg} {message.hint}"
+    assert f" {len(secret.encode())} bytes" not in message.msg
+
+
+@pytest.mark.parametrize("secret", ["x" * 32, "é" * 16, "", None])
+def test_a_client_secret_of_32_bytes_or_none_is_fine(settings, secret):
+    assert ids(settings, {**GOOD, "CLIENT_SECRET": secret}) == []
+
+
+def test_a_retry_cap_below_the_first_delay_warns(settings):
+    livelike = {**GOOD, "RETRY_BASE_SECONDS": 60, "RETRY_MAX_SECONDS": 10}
+    assert ids(settings, livelike) == ["livelike_profiles.W007"]
+    assert 'LIVELIKE["RETRY_MAX_SECONDS"] (10)' in messages(settings, livelike)[0]
+    assert ids(settings, {**GOOD, "RETRY_BASE_SECONDS": 60, "RETRY_MAX_SECONDS": 60}) == []
+
+
 @pytest.mark.parametrize("key", ["PROVISION_ON_LOGIN", "CUSTOM_IDS"])
 def test_flags_must_be_booleans(settings, key):
     assert ids(settings, {**GOOD, key: "yes"}) == ["livelike_profiles.E007"]
