@@ -81,7 +81,12 @@ def provision(user: AbstractBaseUser) -> Provisioned:
     if row is not None and not _due(row):
         return Provisioned(_remember(user, row))
 
-    if transaction.get_connection(_db()).in_atomic_block:
+    connection = transaction.get_connection(_db())
+    if not connection.in_atomic_block and not connection.get_autocommit():
+        # Manual transaction management (set_autocommit(False)): a claim would not be
+        # committed, and on_commit() is refused there. Nothing now; a later call claims.
+        return Provisioned(row or LiveLikeProfile(user_id=user.pk, status=Status.PENDING))
+    if connection.in_atomic_block:
         # The same instance, so that after the commit it carries the outcome.
         # A function, not a partial: Django logs a robust callback's error by
         # its __qualname__, which a partial lacks (the logging would raise).

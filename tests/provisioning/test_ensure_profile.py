@@ -503,6 +503,25 @@ def test_rolled_back_transaction_provisions_nothing(livelike_fake):
     assert not LiveLikeProfile.objects.exists()
 
 
+def test_manual_transaction_management_claims_nothing(livelike_fake):
+    # With autocommit off a claim would stay uncommitted: rolled back after LiveLike
+    # created the profile, it would take the custom id with it, and the next
+    # attempt would make a second profile.
+    user = make_user()
+    transaction.set_autocommit(False)
+    try:
+        row = ensure_profile(user)
+        assert not row.is_active and row.pk is None
+        assert livelike_fake.calls == []
+        transaction.rollback()
+    finally:
+        transaction.set_autocommit(True)
+    assert not LiveLikeProfile.objects.exists()
+    assert ensure_profile(user).is_active  # the next call, in autocommit, provisions
+    assert_active_with_fakes_token(livelike_fake, user)
+    assert livelike_fake.create_count == 1
+
+
 def test_user_created_and_provisioned_in_one_transaction(livelike_fake):
     with transaction.atomic():
         user = make_user()
