@@ -92,6 +92,18 @@ def run_action(client: Client, url: str, action: str, pks, **extra):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("status", [Status.PENDING, Status.FAILED])
+def test_a_custom_id_is_hidden_until_the_profile_exists(admin_client, status):
+    # Known before the profile exists, a custom id lets its holder create the
+    # profile first and keep its token: staff see it once LiveLike has it.
+    row = local_row(1, status=status, profile_id="", access_token="")
+    page = html(admin_client.get(change_url(row)))
+    assert row.custom_id not in page and "hidden until the profile exists" in page
+    LiveLikeProfile.objects.filter(pk=row.pk).update(status=Status.CONFLICT)
+    assert row.custom_id in html(admin_client.get(change_url(row)))  # it exists: 409
+
+
+@pytest.mark.django_db
 def test_changelist_change_page_and_search_work_for_a_superuser(admin_client):
     rows = [local_row(n) for n in range(3)]
     target = rows[1]

@@ -79,7 +79,7 @@ class LiveLikeProfileAdmin(admin.ModelAdmin):
             _("Provisioning"),
             {
                 "fields": (
-                    "custom_id",
+                    "shown_custom_id",
                     "attempts",
                     "last_error",
                     "next_attempt_at",
@@ -146,6 +146,14 @@ class LiveLikeProfileAdmin(admin.ModelAdmin):
     @admin.display(description=_("access token"))
     def masked_token(self, obj: LiveLikeProfile) -> str:
         return mask_token(obj)
+
+    @admin.display(description=_("custom id"))
+    def shown_custom_id(self, obj: LiveLikeProfile) -> str:
+        # Until the profile exists at LiveLike, whoever knows its custom id could
+        # create it first and keep its token: staff see it only once it exists.
+        if obj.profile_id or obj.status == LiveLikeProfile.Status.CONFLICT or not obj.custom_id:
+            return obj.custom_id or "—"
+        return gettext("(hidden until the profile exists at LiveLike)")
 
     @admin.display(description=_("last error"), ordering="last_error")
     def short_error(self, obj: LiveLikeProfile) -> str:
