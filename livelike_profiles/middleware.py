@@ -103,7 +103,14 @@ class LazyLiveLikeProfile(LazyObject):
         return get_livelike_profile(self.__dict__["_request"])
 
     def __repr__(self) -> str:
-        return f"<LazyLiveLikeProfile: {self._wrapped!r}>"
+        # Never provisions: an error report repr()s the locals of every frame, and
+        # must not call LiveLike (nor query) while it is being written.
+        # Nor load a lazy request.user: only what a read of the profile remembered.
+        request = self.__dict__["_request"]
+        if _MEMO not in _http_request(request).__dict__:
+            return "<LazyLiveLikeProfile: not read>"
+        known, profile = _remembered(request, request.user)
+        return f"<LazyLiveLikeProfile: {profile!r}>" if known else "<LazyLiveLikeProfile: not read>"
 
 
 class LiveLikeProfileMiddleware:

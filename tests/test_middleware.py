@@ -165,6 +165,19 @@ def test_lazy_profile_repr_never_shows_the_token(user_with_profile):
     assert lazy.access_token == token
 
 
+def test_lazy_profile_repr_provisions_nothing_and_queries_nothing(livelike_fake):
+    # An error report repr()s every frame's locals: a view's ``profile =
+    # request.livelike_profile`` must not make the report call LiveLike.
+    request = RequestFactory().get("/")
+    request.user = make_user()
+    lazy = LazyLiveLikeProfile(request)
+    with CaptureQueriesContext(connection) as queries:
+        assert repr(lazy) == "<LazyLiveLikeProfile: not read>"
+    assert queries.captured_queries == [] and livelike_fake.calls == []
+    assert lazy.is_active  # read: provisioned now
+    assert repr(lazy).startswith("<LazyLiveLikeProfile: <LiveLikeProfile: ")
+
+
 # -- system check --------------------------------------------------------------------
 
 
