@@ -4,7 +4,8 @@ One :class:`LiveLikeClient` owns one pooled ``requests.Session``. Like the
 official SDK it does not build profile URLs itself: it reads ``profile_url``
 from the application resource (``GET {API_URL}applications/{CLIENT_ID}/``),
 cached per client for ``APPLICATION_CACHE_SECONDS``. What comes back is read
-and checked by :mod:`livelike_profiles.answers` (whose ``RemoteProfile``,
+within ``TIMEOUT`` by :mod:`livelike_profiles.bodies`, and checked by
+:mod:`livelike_profiles.answers` (whose ``RemoteProfile``,
 ``clean_text`` and ``MAX_RETRY_AFTER`` are importable from here too).
 
 Every failure is raised as a :mod:`livelike_profiles.exceptions` class; none of
@@ -22,7 +23,6 @@ from typing import Any
 from urllib.parse import quote
 
 import requests
-import urllib3.exceptions
 from django.utils.module_loading import import_string
 from requests.adapters import HTTPAdapter
 
@@ -38,6 +38,7 @@ from .answers import (
     parse_answer,
     remote_profile,
 )
+from .bodies import MAX_ANSWER_BYTES, read_body
 from .conf import conf
 from .exceptions import (
     LiveLikeBadResponse,
@@ -52,10 +53,6 @@ USER_AGENT = f"django-livelike-profiles/{__version__} python-requests/{requests.
 
 # Enough pooled connections for a backfill running 16-32 threads on one client.
 POOL_SIZE = 32
-# LiveLike's answers are a few kilobytes: a body beyond this is not one of them, and
-# reading it would only cost memory.
-MAX_ANSWER_BYTES = 1024 * 1024
-_CHUNK_BYTES = 64 * 1024
 
 
 class LiveLikeClient:
@@ -94,7 +91,14 @@ class LiveLikeClient:
     def create_session(self) -> requests.Session:
         """Build the pooled session; override to add proxies, certificates or retries."""
         session = requests.Session()
-        session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
+        # Only what bodies.read_body decodes (urllib3 would add br or zstd, if installed).
+        session.headers.update(
+            {
+                "User-Agent": USER_AGENT,
+                "Accept": "application/json",
+                "Accept-Encoding": "gzip, deflate",
+            }
+        )
         # Read the environment's proxy and CA-bundle settings once, here, rather
         # than on every request (which trust_env does, netrc file included):
         # that alone was a third of a backfill's CPU time per call.
@@ -271,9 +275,9 @@ class LiveLikeClient:
                 json=json if json else None,
                 timeout=self.timeout,
                 allow_redirects=method == "GET",
-                stream=True,  # the body is read here, within TIMEOUT (see _read_body)
+                stream=True,  # the body is read by read_body, within TIMEOUT
             )
-            _read_body(response, self.timeout, method=method, url=url)
+            read_body(response, self.timeout, method=method, url=url)
         except requests.Timeout as err:
             raise LiveLikeUnavailable(
                 f"no answer within {self.timeout:g}s", method=method, url=url
@@ -284,55 +288,6 @@ class LiveLikeClient:
         if isinstance(data.get("access_token"), str):  # a create's (or a lookup's) answer
             data["access_token"] = Secret(data["access_token"])
         return data
-
-
-def _read_body(response: requests.Response, timeout: float, *, method: str, url: str) -> None:
-    """Read ``response``'s whole body within ``timeout`` seconds, and at most ``MAX_ANSWER_BYTES``.
-
-    ``requests`` bounds each wait for bytes, not the whole body: an answer
-    trickling in a byte at a time would hold a login (and a claim's lease)
-    for as long as it lasts. Here each ``read1`` returns what has arrived,
-    waiting no longer than what is left of ``timeout``: past it,
-    ``requests.Timeout``, as for an answer that never began. Read to its
-    end, the connection goes back to the pool; cut short, it is closed.
-    Without ``read1`` (urllib3 1.x) the body is read as ``requests`` does.
-    """
-    raw = response.raw
-    read1 = getattr(raw, "read1", None)
-    if read1 is None:
-        response.content  # noqa: B018 - reads and keeps the body
-        return
-    sock = getattr(getattr(raw, "connection", None), "sock", None)  # urllib3 2's socket
-    deadline = time.monotonic() + timeout
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise requests.Timeout(f"the body took more than {timeout:g}s")
-            if sock is not None:  # urllib3 sets it again for the pooled socket's next request
-                sock.settimeout(left)
-            chunk = read1(_CHUNK_BYTES, decode_content=True)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-            if size > MAX_ANSWER_BYTES:
-                raise LiveLikeBadResponse(
-                    f"an answer of more than {MAX_ANSWER_BYTES:,} bytes", method=method, url=url
-                )
-    except BaseException as err:
-        response.close()  # mid-body: the connection cannot be reused
-        # What requests would have raised reading the body itself, as its callers expect.
-        if isinstance(err, urllib3.exceptions.ReadTimeoutError):
-            raise requests.Timeout(err) from err
-        if isinstance(err, urllib3.exceptions.HTTPError):  # cut short, undecodable, TLS
-            raise requests.ConnectionError(err) from err
-        raise
-    # What requests does once it has read a body itself: .content and .json() use it.
-    response._content = b"".join(chunks)
-    response._content_consumed = True  # type: ignore[attr-defined]  # requests sets it too
 
 
 def _body(nickname: str | None, *, custom_data: str | None = None) -> dict[str, str]:
@@ -385,6 +340,7 @@ def _forget_clients_after_fork() -> None:
 os.register_at_fork(after_in_child=_forget_clients_after_fork)
 
 __all__ = [
+    "MAX_ANSWER_BYTES",
     "MAX_RETRY_AFTER",
     "POOL_SIZE",
     "USER_AGENT",

@@ -75,17 +75,11 @@ def provision(user: AbstractBaseUser) -> Provisioned:
     if conf.CLIENT_GENERATED:
         if row is not None and row.is_active:
             return Provisioned(_remember(user, row))
-        outcome = _without_a_call(user, row)
-        # A placeholder (a rival's row unseen) is not cached: the next read looks again.
-        return outcome if outcome.row.pk is None else _remember_outcome(user, outcome)
+        return _remember_outcome(user, _without_a_call(user, row))
     if row is not None and not _due(row):
         return Provisioned(_remember(user, row))
 
     connection = transaction.get_connection(_db())
-    if not connection.in_atomic_block and not connection.get_autocommit():
-        # Manual transaction management (set_autocommit(False)): a claim would not be
-        # committed, and on_commit() is refused there. Nothing now; a later call claims.
-        return Provisioned(row or LiveLikeProfile(user_id=user.pk, status=Status.PENDING))
     if connection.in_atomic_block:
         # The same instance, so that after the commit it carries the outcome.
         # A function, not a partial: Django logs a robust callback's error by
@@ -94,8 +88,9 @@ def provision(user: AbstractBaseUser) -> Provisioned:
             ensure_profile(user)
 
         transaction.on_commit(provision_after_commit, using=_db(), robust=True)
-        # user_id, not user=: assigning the user would cache this unsaved
-        # placeholder as user.livelike_profile.
+    if connection.in_atomic_block or not connection.get_autocommit():
+        # A claim could still be rolled back. With autocommit off (no on_commit there)
+        # a later call claims. user_id, not user=: that would cache the placeholder.
         return Provisioned(row or LiveLikeProfile(user_id=user.pk, status=Status.PENDING))
     return _remember_outcome(user, _provision(user, row))
 
@@ -132,8 +127,9 @@ def _remember_outcome(user: AbstractBaseUser, outcome: Provisioned) -> Provision
 
 def _remember(user: AbstractBaseUser, row: LiveLikeProfile) -> LiveLikeProfile:
     # Later reads of user.livelike_profile then cost nothing (model instances only).
+    # Never a placeholder (no pk: a rival's row unseen): the next read looks again.
     state = getattr(user, "_state", None)
-    if state is not None:
+    if state is not None and row.pk is not None:
         state.fields_cache["livelike_profile"] = row
     return row
 
@@ -157,9 +153,8 @@ def _provision(user: AbstractBaseUser, row: LiveLikeProfile | None) -> Provision
     while True:
         late, free = time.monotonic() >= deadline, True
         if row is None or LiveLikeProfile.objects.is_claimable(row, timezone.now()):
-            # On PostgreSQL and MariaDB/MySQL the claim's owner holds a lock that wakes
-            # its rivals. One held past our deadline may be leaked (by a pooler): the row
-            # decides alone.
+            # On PostgreSQL and MariaDB/MySQL the claim's owner holds a lock that wakes its
+            # rivals. One held past our deadline may be leaked (a pooler): the row decides.
             with claim_locks.claiming(user.pk, _db()) as free:
                 if free or late:
                     row, claim = _rows().claim(user, has_row=row is not None)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import socket
 import threading
 import time
+import types
+import zlib
 from collections.abc import Callable, Iterator
 
 import pytest
+import requests
 
+from livelike_profiles.bodies import read_body
 from livelike_profiles.client import MAX_ANSWER_BYTES, LiveLikeClient
 from livelike_profiles.exceptions import (
     LiveLikeBadResponse,
@@ -250,7 +255,11 @@ def answering() -> Iterator[Callable[..., str]]:
     threads = []
 
     def start(
-        body: bytes, pause: float = 0.0, length: int | None = None, hold: bool = False
+        body: bytes,
+        pause: float = 0.0,
+        length: int | None = None,
+        hold: bool = False,
+        encoding: str = "",
     ) -> str:
         listener = socket.create_server(("127.0.0.1", 0))
 
@@ -261,7 +270,9 @@ def answering() -> Iterator[Callable[..., str]]:
                     conn.recv(65536)  # the request (small, one read)
                     head = (
                         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                        f"Content-Length: {len(body) if length is None else length}\r\n\r\n"
+                        f"Content-Length: {len(body) if length is None else length}\r\n"
+                        + (f"Content-Encoding: {encoding}\r\n" if encoding else "")
+                        + "\r\n"
                     )
                     try:
                         conn.sendall(head.encode())
@@ -330,3 +341,76 @@ def test_an_answer_of_a_normal_size_is_read_whole(answering):
     url = answering(json.dumps({"profile_url": "https://x.test/p/", "pad": "y" * 300_000}).encode())
     client = LiveLikeClient(api_url=url, client_id="live", timeout=5)
     assert client.profile_url() == "https://x.test/p/"
+
+
+APPLICATION = json.dumps({"profile_url": "https://x.test/p/"}).encode()
+
+
+@pytest.mark.parametrize(
+    "encoding, body",
+    [
+        ("gzip", gzip.compress(APPLICATION)),
+        ("deflate", zlib.compress(APPLICATION)),
+        ("deflate", zlib.compress(APPLICATION)[2:-4]),  # raw deflate, as some servers send
+    ],
+    ids=["gzip", "deflate", "raw deflate"],
+)
+def test_a_compressed_answer_is_decoded(answering, encoding, body):
+    client = LiveLikeClient(api_url=answering(body, encoding=encoding), client_id="live")
+    assert client.profile_url() == "https://x.test/p/"
+
+
+def test_a_compressed_answer_that_decodes_to_nothing_for_long_is_cut_off(answering):
+    # A gzip header whose comment field trickles in: bytes arrive, output never does.
+    # Decoding while reading would wait for output past any TIMEOUT.
+    header = b"\x1f\x8b\x08\x10\x00\x00\x00\x00\x00\xff"  # FCOMMENT set
+    body = header + b"c" * 200 + b"\x00" + zlib.compress(APPLICATION)[2:-4]
+    url = answering(body, pause=0.02, encoding="gzip")
+    client = LiveLikeClient(api_url=url, client_id="live", timeout=0.3)
+    started = time.monotonic()
+    with pytest.raises(LiveLikeUnavailable, match=r"no answer within 0\.3s"):
+        client.get_application()
+    assert time.monotonic() - started < 2.0  # not the 4 s the comment takes
+
+
+def test_a_compressed_answer_over_the_cap_once_decoded_is_refused(answering):
+    bomb = gzip.compress(b"{" + b" " * (MAX_ANSWER_BYTES + 10) + b"}")  # about 1 kB
+    client = LiveLikeClient(api_url=answering(bomb, encoding="gzip"), client_id="live")
+    with pytest.raises(LiveLikeBadResponse, match="more than 1,048,576 bytes"):
+        client.get_application()
+
+
+@pytest.mark.parametrize("encoding, body", [("gzip", b"not gzip"), ("br", b"x")])
+def test_an_answer_that_cannot_be_decoded_is_a_bad_response(answering, encoding, body):
+    client = LiveLikeClient(api_url=answering(body, encoding=encoding), client_id="live")
+    with pytest.raises(LiveLikeBadResponse):
+        client.get_application()
+
+
+def test_the_socket_is_left_alone_once_the_answer_is_read():
+    # read1 hands the connection back to the pool with the last bytes: the pool
+    # may close it (full) or give it to another request. Setting a timeout on
+    # it then raised OSError (EBADF) for an answer that had arrived whole.
+    class Socket:
+        closed = False
+
+        def settimeout(self, seconds):
+            if self.closed:
+                raise OSError(9, "Bad file descriptor")
+
+    class Raw:
+        def __init__(self):
+            self.sock = Socket()
+            self.connection = types.SimpleNamespace(sock=self.sock)
+            self.left = [APPLICATION]
+
+        def read1(self, amount, decode_content):
+            if not self.left:
+                return b""
+            self.connection, self.sock.closed = None, True  # released, then closed
+            return self.left.pop()
+
+    response = requests.Response()
+    response.raw = Raw()
+    read_body(response, 5.0, method="GET", url="https://x.test/")
+    assert response.json() == {"profile_url": "https://x.test/p/"}
