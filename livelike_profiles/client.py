@@ -120,7 +120,20 @@ class LiveLikeClient:
             if not refresh and self._application and time.monotonic() < self._application_expires:
                 return self._application
         url = f"{self.api_url}applications/{quote(self.client_id, safe='')}/"
-        application = self._request("GET", url)
+        try:
+            application = self._request("GET", url)
+        except LiveLikeRejected as err:
+            if err.status_code != 404:
+                raise
+            # What a wrong CLIENT_ID or API_URL looks like: say so where operators look.
+            raise LiveLikeRejected(
+                f"{err.detail or 'Not found.'} (no application {self.client_id!r} at "
+                f'{self.api_url}: check LIVELIKE["CLIENT_ID"] and LIVELIKE["API_URL"])',
+                method="GET",
+                url=url,
+                status_code=404,
+                response=err.response,
+            ) from err
         if not isinstance(application.get("profile_url"), str):
             raise LiveLikeBadResponse("the application resource has no profile_url", url=url)
         with self._application_lock:

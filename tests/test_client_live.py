@@ -107,6 +107,11 @@ def test_unknown_client_id_is_rejected(fake):
     with pytest.raises(LiveLikeRejected) as caught:
         client.create_profile()
     assert caught.value.status_code == 404
+    # What operators read (last_error, the logs): the settings to check, by name.
+    assert caught.value.summary().endswith(
+        f"(no application 'someone-else' at {fake.url}: check "
+        'LIVELIKE["CLIENT_ID"] and LIVELIKE["API_URL"])'
+    )
 
 
 def test_connection_refused_is_unavailable(fake):
