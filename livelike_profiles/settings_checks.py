@@ -15,13 +15,12 @@ from django.core.checks import CheckMessage, Error, Warning, register
 
 from . import setting_values as values
 from .conf import CLIENT_GENERATED, DEFAULTS, DELETE
+from .tokens import MIN_SECRET_BYTES
 
 # One attempt may make two requests (a create, then a lookup after a 409), and
 # TIMEOUT bounds each one's connect, the wait for its answer, and the reading of
 # its body: leave room for all of them.
 _LEASE_TIMEOUTS = 6
-# HS256 keys shorter than its digest are below RFC 7518 section 3.2; PyJWT warns at each signing.
-_MIN_CLIENT_SECRET_BYTES = 32
 _MIDDLEWARE = "livelike_profiles.middleware.LiveLikeProfileMiddleware"
 _AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
 
@@ -167,14 +166,14 @@ def _check_client_secret_length(raw: dict[str, Any]) -> list[CheckMessage]:
     secret = raw.get("CLIENT_SECRET")
     if not isinstance(secret, str) or not secret:
         return []  # unset, or E012 says what is wrong
-    if len(secret.encode()) >= _MIN_CLIENT_SECRET_BYTES:
+    if len(secret.encode()) >= MIN_SECRET_BYTES:
         return []
     if raw.get("ACCESS_TOKENS") == CLIENT_GENERATED and not secret.strip():
         return []  # E014 says it is empty
     # Never echo the value, nor its length.
     return [
         Warning(
-            f'LIVELIKE["CLIENT_SECRET"] is shorter than {_MIN_CLIENT_SECRET_BYTES} bytes, too '
+            f'LIVELIKE["CLIENT_SECRET"] is shorter than {MIN_SECRET_BYTES} bytes, too '
             "short a key to sign access tokens with (HS256, RFC 7518 section 3.2).",
             hint="Use your application's client secret exactly as LiveLike gives it; PyJWT "
             "also warns at every token signed with a key this short.",

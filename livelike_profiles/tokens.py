@@ -18,6 +18,8 @@ from .exceptions import LiveLikeConfigurationError
 from .redaction import Secret, forgets_frames
 
 ALGORITHM = "HS256"
+# HS256 keys shorter than its digest are below RFC 7518 section 3.2; PyJWT warns at each signing.
+MIN_SECRET_BYTES = 32
 
 
 @dataclass(frozen=True)

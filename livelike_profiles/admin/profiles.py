@@ -22,7 +22,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from ..backfill import provision_users
-from ..encryption import is_readable
+from ..encryption import decrypt
 from ..exceptions import UnreadableTokenError
 from ..models import LiveLikeProfile
 from ..refresh_from_livelike import refresh_profile
@@ -39,16 +39,16 @@ def mask_token(profile: LiveLikeProfile) -> str:
     if profile.uses_minted_tokens:
         # Nothing stored; a minted token's tail would only show its signature.
         return gettext("(minted on demand with CLIENT_SECRET, never stored)")
-    stored = profile.__dict__.get("access_token")  # the ciphertext (loaded: the admin reads rows)
-    if stored and not is_readable(stored):
-        # Reading the attribute would mint a token in its place, if it can: show neither.
-        return gettext("(stored, but no configured key can decrypt it)")
+    if "access_token" not in profile.__dict__:  # deferred
+        profile.refresh_from_db(fields=["access_token"])
+    stored = profile.__dict__["access_token"]  # the ciphertext
+    if not stored:
+        return "—"
     try:
-        token = profile.access_token
+        # Not the attribute: for a token no key reads, it would mint one in its place.
+        token = decrypt(stored)
     except UnreadableTokenError:
         return gettext("(stored, but no configured key can decrypt it)")
-    if not token:
-        return "—"
     # Short values (never a real LiveLike token) would give too much away.
     return MASK + token[-4:] if len(token) >= 16 else MASK
 

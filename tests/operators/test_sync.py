@@ -168,10 +168,19 @@ def test_stale_hours_out_of_range_are_refused(livelike_fake, profiles, hours):
     assert len(livelike_fake.calls) == made
 
 
-def test_an_html_403_to_the_profiles_own_reads_revokes_nobody(livelike_fake):
-    """A CDN/WAF page answering the token's own read is not LiveLike refusing the token."""
+@pytest.mark.parametrize(
+    "answered, token_reads",
+    [("discovery", 0), ("the token's own read", 3)],
+    ids=["on discovery", "on the profile read"],
+)
+def test_an_html_403_revokes_nobody(livelike_fake, answered, token_reads):
+    """A CDN/WAF page is not LiveLike refusing a token: on the application resource
+    (no token sent), nor on a profile's own read (not LiveLike's JSON)."""
     rows = [ensure_profile(user) for user in make_users(3)]
-    get_client().profile_url()  # discovered: the next requests are the profiles' reads
+    if answered == "discovery":
+        get_client().forget_application()  # each read must discover profile_url first
+    else:
+        get_client().profile_url()  # discovered: the next requests are the profiles' reads
     livelike_fake.malformed_next(3, body="<html>403 Forbidden</html>", status=403)
     before = list(LiveLikeProfile.objects.order_by("pk").values())
     out = io.StringIO()
@@ -180,24 +189,8 @@ def test_an_html_403_to_the_profiles_own_reads_revokes_nobody(livelike_fake):
     assert count(out.getvalue(), "LiveLike error") == 3
     assert count(out.getvalue(), "token refused (revoked)") == 0
     assert list(LiveLikeProfile.objects.order_by("pk").values()) == before
-    assert livelike_fake.count_calls("GET", "/profile/") == 3  # each token's read was answered
+    assert livelike_fake.count_calls("GET", "/profile/") == token_reads
     assert {reloaded(row).status for row in rows} == {Status.ACTIVE}
-
-
-def test_a_403_on_discovery_revokes_nobody(livelike_fake):
-    """A CDN/WAF 403 on the application resource says nothing about anyone's token."""
-    rows = [ensure_profile(user) for user in make_users(5)]
-    get_client().forget_application()  # each read must discover profile_url first
-    livelike_fake.malformed_next(5, body="<html>403 Forbidden</html>", status=403)
-    before = list(LiveLikeProfile.objects.order_by("pk").values())
-    out = io.StringIO()
-    with pytest.raises(CommandError, match="5 profile\\(s\\) could not be checked"):
-        call_command("livelike_sync", "--concurrency", "2", stdout=out)
-    assert count(out.getvalue(), "LiveLike error") == 5
-    assert count(out.getvalue(), "token refused (revoked)") == 0
-    assert list(LiveLikeProfile.objects.order_by("pk").values()) == before
-    assert livelike_fake.count_calls("GET", "/profile/") == 0  # never got as far as a token
-    assert {row.status for row in rows} == {Status.ACTIVE}
 
 
 def test_a_nickname_with_a_nul_byte_at_livelike_is_stored_clean(livelike_fake, profiles):
