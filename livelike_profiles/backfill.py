@@ -27,7 +27,7 @@ from django.utils import timezone
 from . import claim_locks
 from .concurrency import Throttle, Workers, retry_rate_limited
 from .conf import conf
-from .exceptions import LiveLikeRateLimited
+from .exceptions import LiveLikeRateLimited, UserGone
 from .models import LiveLikeProfile
 from .provisioned import Provisioned
 from .provisioning import ensure_profile, provision
@@ -50,6 +50,7 @@ class Outcome(StrEnum):
     REVOKED = "revoked"  # the token was revoked: replacing it is an operator's decision
     BUSY = "busy"  # another process is creating it right now
     SCHEDULED = "scheduled"  # called inside a transaction: runs when it commits
+    GONE = "gone"  # the user was deleted meanwhile: nothing to provision
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,15 @@ def provision_user(
     ``throttle`` (every thread sharing it) for its ``Retry-After`` and the
     user is tried again, up to ``RATE_LIMIT_RETRIES`` times.
     """
+    try:
+        return _provision_user(user, status, throttle)
+    except UserGone:
+        return UserResult(user.pk, Outcome.GONE)
+
+
+def _provision_user(
+    user: AbstractBaseUser, status: str | None, throttle: Throttle | None
+) -> UserResult:
     using = router.db_for_write(LiveLikeProfile)
     if transaction.get_connection(using).in_atomic_block:
         # ensure_profile would only schedule itself: say so rather than guess.
@@ -194,8 +204,8 @@ class BackfillReport:
 
     @property
     def skipped_during_run(self) -> int:
-        """Users found done, revoked or busy elsewhere when their turn came."""
-        skipped = (Outcome.ACTIVE, Outcome.REVOKED, Outcome.BUSY, Outcome.SCHEDULED)
+        """Users found done, revoked, busy elsewhere or deleted when their turn came."""
+        skipped = (Outcome.ACTIVE, Outcome.REVOKED, Outcome.BUSY, Outcome.SCHEDULED, Outcome.GONE)
         return sum(self.counts[outcome] for outcome in skipped)
 
     @property

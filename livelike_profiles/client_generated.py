@@ -61,14 +61,23 @@ def _insert(
 
     Inside a transaction the INSERT runs in a savepoint, so a lost race
     leaves the transaction usable; and a rival's committed row may be
-    invisible to its snapshot (REPEATABLE READ).
+    invisible to its snapshot (REPEATABLE READ). Raises
+    :class:`~.exceptions.UserGone` if the user no longer exists.
     """
     nickname = nickname_for(user)
+    connection = transaction.get_connection(_db())
+    if connection.in_atomic_block and connection.features.can_defer_constraint_checks:
+        # There the foreign key is checked at the commit, not at the INSERT: a
+        # gone user's row would fail the site's whole transaction. Ask first.
+        _rows().raise_if_user_gone(user.pk)
     try:
         with _savepoint():
             row = _rows().create_minting(user, nickname)
     except IntegrityError:
-        return _rows().of_user(user.pk), False
+        row = _rows().of_user(user.pk)
+        if row is None:  # a rival's row unseen in a snapshot, or the user is gone
+            _rows().raise_if_user_gone(user.pk)
+        return row, False
     announce(row)
     return row, True
 
@@ -76,35 +85,36 @@ def _insert(
 def learn_profile_id(row: LiveLikeProfile) -> LiveLikeProfile:
     """Store the LiveLike profile id of a row that mints its tokens, the first time it is needed.
 
-    One call with a minted token: ``GET {profile_url}``, or the ``PATCH`` of
-    the site's nickname when one is due (which answers the profile too; if
-    LiveLike refuses the nickname, a ``GET`` follows). That first use is also
-    what makes LiveLike create the profile. An outage or a refusal leaves the
-    id unknown (logged) and is not asked again before ``next_attempt_at``
-    (the backoff of a failed attempt): the token is usable all the same.
-    Never raises for LiveLike trouble.
+    One call with a minted token (:func:`read_own_profile`): ``GET
+    {profile_url}``, or the ``PATCH`` of the site's nickname when one is due.
+    That first use is also what makes LiveLike create the profile. An outage
+    or a refusal leaves the id unknown (logged) and is not asked again before
+    ``next_attempt_at``, a backoff growing with each failure (``attempts``)
+    up to ``RETRY_MAX_SECONDS``: the token is usable all the same. Never
+    raises for LiveLike trouble.
     """
     now = timezone.now()
     if row.profile_id or not row.uses_minted_tokens:
         return row
     if row.next_attempt_at is not None and row.next_attempt_at > now:
         return row
-    fields: dict[str, Any] = {}
+    sends_nickname = sends_nickname_first(row)
     try:
-        remote = _read_own_profile(row, fields)
+        remote = read_own_profile(row, row.access_token)
     except LiveLikeError as error:
+        delay = retry_delay(row.attempts + 1, error)
         logger.warning(
-            "LiveLike profile id not learned: user=%s error=%s %s",
+            "LiveLike profile id not learned: user=%s error=%s %s retry_in_s=%.0f",
             row.user_id,
             type(error).__name__,
             error.summary(),
+            delay,
         )
-        delay = retry_delay(row.attempts + 1, error)
         _rows().retry_later(row, now + timedelta(seconds=delay))
         return row
-    if "nickname_sync_due" in fields or not row.nickname:
-        fields.setdefault("nickname", remote.nickname)
-        fields.setdefault("nickname_sync_due", False)
+    fields: dict[str, Any] = {}
+    if sends_nickname or not row.nickname:
+        fields = {"nickname": settled_nickname(row, remote), "nickname_sync_due": False}
     try:
         with _savepoint():
             learned = _rows().store_profile_id(row, remote.id, **fields)
@@ -122,30 +132,53 @@ def learn_profile_id(row: LiveLikeProfile) -> LiveLikeProfile:
     return row
 
 
-def _read_own_profile(row: LiveLikeProfile, fields: dict[str, Any]) -> RemoteProfile:
-    """The row's profile as LiveLike answers it, pushing the site's nickname if one is due.
+def sends_nickname_first(row: LiveLikeProfile) -> bool:
+    """Whether reading the row's profile sends the site's nickname first.
 
-    Adds to ``fields`` what the answer means for the row's nickname.
+    So it is while a minted token's profile id is unknown and the site has a
+    nickname to push: that read may be LiveLike's first use of the token,
+    which creates the profile, and it should carry the site's nickname rather
+    than leave LiveLike's random one for other fans to see.
+    """
+    return (
+        row.uses_minted_tokens
+        and not row.profile_id
+        and row.nickname_sync_due
+        and bool(row.nickname)
+    )
+
+
+def read_own_profile(row: LiveLikeProfile, token: str) -> RemoteProfile:
+    """The profile ``token`` belongs to, as LiveLike answers it; raises ``LiveLikeError``.
+
+    A ``GET``, or where :func:`sends_nickname_first`, the ``PATCH`` of the
+    site's nickname (which answers the profile too). A nickname LiveLike
+    refuses as such (400) is logged and left, and a ``GET`` follows: the
+    profile keeps LiveLike's own. Calls nothing but LiveLike (no query), so
+    threads may run it.
     """
     client = get_client()
-    token = row.access_token
-    if row.nickname_sync_due and row.nickname:
+    if sends_nickname_first(row):
         try:
-            remote = client.update_own_profile(token, nickname=row.nickname)
+            return client.update_own_profile(token, nickname=row.nickname)
         except LiveLikeTokenRejected:
             raise
         except LiveLikeRejected as error:
             if error.status_code != 400:
                 raise
-            # Refused, as a create would be: keep LiveLike's own nickname.
             logger.warning(
                 "LiveLike refused the nickname for user=%s: %s", row.user_id, error.summary()
             )
-        else:
-            fields.update(nickname=remote.nickname or row.nickname, nickname_sync_due=False)
-            return remote
-        fields["nickname_sync_due"] = False
     return client.get_own_profile(token)
+
+
+def settled_nickname(row: LiveLikeProfile, remote: RemoteProfile) -> str:
+    """The nickname to store once :func:`read_own_profile` answered ``remote``: LiveLike's.
+
+    That is the site's nickname when LiveLike accepted it, or LiveLike's own
+    when it refused it (or none was sent).
+    """
+    return LiveLikeProfile.fit("nickname", remote.nickname or row.nickname)
 
 
 def _db() -> str:

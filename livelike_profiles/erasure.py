@@ -19,7 +19,8 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
-from django.db import router, transaction
+from django.db import connections, router, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from .backoff import retry_delay
@@ -57,10 +58,14 @@ class Erased(StrEnum):
 _noted = threading.local()
 
 
-def _pending(using: str) -> dict[int, tuple[Any, dict[Any, dict[str, Any]]]]:
+# Per deletion: what holds its key, the rows noted, and the rows it holds locked.
+_Bucket = tuple[Any, dict[Any, dict[str, Any]], set[Any] | None]
+
+
+def _pending(using: str) -> dict[int, _Bucket]:
     if not hasattr(_noted, "rows"):
         _noted.rows = {}
-    pending: dict[int, tuple[Any, dict[Any, dict[str, Any]]]] = _noted.rows.setdefault(using, {})
+    pending: dict[int, _Bucket] = _noted.rows.setdefault(using, {})
     return pending
 
 
@@ -68,7 +73,8 @@ def note_deleted(row: LiveLikeProfile, origin: Any, using: str) -> None:
     """``pre_delete`` of a profile row: remember what to erase, if its user is being deleted.
 
     A row deleted on its own (``origin`` is a profile row or a queryset of
-    them) is not its user's deletion: nothing is erased.
+    them) is not its user's deletion: nothing is erased. Nor is a row that a
+    concurrent deletion of the same user removed first (see :func:`_locked`).
     """
     if not conf.ERASES_ON_USER_DELETE or _deletes_rows_only(origin):
         return
@@ -81,8 +87,10 @@ def note_deleted(row: LiveLikeProfile, origin: Any, using: str) -> None:
     pending = _pending(using)
     key = id(origin)
     if key not in pending:
-        pending[key] = (_hold(origin, pending, key), {})
-    rows = pending[key][1]
+        pending[key] = (_hold(origin, pending, key), {}, _locked(origin, using))
+    _, rows, locked = pending[key]
+    if locked is not None and row.pk not in locked and not _locked_row(row.pk, using):
+        return  # a concurrent deletion of this user removed it: that one owes the erasure
     rows[row.pk] = {
         "user_pk": str(row.user_id),
         "profile_id": row.profile_id or "",
@@ -116,6 +124,38 @@ def record_noted(origin: Any, using: str) -> None:
         erase_now(pks, using=using)
 
     transaction.on_commit(erase_after_commit, using=using, robust=True)
+
+
+def _locked(origin: Any, using: str) -> set[Any] | None:
+    """Lock the profile rows this deletion is about to remove; the pks of those still there.
+
+    Two deletions of one user at once (an admin's double submit, two workers)
+    both read its row before either commits, and Django signals both, though
+    the second's ``DELETE`` removes nothing: only the lock tells that one the
+    row is no longer its to erase (it waits for the first, then finds it
+    gone). One query for the user or queryset of users being deleted; a
+    deletion starting elsewhere (a model whose deletion cascades to users)
+    locks each row as it is noted (:func:`_locked_row`). ``None`` where the
+    database has no row locks: SQLite lets one writer at a time, so no second
+    deletion can have read the row.
+    """
+    connection = connections[using]
+    if not (connection.features.has_select_for_update and connection.in_atomic_block):
+        return None  # (Django's deletions always run in a transaction)
+    users = LiveLikeProfile._meta.get_field("user").related_model
+    rows = LiveLikeProfile.objects.using(using).select_for_update()
+    if isinstance(origin, users):
+        rows = rows.filter(user_id=origin.pk)
+    elif isinstance(origin, QuerySet) and issubclass(origin.model, users):
+        rows = rows.filter(user__in=origin.values("pk"))
+    else:
+        return set()
+    return set(rows.values_list("pk", flat=True))
+
+
+def _locked_row(pk: Any, using: str) -> bool:
+    """Lock one profile row (see :func:`_locked`); whether it is still there."""
+    return LiveLikeProfile.objects.using(using).select_for_update().filter(pk=pk).exists()
 
 
 def _hold(origin: Any, pending: dict[int, Any], key: int) -> Any:

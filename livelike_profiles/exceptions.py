@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, ObjectDoesNotExist
 
 
 class LiveLikeConfigurationError(ImproperlyConfigured):
@@ -21,6 +21,16 @@ class UnreadableTokenError(Exception):
     Raised instead of returning the ciphertext or an empty string: the usual
     cause is a rotated ``SECRET_KEY`` whose old value is not in
     ``SECRET_KEY_FALLBACKS`` (or a key removed from ``LIVELIKE["ENCRYPTION_KEYS"]``).
+    """
+
+
+class UserGone(ObjectDoesNotExist):
+    """The user no longer exists: deleted since it was loaded, or a stateless token's account.
+
+    Raised by ``ensure_profile`` (after one refused ``INSERT``, nothing
+    written, nobody called): such a user can have no profile. The middleware
+    answers ``None``, the API a 403 (or 401) saying so, the login receiver
+    nothing.
     """
 
 

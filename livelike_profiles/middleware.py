@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.functional import LazyObject
 
 from .accounts import is_deactivated
+from .exceptions import UserGone
 from .models import LiveLikeProfile
 from .provisioning import ensure_profile
 
@@ -54,10 +55,18 @@ def get_livelike_profile(request: Any) -> LiveLikeProfile | None:
         return None
     known, profile = _remembered(request, user)
     if not known:
-        row = ensure_profile(user)
-        profile = row if row.is_active else None
+        profile = _usable(ensure_profile, user)
         _remember(request, user, profile)
     return profile
+
+
+def _usable(ensure: Callable[[Any], LiveLikeProfile], user: Any) -> LiveLikeProfile | None:
+    """``ensure(user)`` if active, else ``None``; ``None`` too for a user who no longer exists."""
+    try:
+        row = ensure(user)
+    except UserGone:
+        return None
+    return row if row.is_active else None
 
 
 async def aget_livelike_profile(request: Any) -> LiveLikeProfile | None:
@@ -77,8 +86,9 @@ async def aget_livelike_profile(request: Any) -> LiveLikeProfile | None:
         state = getattr(user, "_state", None)
         if state is not None:
             state.fields_cache["livelike_profile"] = row
-        row = await sync_to_async(ensure_profile)(user)
-    profile = row if row.is_active else None
+        profile = await sync_to_async(_usable)(ensure_profile, user)
+    else:
+        profile = row
     _remember(request, user, profile)
     return profile
 

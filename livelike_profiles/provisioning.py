@@ -8,6 +8,7 @@ provisioning works" for the states, the custom ids and transactions.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import uuid
@@ -23,7 +24,7 @@ from .accounts import is_deactivated
 from .backoff import backoff_seconds, retry_delay
 from .client import RemoteProfile, clean_text
 from .conf import conf
-from .exceptions import LiveLikeConflict, LiveLikeError
+from .exceptions import LiveLikeConflict, LiveLikeError, UserGone
 from .models import LiveLikeProfile
 from .provisioned import Provisioned
 from .signals import profile_provisioned, provisioning_failed
@@ -54,6 +55,9 @@ def ensure_profile(user: AbstractBaseUser) -> LiveLikeProfile:
     ``profile.is_active`` is ``False``: callers test ``is_active`` before
     using ``profile_id`` or ``access_token``.
 
+    Raises :class:`~livelike_profiles.exceptions.UserGone` when the user no
+    longer exists (deleted since it was loaded), having written nothing.
+
     Costs one query when the profile is active, none if ``user.livelike_profile``
     is already cached on the instance: loaded, or fetched with
     ``select_related("livelike_profile")``, which also caches that there is
@@ -81,13 +85,7 @@ def provision(user: AbstractBaseUser) -> Provisioned:
 
     connection = transaction.get_connection(_db())
     if connection.in_atomic_block:
-        # The same instance, so that after the commit it carries the outcome.
-        # A function, not a partial: Django logs a robust callback's error by
-        # its __qualname__, which a partial lacks (the logging would raise).
-        def provision_after_commit() -> None:
-            ensure_profile(user)
-
-        transaction.on_commit(provision_after_commit, using=_db(), robust=True)
+        _ensure_after_commit(user)
     if connection.in_atomic_block or not connection.get_autocommit():
         # A claim could still be rolled back. With autocommit off (no on_commit there)
         # a later call claims. user_id, not user=: that would cache the placeholder.
@@ -98,7 +96,8 @@ def provision(user: AbstractBaseUser) -> Provisioned:
 def provision_on_login(user: AbstractBaseUser) -> None:
     """``user_logged_in``: ensure the profile when ``PROVISION_ON_LOGIN``, unless deactivated."""
     if conf.PROVISION_ON_LOGIN and not is_deactivated(user):
-        ensure_profile(user)
+        with contextlib.suppress(UserGone):  # deleted meanwhile: nothing to provision
+            ensure_profile(user)
 
 
 # -- reading -------------------------------------------------------------------
@@ -371,13 +370,30 @@ def _without_a_call(user: AbstractBaseUser, row: LiveLikeProfile | None) -> Prov
     """``"client-generated"`` mode: the row made usable at once (see :mod:`.client_generated`)."""
     row, made = client_generated.make_usable(user, row, lambda usable: _announce(user, usable))
     if row is None:
-        # A rival's row, unseen in this transaction's snapshot: look again after it commits.
-        def ensure_after_commit() -> None:
-            ensure_profile(user)
-
-        transaction.on_commit(ensure_after_commit, using=_db(), robust=True)
+        if transaction.get_connection(_db()).in_atomic_block:
+            # A rival's row, unseen in this transaction's snapshot: look again after it commits.
+            _ensure_after_commit(user)
+        # (Outside one, the row was deleted between our INSERT and our read: the next call
+        # inserts it. Never on_commit there: Django would run it at once, and so recurse.)
         return Provisioned(LiveLikeProfile(user_id=user.pk, status=Status.PENDING))
     return Provisioned(row, created=made)
+
+
+def _ensure_after_commit(user: AbstractBaseUser) -> None:
+    """Run ``ensure_profile(user)`` once the current transaction commits (never, if it rolls back).
+
+    The same instance, so that after the commit it carries the outcome. A
+    function, not a partial: Django logs a robust callback's error by its
+    ``__qualname__``, which a partial lacks (the logging itself would raise).
+    """
+
+    def ensure_after_commit() -> None:
+        try:
+            ensure_profile(user)
+        except UserGone:
+            logger.info("LiveLike profile not provisioned: user=%s no longer exists", user.pk)
+
+    transaction.on_commit(ensure_after_commit, using=_db(), robust=True)
 
 
 def _announce(user: AbstractBaseUser, row: LiveLikeProfile) -> None:

@@ -20,6 +20,7 @@ from . import tokens
 from .conf import conf
 from .custom_ids import new_custom_id
 from .encryption import Ciphertext, FreshCiphertext
+from .exceptions import UserGone
 
 
 class ProfileRow(Protocol):
@@ -39,6 +40,7 @@ class ProfileRow(Protocol):
     profile_id: str | None
     custom_id: str | None
     nickname: str
+    attempts: int
     last_error: str
     next_attempt_at: datetime | None
     lease_expires_at: datetime | None
@@ -64,6 +66,15 @@ class LiveLikeProfileQuerySet(QuerySet[Any]):
         every login and every request that uses the profile).
         """
         return next(iter(self.filter(user_id=user_pk)[:1]), None)
+
+    def raise_if_user_gone(self, user_pk: Any) -> None:
+        """Raise :class:`~.exceptions.UserGone` if no user has ``user_pk`` (one query).
+
+        Asked only once a write for that user was refused, never on the way to one.
+        """
+        users = self.model._meta.get_field("user").related_model._base_manager
+        if not users.using(self.db).filter(pk=user_pk).exists():
+            raise UserGone(f"No user has the primary key {user_pk!r}")
 
     def of_pk(self, pk: Any) -> Any:
         """The row with this primary key, or ``None`` (see :meth:`of_user`)."""
@@ -113,6 +124,8 @@ class LiveLikeProfileQuerySet(QuerySet[Any]):
         Inserts the row (``has_row`` false) or takes it over with one
         conditional ``UPDATE`` if claimable: the database lets exactly one
         caller win. Run in autocommit, so the claim is committed at once.
+        ``(None, None)``: the row vanished meanwhile (look again). Raises
+        :class:`~.exceptions.UserGone` when the user itself is gone.
         """
         status = self.model.Status
         now = timezone.now()
@@ -138,7 +151,12 @@ class LiveLikeProfileQuerySet(QuerySet[Any]):
             # REPEATABLE READ / SERIALIZABLE: a rival's concurrent claim made ours
             # fail to serialize. That rival holds the claim; we lost it.
             taken = 0
-        row = self.get(user_id=user.pk)
+        row = self.of_user(user.pk)
+        if row is None:
+            # Our INSERT was refused and there is no row: its user is gone (the
+            # foreign key refused it), unless a rival's row was deleted meanwhile.
+            self.raise_if_user_gone(user.pk)
+            return None, None
         if not taken:
             return row, None
         if conf.CUSTOM_IDS and not row.custom_id:
@@ -263,8 +281,10 @@ class LiveLikeProfileQuerySet(QuerySet[Any]):
         return True
 
     def retry_later(self, row: ProfileRow, at: datetime) -> None:
-        """Ask LiveLike again for this row not before ``at`` (after a failed call)."""
-        self.filter(pk=row.pk).update(next_attempt_at=at)
+        """Count a failed call for this row, and ask LiveLike again not before ``at``."""
+        self.filter(pk=row.pk).update(attempts=F("attempts") + 1, next_attempt_at=at)
+        row.attempts += 1
+        row.next_attempt_at = at
 
     # -- what LiveLike says of a profile (livelike_sync, the admin's refresh) ------
 
@@ -285,11 +305,14 @@ class LiveLikeProfileQuerySet(QuerySet[Any]):
         profile_id: str | None = None,
         restore: bool = False,
         nickname: str | None = None,
+        nickname_sent: bool = False,
     ) -> bool:
         """Record a read of the profile, unless the row changed since it was read.
 
         ``profile_id``: learned now; ``restore``: a revoked token works again;
-        ``nickname``: LiveLike's, stored only while the site has none to push.
+        ``nickname``: LiveLike's, stored only while the site has none to push,
+        or (``nickname_sent``) LiveLike's answer to the site's pending nickname
+        sent with the read, which settles it unless the site changed it since.
         Raises ``IntegrityError`` if another row has ``profile_id``.
         """
         now = timezone.now()
@@ -299,7 +322,10 @@ class LiveLikeProfileQuerySet(QuerySet[Any]):
             fields.update(profile_id=profile_id, updated_at=now)
         if restore:
             fields.update(status=self.model.Status.ACTIVE, last_error="", updated_at=now)
-        if nickname is not None:
+        if nickname is not None and nickname_sent:
+            fields.update(nickname=nickname, nickname_sync_due=False, updated_at=now)
+            same_row = same_row.filter(nickname=row.nickname)
+        elif nickname is not None:
             fields.update(nickname=nickname, updated_at=now)
             same_row = same_row.filter(nickname_sync_due=False)
         if not same_row.update(**fields):

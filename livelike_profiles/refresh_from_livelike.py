@@ -17,7 +17,8 @@ from django.db import IntegrityError
 from django.db.models import Q, QuerySet
 
 from . import tokens
-from .client import RemoteProfile, get_client
+from .client import RemoteProfile
+from .client_generated import read_own_profile, sends_nickname_first, settled_nickname
 from .concurrency import Throttle, Workers, retry_rate_limited
 from .exceptions import (
     LiveLikeError,
@@ -67,12 +68,16 @@ def syncable(*, include_revoked: bool = False, stale_before: datetime | None = N
     return rows
 
 
-def fetch(token: str, throttle: Throttle | None = None) -> RemoteProfile:
-    """Read the profile ``token`` belongs to; after a 429, wait (all threads) and try again."""
+def fetch(row: LiveLikeProfile, token: str, throttle: Throttle | None = None) -> RemoteProfile:
+    """Read the profile ``token`` belongs to; after a 429, wait (all threads) and try again.
+
+    The first read of a minted token's profile sends the site's pending
+    nickname (see :func:`~.client_generated.read_own_profile`).
+    """
 
     def attempt(n: int) -> RemoteProfile | LiveLikeRateLimited:
         try:
-            return get_client().get_own_profile(token)
+            return read_own_profile(row, token)
         except LiveLikeRateLimited as error:
             return error
 
@@ -92,7 +97,7 @@ def refresh_profile(row: LiveLikeProfile) -> SyncResult:
     if isinstance(token, SyncResult):
         return token
     try:
-        answer: RemoteProfile | LiveLikeError = fetch(token)
+        answer: RemoteProfile | LiveLikeError = fetch(row, token)
     except LiveLikeError as error:
         answer = error
     return apply(row, answer)
@@ -121,8 +126,12 @@ def apply(row: LiveLikeProfile, answer: RemoteProfile | BaseException) -> SyncRe
 
     restore = row.status == Status.REVOKED
     outcome = SyncOutcome.RESTORED if restore else SyncOutcome.REFRESHED
+    nickname_sent = sends_nickname_first(row)  # as fetch() decided: the row is unchanged
     nickname: str | None = LiveLikeProfile.fit("nickname", answer.nickname)
-    if nickname != row.nickname and not row.nickname_sync_due:
+    if nickname_sent:
+        nickname = settled_nickname(row, answer)
+        detail = f"nickname {nickname!r} (the site's, sent)"
+    elif nickname != row.nickname and not row.nickname_sync_due:
         detail = f"nickname {row.nickname!r} -> {nickname!r}"
     else:
         nickname, detail = None, f"nickname {row.nickname!r}"
@@ -133,6 +142,7 @@ def apply(row: LiveLikeProfile, answer: RemoteProfile | BaseException) -> SyncRe
             profile_id=answer.id if learned else None,
             restore=restore,
             nickname=nickname,
+            nickname_sent=nickname_sent,
         )
     except IntegrityError:  # only a learned id can collide: another row has it
         return _result(row, SyncOutcome.MISMATCH, f"profile {answer.id} is another row's")
@@ -198,7 +208,7 @@ def sync_profiles(
     throttle = Throttle()
 
     def work(task: tuple[LiveLikeProfile, str]) -> RemoteProfile:
-        return fetch(task[1], throttle)
+        return fetch(task[0], task[1], throttle)
 
     after = None
     with Workers(work, concurrency) as workers:

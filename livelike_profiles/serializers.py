@@ -87,7 +87,14 @@ def nickname_problem(value: str) -> StrOrPromise | None:
 class ProfileSerializer(serializers.Serializer):
     """Everything the official SDK's ``init({clientId, accessToken, endpoint})`` needs."""
 
-    profile_id = serializers.CharField(read_only=True)
+    profile_id = serializers.CharField(
+        read_only=True,
+        allow_null=True,
+        help_text=_(
+            "LiveLike's id of the profile, or null while it is not known yet (a minted "
+            "token's profile, until LiveLike is first asked)."
+        ),
+    )
     nickname = serializers.CharField(read_only=True)
     access_token = serializers.CharField(
         read_only=True, help_text=_("The caller's own profile access token: a credential.")
@@ -112,7 +119,7 @@ class ProfileSerializer(serializers.Serializer):
         credential = self.context.get("credential") or instance.credential()
         expires_at = credential.expires_at
         return {
-            "profile_id": instance.profile_id or "",
+            "profile_id": instance.profile_id or None,  # None in Python too: one "not yet"
             "nickname": instance.nickname,
             "access_token": credential.token,
             "expires_at": expires_at.isoformat().replace("+00:00", "Z") if expires_at else None,

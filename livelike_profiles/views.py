@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.renderers import JSONRenderer
@@ -31,6 +32,7 @@ from .exceptions import (
     LiveLikeTokenRejected,
     LiveLikeUnavailable,
     UnreadableTokenError,
+    UserGone,
 )
 from .models import LiveLikeProfile
 from .parsers import JSONParser
@@ -105,7 +107,7 @@ class ProfileView(APIView):
         return response
 
     def get(self, request: Request) -> Response:
-        profile = ensure_profile(_signed_in(request))
+        profile = _callers_profile(request)
         if not profile.is_active:
             return _not_ready(profile)
         # Client-generated tokens: the first answer learns the profile id (one call).
@@ -119,7 +121,7 @@ class ProfileView(APIView):
         serializer = NicknameSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         nickname = serializer.validated_data["nickname"]
-        profile = ensure_profile(_signed_in(request))
+        profile = _callers_profile(request)
         if not profile.is_active:
             return _not_ready(profile)
         profile = learn_profile_id(profile)  # so the answer names the profile
@@ -142,6 +144,18 @@ class ProfileView(APIView):
 def _signed_in(request: Request) -> AbstractBaseUser:
     """The caller: the stubs allow an ``AnonymousUser``, which IsAuthenticated has turned away."""
     return cast(AbstractBaseUser, request.user)
+
+
+def _callers_profile(request: Request) -> LiveLikeProfile:
+    """``ensure_profile`` of the caller; an authentication failure if their account is gone.
+
+    (A stateless token's user, such as simplejwt's ``TokenUser``, outlives its
+    account.) DRF answers it 401 where the authentication sends a challenge, else 403.
+    """
+    try:
+        return ensure_profile(_signed_in(request))
+    except UserGone as gone:
+        raise AuthenticationFailed(_("This account no longer exists.")) from gone
 
 
 def _change_nickname(profile: LiveLikeProfile, nickname: str) -> Response:

@@ -6,6 +6,7 @@ calling thread's connection, never the app's own bookkeeping.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -74,8 +75,19 @@ def claim_lock_held_here(user: Any) -> Iterator[None]:
             cursor.execute(unlock[0], [unlock[1]])
 
 
+# MariaDB/MySQL fill INNODB_TRX from a cache they refresh only when it was not read
+# for 0.1 s: polled more often than that, it answers the same forever.
+_INNODB_CACHE_IDLE = 0.12
+_innodb_read_at = 0.0
+
+
 def someone_waits_for_a_row_lock() -> bool:
-    """Whether a transaction of this database waits for another's row lock right now."""
+    """Whether a transaction of this database waits for another's row lock right now.
+
+    On MariaDB/MySQL it first lets the server's cache of transactions expire
+    (see ``_INNODB_CACHE_IDLE``): the answer is then never older than the call.
+    """
+    global _innodb_read_at
     with connection.cursor() as cursor:
         if _on_postgres():
             cursor.execute(
@@ -83,6 +95,7 @@ def someone_waits_for_a_row_lock() -> bool:
                 " WHERE datname = current_database() AND wait_event_type = 'Lock'"
             )
         else:
+            time.sleep(max(0.0, _innodb_read_at + _INNODB_CACHE_IDLE - time.monotonic()))
             # The server's transactions, of every database: keep this one's.
             cursor.execute(
                 "SELECT count(*) FROM information_schema.INNODB_TRX AS trx"
@@ -90,4 +103,5 @@ def someone_waits_for_a_row_lock() -> bool:
                 " ON process.ID = trx.trx_mysql_thread_id"
                 " WHERE trx.trx_state = 'LOCK WAIT' AND process.DB = DATABASE()"
             )
+            _innodb_read_at = time.monotonic()
         return cursor.fetchone()[0] > 0

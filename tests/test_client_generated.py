@@ -19,6 +19,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 from django.test import Client
+from django.utils import timezone
 
 from livelike_profiles.client import get_client
 from livelike_profiles.exceptions import LiveLikeTokenRejected, UnreadableTokenError
@@ -138,14 +139,32 @@ def test_an_outage_leaves_the_id_unknown_and_hands_out_the_token_anyway(minted, 
     user = make_user()
     with livelike_settings(API_URL="http://127.0.0.1:9/api/v1/"):  # nothing listens
         answer = api_get(user)
-        assert answer["profile_id"] == "" and answer["access_token"]
+        assert answer["profile_id"] is None and answer["access_token"]
         row = row_of(user)
         assert row.profile_id is None and row.is_active and row.next_attempt_at is not None
     # Not asked again before the backoff is over (every request would wait for it)...
-    assert api_get(user)["profile_id"] == "" and minted.calls == []
+    assert api_get(user)["profile_id"] is None and minted.calls == []
     LiveLikeProfile.objects.filter(user_id=user.pk).update(next_attempt_at=None)
     # ...then learned.
     assert api_get(user)["profile_id"] == minted.profile_by_custom_id(row.custom_id).id
+
+
+def test_learning_the_id_backs_off_longer_after_each_failure(minted, livelike_settings):
+    livelike_settings(RETRY_BASE_SECONDS=5, RETRY_MAX_SECONDS=60)
+    user = make_user()
+    delays = []
+    with livelike_settings(API_URL="http://127.0.0.1:9/api/v1/"):  # nothing listens
+        for failures in range(1, 7):
+            before = timezone.now()
+            assert api_get(user)["profile_id"] is None
+            row = row_of(user)
+            assert row.attempts == failures
+            delays.append((row.next_attempt_at - before).total_seconds())
+            LiveLikeProfile.objects.filter(pk=row.pk).update(next_attempt_at=None)  # due again
+    # Capped exponential with jitter (a random half to all of each step): 5, 10, 20, 40, 60, 60.
+    for failures, delay in enumerate(delays, start=1):
+        step = min(60, 5 * 2 ** (failures - 1))
+        assert step / 2 - 1 <= delay <= step, (failures, delays)
 
 
 def test_the_sites_nickname_reaches_livelike_with_the_first_call(minted, livelike_settings):
@@ -157,6 +176,47 @@ def test_the_sites_nickname_reaches_livelike_with_the_first_call(minted, livelik
     assert answer["nickname"] == "fan user7"
     assert minted.profile(answer["profile_id"]).nickname == "fan user7"
     assert not row_of(user).nickname_sync_due
+
+
+@pytest.mark.parametrize("learner", ["livelike_sync", "the admin's refresh"])
+def test_the_sites_nickname_reaches_livelike_whichever_path_learns_the_id(
+    minted, livelike_settings, learner, request
+):
+    livelike_settings(NICKNAME="tests.nicknames.from_username")
+    user = make_user(7)
+    log_in(user)
+    assert row_of(user).nickname_sync_due
+    if learner == "livelike_sync":
+        call_command("livelike_sync", "--users", str(user.pk), stdout=io.StringIO())
+    else:
+        request.getfixturevalue("admin_client").post(
+            "/admin/livelike_profiles/livelikeprofile/",
+            {"action": "refresh_from_livelike", "_selected_action": [row_of(user).pk]},
+        )
+    row = row_of(user)
+    assert row.profile_id, "the read learned the id"
+    # LiveLike created the profile with the site's nickname, not a random one of its own.
+    assert minted.profile(row.profile_id).nickname == "fan user7"
+    assert row.nickname == "fan user7" and not row.nickname_sync_due
+    assert minted.count_calls("PATCH") == 1 and minted.create_count == 1
+    assert api_get(user)["nickname"] == "fan user7"
+    assert minted.count_calls("PATCH") == 1  # nothing left to push
+
+
+def test_a_site_nickname_livelike_refuses_at_sync_keeps_livelikes_own(livelike_fake, settings):
+    settings.LIVELIKE = livelike_fake.settings(
+        ACCESS_TOKENS="client-generated",
+        TIMEOUT=2.0,
+        NICKNAME="tests.nicknames.too_long_for_livelike",
+        NICKNAME_MAX_LENGTH=60,
+    )
+    user = make_user()
+    log_in(user)
+    call_command("livelike_sync", stdout=io.StringIO())
+    row = row_of(user)
+    assert row.profile_id and not row.nickname_sync_due
+    assert row.nickname == livelike_fake.profile(row.profile_id).nickname  # LiveLike's own
+    assert livelike_fake.count_calls("PATCH") == 1
 
 
 def test_twenty_first_requests_at_once_make_one_profile(minted):
@@ -191,7 +251,7 @@ def test_twenty_first_requests_at_once_make_one_profile(minted):
     assert minted.create_count == 1
     (profile,) = minted.profiles
     assert row_of(user).profile_id == profile.id
-    assert {a["profile_id"] for _, a in answers} <= {profile.id, ""}
+    assert {a["profile_id"] for _, a in answers} <= {profile.id, None}
 
 
 def test_a_nickname_change_through_the_api_uses_a_minted_token(minted):

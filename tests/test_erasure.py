@@ -435,3 +435,60 @@ def test_a_deletion_in_a_savepoint_rolled_back_erases_nothing_while_the_outer_co
     assert not LiveLikeErasure.objects.exists()
     sync()
     assert deletes_of(livelike_fake, kept_id, status=None) == 0
+
+
+@pytest.mark.server_db
+@pytest.mark.parametrize("origin", ["instance", "queryset"])
+def test_two_deletions_of_one_user_at_once_erase_its_profile_once(livelike_fake, origin):
+    # An admin's double submit, or two workers deleting the same user: the second
+    # deletion read the row before the first committed, then its DELETE removes nothing.
+    from tests.api.test_concurrency import wait_until
+    from tests.db_locks import someone_waits_for_a_row_lock
+
+    (user,) = provisioned(1)
+    profile_id = row_of(user).profile_id
+    users = get_user_model()._default_manager
+    first_deleted, commit_first, second_done = (threading.Event() for _ in range(3))
+    errors: list[BaseException] = []
+
+    def delete() -> None:
+        if origin == "instance":
+            users.get(pk=user.pk).delete()
+        else:
+            users.filter(pk=user.pk).delete()
+
+    def first() -> None:
+        try:
+            with transaction.atomic():
+                delete()
+                first_deleted.set()
+                assert commit_first.wait(30)
+        except BaseException as error:  # reported below
+            errors.append(error)
+        finally:
+            first_deleted.set()
+            connection.close()
+
+    def second() -> None:
+        try:
+            delete()
+        except BaseException as error:  # reported below
+            errors.append(error)
+        finally:
+            second_done.set()
+            connection.close()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    threads[0].start()
+    assert first_deleted.wait(30)
+    threads[1].start()
+    # The second deletion now waits for the first one's row lock; then the first commits.
+    wait_until(someone_waits_for_a_row_lock, second_done)
+    commit_first.set()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    assert not users.filter(pk=user.pk).exists()
+    sync()  # whatever is still owed
+    assert deletes_of(livelike_fake, profile_id, status=None) == 1
+    assert livelike_fake.profiles == [] and not LiveLikeErasure.objects.exists()

@@ -37,6 +37,7 @@ _PROVISION_MESSAGES = {
     ),
     Outcome.BUSY: (messages.INFO, _("Being created by another request right now")),
     Outcome.SCHEDULED: (messages.INFO, _("Scheduled for when the current transaction commits")),
+    Outcome.GONE: (messages.INFO, _("The user was deleted meanwhile")),
 }
 
 _SYNC_MESSAGES = {
