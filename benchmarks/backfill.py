@@ -26,6 +26,7 @@ import json
 import os
 import re
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -159,6 +160,10 @@ def main() -> int:
     args = parser.parse_args()
     if args.child:
         return child(args)
+    # Ctrl-C or a plain kill still stops the fake and drops the database (the finally
+    # below), even where the shell started the run with SIGINT ignored (a background job).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
 
     import django
     from django.conf import settings

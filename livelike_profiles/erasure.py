@@ -259,11 +259,18 @@ class ErasureReport:
     """Counts of a pass over the outbox."""
 
     counts: dict[Erased, int] = field(default_factory=lambda: dict.fromkeys(Erased, 0))
+    due: int = 0
     remaining: int = 0
+    interrupted: bool = False
 
     @property
     def failed(self) -> int:
         return self.counts[Erased.FAILED]
+
+    @property
+    def not_reached(self) -> int:
+        """Erasures due that no attempt finished (the pass was interrupted)."""
+        return self.due - sum(self.counts.values())
 
 
 def erase_due(*, ignoring_backoff: bool = True) -> ErasureReport:
@@ -271,12 +278,20 @@ def erase_due(*, ignoring_backoff: bool = True) -> ErasureReport:
 
     An operator runs this: failed erasures are tried again whatever their
     backoff, but never one in flight elsewhere nor one whose profile may
-    still be being created.
+    still be being created. On ``KeyboardInterrupt`` it stops, and the report
+    comes back with ``interrupted``.
     """
     rows = LiveLikeErasure.objects.using(router.db_for_write(LiveLikeErasure))
     report = ErasureReport()
-    due = rows.due(timezone.now(), ignoring_backoff=ignoring_backoff)
-    for pk in list(due.order_by("pk").values_list("pk", flat=True).iterator()):
-        report.counts[erase(pk, ignoring_backoff=ignoring_backoff)] += 1
+    try:
+        due = rows.due(timezone.now(), ignoring_backoff=ignoring_backoff)
+        pks = list(due.order_by("pk").values_list("pk", flat=True).iterator())
+        report.due = len(pks)
+        for pk in pks:
+            report.counts[erase(pk, ignoring_backoff=ignoring_backoff)] += 1
+    except KeyboardInterrupt:
+        # Nothing is lost: an attempt cut short keeps its row, claimed until its
+        # lease runs out, then tried again (a profile already deleted is a 404, done).
+        report.interrupted = True
     report.remaining = rows.count()
     return report

@@ -30,7 +30,17 @@ from .models import LiveLikeProfile
 
 Status = LiveLikeProfile.Status
 
-_FIELDS = ("user_id", "status", "profile_id", "access_token", "nickname", "nickname_sync_due")
+# Every field a pass reads of a row (custom_id: whether its token is minted), so that
+# a deferred one never costs a query per row.
+_FIELDS = (
+    "user_id",
+    "status",
+    "profile_id",
+    "custom_id",
+    "access_token",
+    "nickname",
+    "nickname_sync_due",
+)
 
 
 class SyncOutcome(StrEnum):

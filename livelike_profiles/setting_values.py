@@ -53,16 +53,34 @@ def check_client_id(raw: dict[str, Any]) -> list[CheckMessage]:
 def check_api_url(raw: dict[str, Any]) -> list[CheckMessage]:
     """E002: ``API_URL`` is an http(s) URL."""
     value = raw.get("API_URL", DEFAULTS["API_URL"])
-    parts = urlsplit(value) if isinstance(value, str) else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+    if not (isinstance(value, str) and is_http_url(value)):
         return [
             Error(
-                f'LIVELIKE["API_URL"] must be an http(s) URL, not {value!r}.',
+                f'LIVELIKE["API_URL"] must be an http(s) URL, not {shown(value)}.',
                 hint=f"The default is {DEFAULTS['API_URL']!r}.",
                 id="livelike_profiles.E002",
             )
         ]
     return []
+
+
+def shown(value: Any) -> str:
+    """``repr(value)`` for a message, cut short; never raises, as repr of a huge int does."""
+    try:
+        text = repr(value)
+    except Exception:
+        return f"a {type(value).__name__} that cannot be shown"
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def is_http_url(url: str) -> bool:
+    """Whether ``url`` is an http(s) URL with a host and, if any, a valid port."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises ValueError for a port out of range or not a number
+    except ValueError:  # urlsplit does too, for a bracket left open ("http://[::1/")
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def is_number(value: Any) -> bool:
@@ -91,7 +109,7 @@ def check_numbers(raw: dict[str, Any]) -> list[CheckMessage]:
         messages.append(
             Error(
                 f'LIVELIKE["{key}"] must be a number of seconds {least} to {MAX_SECONDS:,} '
-                f"(ten years), not {value!r}.",
+                f"(ten years), not {shown(value)}.",
                 hint=f"The default is {DEFAULTS[key]!r}.",
                 id="livelike_profiles.E003",
             )
@@ -103,7 +121,7 @@ def check_booleans(raw: dict[str, Any]) -> list[CheckMessage]:
     """E007: the switches are ``True`` or ``False``."""
     return [
         Error(
-            f'LIVELIKE["{key}"] must be True or False, not {raw[key]!r}.',
+            f'LIVELIKE["{key}"] must be True or False, not {shown(raw[key])}.',
             hint=f"The default is {DEFAULTS[key]!r}.",
             id="livelike_profiles.E007",
         )
@@ -119,15 +137,14 @@ def check_nickname(raw: dict[str, Any]) -> list[CheckMessage]:
         return []
     problem = None
     if not isinstance(path, str) or not path:
-        problem = f"must be a dotted path to a callable, not {path!r}"
+        problem = f"must be a dotted path to a callable, not {shown(path)}"
     else:
-        try:
-            target: Callable[..., Any] = import_string(path)
-        except ImportError as err:
-            problem = f"{path!r} does not import ({err})"
-        else:
-            if not callable(target):
-                problem = f"{path!r} is not callable"
+        target: Callable[..., Any] | None
+        target, error = imported(path)
+        if error is not None:
+            problem = f"{shown(path)} does not import ({error})"
+        elif not callable(target):
+            problem = f"{shown(path)} is not callable"
     if problem is None:
         return []
     return [
@@ -186,18 +203,18 @@ def check_custom_id_path(raw: dict[str, Any]) -> list[CheckMessage]:
         return [
             Error(
                 f'LIVELIKE["CUSTOM_ID_PATH"] must be a path relative to API_URL containing '
-                f"{{custom_id}}, not {value!r}.",
+                f"{{custom_id}}, not {shown(value)}.",
                 hint=f"The default is {DEFAULTS['CUSTOM_ID_PATH']!r}.",
                 id="livelike_profiles.E008",
             )
         ]
     try:
         value.format(client_id="x", custom_id="x")
-    except (KeyError, IndexError, ValueError):
+    except (KeyError, IndexError, ValueError, AttributeError, TypeError):
         return [
             Error(
                 'LIVELIKE["CUSTOM_ID_PATH"] may only use {client_id} and {custom_id}, '
-                f"not {value!r}.",
+                f"not {shown(value)}.",
                 hint=f"The default is {DEFAULTS['CUSTOM_ID_PATH']!r}.",
                 id="livelike_profiles.E008",
             )
@@ -224,7 +241,8 @@ def check_nickname_length(raw: dict[str, Any]) -> list[CheckMessage]:
         return []
     return [
         Error(
-            f'LIVELIKE["NICKNAME_MAX_LENGTH"] must be a whole number from 1 to 255, not {value!r}.',
+            'LIVELIKE["NICKNAME_MAX_LENGTH"] must be a whole number from 1 to 255, '
+            f"not {shown(value)}.",
             hint=f"The default is {DEFAULTS['NICKNAME_MAX_LENGTH']!r}.",
             id="livelike_profiles.E009",
         )
@@ -234,32 +252,62 @@ def check_nickname_length(raw: dict[str, Any]) -> list[CheckMessage]:
 def check_throttle_rate(raw: dict[str, Any]) -> list[CheckMessage]:
     """E010: ``THROTTLE_RATE`` is a DRF rate or ``None``."""
     value = raw.get("THROTTLE_RATE", DEFAULTS["THROTTLE_RATE"])
-    if value is None:
-        return []
-    number, _, period = value.partition("/") if isinstance(value, str) else ("", "", "")
-    if number.isdigit() and int(number) > 0 and period[:1] in ("s", "m", "h", "d"):
+    if value is None or (isinstance(value, str) and is_rate(value)):
         return []
     return [
         Error(
             f'LIVELIKE["THROTTLE_RATE"] must be a DRF rate like "10/minute", or None, '
-            f"not {value!r}.",
+            f"not {shown(value)}.",
             hint=f"The default is {DEFAULTS['THROTTLE_RATE']!r}.",
             id="livelike_profiles.E010",
         )
     ]
 
 
+def is_rate(value: str) -> bool:
+    """Whether DRF's throttles read ``value``: a count above 0, one "/", a period s, m, h or d."""
+    number, _, period = value.partition("/")
+    # isdecimal(), not isdigit(): int() refuses "²"; and at most 18 digits, as int()
+    # refuses more than 4,300.
+    return (
+        number.isdecimal()
+        and len(number) <= 18
+        and int(number) > 0
+        and period[:1] in ("s", "m", "h", "d")
+        and "/" not in period  # DRF splits on every "/" and expects two parts
+    )
+
+
 def check_strings(raw: dict[str, Any]) -> list[CheckMessage]:
-    """E012: the optional secrets and ids are strings."""
-    return [
-        Error(
-            f'LIVELIKE["{key}"] must be a string, not {type(raw[key]).__name__}.',
-            hint="Leave it out for the default.",
-            id="livelike_profiles.E012",
+    """E012: the optional secrets and ids are strings that UTF-8 encodes."""
+    messages: list[CheckMessage] = []
+    for key in _OPTIONAL_STRINGS:
+        value = raw.get(key)
+        if value is None or (isinstance(value, str) and encodes(value)):
+            continue
+        # Never echo the value: it is a secret.
+        problem = (
+            "holds a lone surrogate, which UTF-8 cannot encode"
+            if isinstance(value, str)
+            else f"must be a string, not {type(value).__name__}"
         )
-        for key in _OPTIONAL_STRINGS
-        if raw.get(key) is not None and not isinstance(raw[key], str)
-    ]
+        messages.append(
+            Error(
+                f'LIVELIKE["{key}"] {problem}.',
+                hint="Leave it out for the default.",
+                id="livelike_profiles.E012",
+            )
+        )
+    return messages
+
+
+def encodes(text: str) -> bool:
+    """Whether ``text`` encodes to UTF-8: a lone surrogate ("\\ud800") does not."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def check_access_tokens(raw: dict[str, Any]) -> list[CheckMessage]:
@@ -276,12 +324,12 @@ def _one_of(
     raw: dict[str, Any], key: str, choices: tuple[str, ...], check_id: str
 ) -> list[CheckMessage]:
     value = raw.get(key, DEFAULTS[key])
-    if value in choices:
+    if isinstance(value, str) and value in choices:
         return []
     valid = " or ".join(f'"{choice}"' for choice in choices)
     return [
         Error(
-            f'LIVELIKE["{key}"] must be {valid}, not {value!r}.',
+            f'LIVELIKE["{key}"] must be {valid}, not {shown(value)}.',
             hint=f'The default is "{DEFAULTS[key]}".',
             id=check_id,
         )
@@ -298,7 +346,8 @@ def check_token_ttl(raw: dict[str, Any]) -> list[CheckMessage]:
     return [
         Error(
             f'LIVELIKE["TOKEN_TTL"] must be a whole number of seconds above 0 to '
-            f"{MAX_SECONDS:,} (ten years), or None for tokens without expiry, not {value!r}.",
+            f"{MAX_SECONDS:,} (ten years), or None for tokens without expiry, "
+            f"not {shown(value)}.",
             hint=f"The default is {DEFAULTS['TOKEN_TTL']!r} (a day).",
             id="livelike_profiles.E016",
         )
@@ -314,7 +363,7 @@ def check_client_class(raw: dict[str, Any]) -> list[CheckMessage]:
     return [
         Error(
             f'LIVELIKE["CLIENT_CLASS"] must be the dotted path of a LiveLikeClient subclass, '
-            f"not {path!r}.",
+            f"not {shown(path)}.",
             hint=f"The default is {DEFAULTS['CLIENT_CLASS']!r}; subclass it to override "
             "create_session() (proxies, certificates, retries).",
             id="livelike_profiles.E017",
@@ -324,10 +373,17 @@ def check_client_class(raw: dict[str, Any]) -> list[CheckMessage]:
 
 def resolve(entry: str) -> Any:
     """The object at dotted path ``entry``, or ``None`` if it does not import."""
+    return imported(entry)[0]  # Django reports unimportable middleware itself
+
+
+def imported(path: str) -> tuple[Any, str | None]:
+    """The object at dotted path ``path`` and ``None``, or ``None`` and why it does not import."""
     try:
-        return import_string(entry)
-    except ImportError:
-        return None  # Django reports unimportable middleware itself
+        return import_string(path), None
+    except Exception as error:
+        # Not only ImportError: ".x" raises ValueError, "..x.y" TypeError, and a module
+        # whatever its code raises. A check says so; it never ends in a traceback.
+        return None, str(error) or type(error).__name__
 
 
 def is_subclass(cls: Any, path: str) -> bool:

@@ -125,11 +125,11 @@ def _check_lease(raw: dict[str, Any]) -> list[CheckMessage]:
         return []
     return [
         Warning(
-            f'LIVELIKE["LEASE_SECONDS"] ({lease:g}) is shorter than {_LEASE_TIMEOUTS} x '
-            f'LIVELIKE["TIMEOUT"] ({timeout:g}): a slow attempt can lose its claim while '
+            f'LIVELIKE["LEASE_SECONDS"] ({float(lease):g}) is shorter than {_LEASE_TIMEOUTS} x '
+            f'LIVELIKE["TIMEOUT"] ({float(timeout):g}): a slow attempt can lose its claim while '
             "LiveLike is still creating the profile, and without custom ids that costs a "
             "second profile.",
-            hint=f"Set LEASE_SECONDS to at least {_LEASE_TIMEOUTS * timeout:g}.",
+            hint=f"Set LEASE_SECONDS to at least {float(_LEASE_TIMEOUTS * timeout):g}.",
             id="livelike_profiles.W004",
         )
     ]
@@ -164,7 +164,7 @@ def _check_client_generated(raw: dict[str, Any]) -> list[CheckMessage]:
 
 def _check_client_secret_length(raw: dict[str, Any]) -> list[CheckMessage]:
     secret = raw.get("CLIENT_SECRET")
-    if not isinstance(secret, str) or not secret:
+    if not isinstance(secret, str) or not secret or not values.encodes(secret):
         return []  # unset, or E012 says what is wrong
     if len(secret.encode()) >= MIN_SECRET_BYTES:
         return []
@@ -189,8 +189,9 @@ def _check_retry_range(raw: dict[str, Any]) -> list[CheckMessage]:
         return []  # E003 says what is wrong, or nothing is
     return [
         Warning(
-            f'LIVELIKE["RETRY_MAX_SECONDS"] ({most:g}) is below LIVELIKE["RETRY_BASE_SECONDS"] '
-            f"({base:g}): every retry waits RETRY_MAX_SECONDS, with no backoff.",
+            f'LIVELIKE["RETRY_MAX_SECONDS"] ({float(most):g}) is below '
+            f'LIVELIKE["RETRY_BASE_SECONDS"] ({float(base):g}): every retry waits '
+            "RETRY_MAX_SECONDS, with no backoff.",
             hint="RETRY_MAX_SECONDS caps the doubling delays that start at RETRY_BASE_SECONDS: "
             "set it at least as high.",
             id="livelike_profiles.W007",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+from fractions import Fraction
 
 import pytest
 from cryptography.fernet import Fernet
@@ -11,6 +12,7 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
 from livelike_profiles.checks import check_settings, check_stored_tokens
+from livelike_profiles.conf import DEFAULTS
 from livelike_profiles.encryption_keys import derived_key
 from livelike_profiles.setting_values import MAX_SECONDS
 
@@ -202,6 +204,112 @@ def test_manage_py_check_fails_naming_the_key(settings, livelike, key):
     settings.LIVELIKE = livelike
     with pytest.raises(SystemCheckError, match=key.replace("[", r"\[").replace("]", r"\]")):
         call_command("check")
+
+
+# An int too long for str() and repr() (over 4,300 digits): they raise ValueError.
+HUGE = 10**5000
+# Values of the wrong type that any key may be given by mistake.
+WRONG_TYPES = [HUGE, b"bytes", ["a", "list"], {"a": "dict"}, math.nan]
+NOT_NUMBERS = ["5", None, True, [5], b"5"]
+DURATIONS_WRONG = [-1, math.inf, *WRONG_TYPES, *NOT_NUMBERS]
+FLAGS_WRONG = ["yes", None, 1, *WRONG_TYPES]
+# Malformed values of each key: every key of conf's DEFAULTS (which its LiveLikeSettings
+# reads every key through) must have some, so a new key without any fails below.
+BAD_VALUES: dict[str, list] = {
+    "CLIENT_ID": ["", None, True, *WRONG_TYPES],
+    "API_URL": [
+        "http://[::1:8765/api/v1/",  # urlsplit raises ValueError (a bracket left open)
+        "https://[bad/",
+        "http://127.0.0.1:99999/api/v1/",  # no such port
+        "http://:8765/",  # no host
+        None,
+        *WRONG_TYPES,
+    ],
+    "API_TOKEN": [True, 12345, "\ud800", *WRONG_TYPES],
+    "TIMEOUT": [0, *DURATIONS_WRONG],
+    "PROVISION_ON_LOGIN": FLAGS_WRONG,
+    "NICKNAME": [
+        ".x",  # import_string raises ValueError (an empty module name)...
+        "..x.y",  # ...or TypeError (a relative import without a package)
+        "x.",
+        "no.such.module.func",
+        "tests.fails_on_import.nickname",  # the module raises RuntimeError
+        "tests.nicknames.NOT_CALLABLE",
+        "",
+        True,
+        *WRONG_TYPES,
+    ],
+    "CUSTOM_IDS": FLAGS_WRONG,
+    "CUSTOM_ID_SECRET": [True, 12345, "\ud800", *WRONG_TYPES],
+    "CUSTOM_ID_PATH": [
+        "profiles/",
+        "/abs/{custom_id}/",
+        "x/{custom_id}/{client_id.real}/",  # str.format raises AttributeError
+        "x/{custom_id}/{client_id[a]}/",  # ...or TypeError
+        "x/{custom_id}/{",
+        None,
+        *WRONG_TYPES,
+    ],
+    "ENCRYPTION_KEYS": [[], "not-a-list", ["short"], [None], [HUGE], [["nested"]], True, HUGE],
+    "APPLICATION_CACHE_SECONDS": DURATIONS_WRONG,
+    "LEASE_SECONDS": [0, Fraction(1, 3), *DURATIONS_WRONG],  # a Fraction: W004 formats it
+    "WAIT_SECONDS": DURATIONS_WRONG,
+    "RETRY_BASE_SECONDS": [0, *DURATIONS_WRONG],
+    "RETRY_MAX_SECONDS": [0, Fraction(1, 3), *DURATIONS_WRONG],  # a Fraction: W007 formats it
+    "NICKNAME_MAX_LENGTH": [0, 256, 2.5, math.inf, *NOT_NUMBERS, *WRONG_TYPES],
+    "THROTTLE_RATE": [
+        "\N{SUPERSCRIPT TWO}/minute",  # str.isdigit() is true, int() raises
+        "9" * 5000 + "/minute",  # int() raises: too many digits
+        "10/minute/x",  # DRF's parse_rate fails on a second slash
+        "0/minute",
+        "10/fortnight",
+        "",
+        10,
+        True,
+        *WRONG_TYPES,
+    ],
+    "SYNC_NICKNAME": FLAGS_WRONG,
+    "ACCESS_TOKENS": ["minted", "", None, 1, ["stored"], *WRONG_TYPES],
+    "CLIENT_SECRET": ["s3kr1t", "\ud800" * 40, True, 12345, *WRONG_TYPES],
+    "TOKEN_TTL": [0, 1.5, "86400", True, math.inf, MAX_SECONDS + 1, *WRONG_TYPES],
+    "USER_ADMIN": FLAGS_WRONG,
+    "CLIENT_CLASS": [
+        ".x",
+        "..x.y",
+        "livelike_profiles.nowhere.Client",
+        "tests.fails_on_import.Client",
+        "livelike_profiles.conf.LiveLikeSettings",
+        "",
+        None,
+        True,
+        *WRONG_TYPES,
+    ],
+    "ON_USER_DELETE": ["erase", "", None, True, ["delete"], *WRONG_TYPES],
+}
+NO_BAD_VALUE = object()
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        pytest.param(key, value, id=f"{key}-{n}")
+        for key in DEFAULTS
+        for n, value in enumerate(BAD_VALUES.get(key, [NO_BAD_VALUE]))
+    ],
+)
+def test_manage_py_check_names_the_key_of_any_bad_value(settings, key, value):
+    """Whatever a key holds, `manage.py check` says what is wrong with it, never a traceback."""
+    if value is NO_BAD_VALUE:
+        pytest.fail(f"no bad value of LIVELIKE[{key!r}] to try: add some to BAD_VALUES")
+    settings.LIVELIKE = {**GOOD, key: value}
+    out = io.StringIO()
+    try:
+        call_command("check", stdout=out, stderr=out)
+    except SystemCheckError as error:
+        reported = str(error)
+    else:
+        reported = out.getvalue()  # warnings only
+    assert f'LIVELIKE["{key}"]' in reported
 
 
 def test_manage_py_check_passes_with_valid_settings(settings, capsys):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import gc
 import io
 import logging
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -232,6 +233,53 @@ def test_a_rate_limited_erasure_waits_for_retry_after(livelike_fake):
     erasure = LiveLikeErasure.objects.get()
     assert erasure.next_attempt_at >= timezone.now() + timedelta(seconds=110)
     assert "429" in erasure.last_error
+
+
+def test_ctrl_c_in_the_erasure_pass_prints_the_summary_and_exits_1(livelike_fake, monkeypatch):
+    users = provisioned(5)
+    profile_ids = [row_of(user).profile_id for user in users[:4]]
+    livelike_fake.fail_next_deletes(1, status=503)  # the attempt after the commit: all wait
+    get_user_model()._default_manager.filter(pk__in=[u.pk for u in users[:4]]).delete()
+    assert LiveLikeErasure.objects.count() == 4
+    client, deletes = get_client(), 0
+    delete_profile = client.delete_profile
+
+    def ctrl_c_at_the_third(profile_id: str) -> bool:
+        # As a Ctrl-C landing while LiveLike's answer is read: it has erased the
+        # profile, the site has not recorded it.
+        nonlocal deletes
+        deletes += 1
+        erased = delete_profile(profile_id)
+        if deletes == 3:
+            raise KeyboardInterrupt
+        return erased
+
+    monkeypatch.setattr(client, "delete_profile", ctrl_c_at_the_third)
+    out = io.StringIO()
+    try:
+        call_command("livelike_sync", stdout=out)
+    except CommandError as error:
+        assert str(error).startswith("Interrupted") and error.returncode == 1
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C came out of livelike_sync as a KeyboardInterrupt")
+    else:
+        pytest.fail("an interrupted livelike_sync exited 0")
+    output = out.getvalue()
+    assert re.search(r"deleted users' profiles erased +2$", output, re.MULTILINE)
+    assert re.search(r"erasures still pending +2$", output, re.MULTILINE)
+    assert re.search(r"not reached \(interrupted\) +2$", output, re.MULTILINE)
+    assert "profiles checked" not in output  # the refresh pass did not start...
+    assert livelike_fake.count_calls("GET", "/profile/") == 0  # ...nor read users[4]'s
+
+    # Nothing is lost: the one cut short is tried again once its lease has run out.
+    LiveLikeErasure.objects.update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    monkeypatch.undo()
+    output = sync()
+    assert re.search(r"deleted users' profiles erased +1$", output, re.MULTILINE)
+    assert re.search(r"already gone at LiveLike +1$", output, re.MULTILINE)
+    assert not LiveLikeErasure.objects.exists()
+    assert [p.id for p in livelike_fake.profiles] == [row_of(users[4]).profile_id]
+    assert all(deletes_of(livelike_fake, p) == 1 for p in profile_ids)
 
 
 # -- the admin ------------------------------------------------------------------------

@@ -1218,11 +1218,26 @@ def read_line(stream: Any, timeout: float) -> str:
     return stream.readline()
 
 
+# Execs the rest of its command line with SIGINT's disposition set to argv[1], as a
+# shell does for a background job (SIG_IGN, inherited across exec) or a terminal (SIG_DFL).
+WITH_SIGINT = (
+    "import os, signal, sys\n"
+    "signal.signal(signal.SIGINT, getattr(signal, sys.argv[1]))\n"
+    "os.execv(sys.argv[2], sys.argv[2:])\n"
+)
+
+
 @contextlib.contextmanager
-def cli(*options: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    """``python -m livelike_profiles.fake`` on a free port: (the process, its base URL)."""
+def cli(*options: str, sigint: str | None = None) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """``python -m livelike_profiles.fake`` on a free port: (the process, its base URL).
+
+    ``sigint``: ``"SIG_IGN"`` or ``"SIG_DFL"``, SIGINT's disposition when it starts
+    (``None``: this process's own).
+    """
     port = free_port()
     command = [sys.executable, "-m", "livelike_profiles.fake", "--port", str(port), *options]
+    if sigint is not None:
+        command = [sys.executable, "-c", WITH_SIGINT, sigint, *command]
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     with subprocess.Popen(
         command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -1238,8 +1253,13 @@ def cli(*options: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT delivery is POSIX-only")
-def test_cli_serves_until_ctrl_c():
-    with cli("--client-id", "demo", "--verbose") as (proc, url):
+@pytest.mark.parametrize(
+    "sigint", ["SIG_DFL", "SIG_IGN"], ids=["from a terminal", "as a background job"]
+)
+def test_cli_serves_until_ctrl_c(sigint):
+    # A shell starts a background job (make in CI, nohup) with SIGINT ignored, and
+    # Python then leaves it ignored: the CLI must still stop on Ctrl-C.
+    with cli("--client-id", "demo", "--verbose", sigint=sigint) as (proc, url):
         response = requests.get(f"{url}applications/demo/", timeout=5)
         assert response.json()["client_id"] == "demo"
         # The documented defaults: the demo client secret, lookups without the token.

@@ -68,7 +68,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"Cannot listen on {args.host}:{args.port}: {err.strerror or err}", file=sys.stderr)
         return 1
     if threading.current_thread() is threading.main_thread():
-        # Process managers stop with SIGTERM: shut down as cleanly as on Ctrl-C.
+        # Ctrl-C stops it even where it was started with SIGINT ignored (a background
+        # job of a non-interactive shell, nohup, CI), which Python then leaves ignored;
+        # process managers stop with SIGTERM: shut down as cleanly as on Ctrl-C.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         # Inside the try: a Ctrl-C sent as soon as this line is read may land in print().

@@ -45,11 +45,16 @@ def add_users_argument(parser: CommandParser, *, help: str) -> None:
 def users_option(options: dict[str, Any], *, must_exist: bool = False) -> list[Any] | None:
     """The ``--users`` primary keys (``None`` if not given), or a ``CommandError`` naming bad ones.
 
-    ``must_exist``: an id that matches no user is an error too.
+    ``must_exist``: an id that matches no user is an error too. No id at all (``--users ,``)
+    is a usage error (status 2).
     """
     if not options["users"]:
         return None
     raw = [part for arg in options["users"] for part in arg.split(",") if part.strip()]
+    if not raw:
+        # Only commas (a script's empty list, say) must not run as "nobody, all done":
+        # a usage error, as --users without an id is to argparse, so status 2 as well.
+        raise CommandError("--users: no user id given", returncode=2)
     try:
         pks = parse_user_ids(raw)
         if must_exist:

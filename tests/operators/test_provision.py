@@ -13,7 +13,7 @@ import re
 import subprocess
 import sys
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -168,6 +168,39 @@ def test_bad_options_are_refused_and_change_nothing(livelike_fake, args, message
     with pytest.raises(CommandError, match=re.escape(message)):
         provision(*args)
     assert not LiveLikeProfile.objects.exists() and livelike_fake.calls == []
+
+
+@pytest.mark.parametrize(
+    "since, time_zone, use_tz",
+    [
+        ("0001-01-01", "Asia/Tokyo", True),  # year 0 in UTC
+        ("9999-12-31T23:59:59-05:00", "UTC", True),  # year 10000 in UTC
+        ("9999-12-31T23:59:59-05:00", "UTC", False),  # ...and in TIME_ZONE
+    ],
+)
+def test_a_since_out_of_range_is_refused(livelike_fake, settings, since, time_zone, use_tz):
+    # It ended in an OverflowError traceback, from the query.
+    settings.TIME_ZONE, settings.USE_TZ = time_zone, use_tz
+    make_user(1)
+    with pytest.raises(CommandError, match=re.escape(f"--since: {since!r} is out of range")):
+        provision("--since", since)
+    assert not LiveLikeProfile.objects.exists() and livelike_fake.calls == []
+
+
+@pytest.mark.parametrize("since", ["{yesterday}", "{yesterday}T00:00:00+00:00", "0001-01-01"])
+def test_since_without_use_tz(livelike_fake, settings, since):
+    # Every --since failed with USE_TZ = False: the date was made aware, and SQLite refuses it.
+    settings.USE_TZ = False
+    settings.TIME_ZONE = "UTC"
+    recent, earlier = make_users(2)
+    now = datetime.now()  # naive, as the database holds it without USE_TZ
+    model = get_user_model()
+    model._default_manager.filter(pk=recent.pk).update(last_login=now)
+    model._default_manager.filter(pk=earlier.pk).update(last_login=now - timedelta(days=10))
+    yesterday = (now - timedelta(days=1)).date().isoformat()
+    provision("--since", since.format(yesterday=yesterday))
+    expected = {recent.pk} if "yesterday" in since else {recent.pk, earlier.pk}
+    assert set(statuses()) == expected
 
 
 def test_unknown_user_ids_are_refused_and_change_nothing(livelike_fake):

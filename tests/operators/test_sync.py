@@ -10,12 +10,14 @@ import pytest
 from cryptography.fernet import Fernet
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from livelike_profiles.client import get_client
 from livelike_profiles.models import LiveLikeProfile
 from livelike_profiles.provisioning import ensure_profile
-from tests.factories import make_users
+from tests.factories import make_user, make_users
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -64,6 +66,29 @@ def test_sync_refreshes_nicknames_and_marks_revoked_tokens(livelike_fake, profil
     assert livelike_fake.create_count == 3
     for profile in profiles:
         assert livelike_fake.profile(profile.profile_id).access_token not in output
+
+
+def profile_selects(*args: str) -> int:
+    """How many SELECTs of the profile table a sync makes."""
+    table = LiveLikeProfile._meta.db_table
+    with CaptureQueriesContext(connection) as captured:
+        sync(*args)
+    return sum(
+        1
+        for query in captured.captured_queries
+        if query["sql"].lstrip().upper().startswith("SELECT") and table in query["sql"]
+    )
+
+
+def test_each_row_is_read_once_whatever_their_number(livelike_fake):
+    # custom_id was left out of the batch's .only(): each row's token read loaded it.
+    for user in make_users(5):
+        ensure_profile(user)
+    few = profile_selects()
+    for n in range(5, 20):
+        ensure_profile(make_user(n))
+    assert profile_selects() == few
+    assert LiveLikeProfile.objects.filter(synced_at__isnull=False).count() == 20
 
 
 def test_revoked_rows_are_left_out_unless_asked_for(livelike_fake, profiles):

@@ -35,3 +35,14 @@ def test_a_large_id_the_column_holds_is_looked_up(livelike_fake):
     large = "2147483647"  # AutoField's maximum on every database
     with pytest.raises(CommandError, match=f"no user with id {large}"):
         call_command("livelike_provision", "--users", large, stdout=io.StringIO())
+
+
+@pytest.mark.parametrize("command", ["livelike_provision", "livelike_sync"])
+@pytest.mark.parametrize("value", [",", "", " , ,"])
+def test_users_without_any_id_is_a_usage_error(livelike_fake, command, value):
+    # It selected nobody and exited 0, as if every named user were done.
+    make_user(1)
+    with pytest.raises(CommandError, match="--users: no user id given") as refused:
+        call_command(command, "--users", value, stdout=io.StringIO())
+    assert refused.value.returncode == 2  # as `--users` alone (argparse's usage error)
+    assert not LiveLikeProfile.objects.exists() and livelike_fake.calls == []

@@ -6,10 +6,11 @@ options, and that module for how several copies split the work.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from datetime import time as dt_time
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -27,7 +28,11 @@ from ..output import progress_reporter, table
 
 
 def parse_since(value: str) -> datetime:
-    """An ISO date or date-time; a date means its midnight in the current time zone."""
+    """An ISO date or date-time; a date means its midnight in the current time zone.
+
+    As the database compares it: aware, in UTC, with ``USE_TZ``; naive, in the
+    current time zone, without.
+    """
     problem = f"--since: {value!r} is not a date (YYYY-MM-DD) or ISO date-time"
     try:
         # Both raise ValueError for a well-formed impossible date (2024-02-30).
@@ -39,9 +44,20 @@ def parse_since(value: str) -> datetime:
         if day is None:
             raise CommandError(problem)
         moment = datetime.combine(day, dt_time.min)
-    if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment)
-    return moment
+    try:
+        if not settings.USE_TZ:
+            # The database takes no aware date-time then (SQLite refuses one).
+            return timezone.make_naive(moment) if timezone.is_aware(moment) else moment
+        if timezone.is_naive(moment):
+            moment = timezone.make_aware(moment)
+        # Converted here, where it can be refused, not in the query: midnight of
+        # 0001-01-01 in Tokyo is in year 0 in UTC.
+        return moment.astimezone(UTC)
+    except OverflowError:
+        zone = "UTC" if settings.USE_TZ else timezone.get_current_timezone_name()
+        raise CommandError(
+            f"--since: {value!r} is out of range: in {zone} it falls outside the years 1 to 9999"
+        ) from None
 
 
 class Command(BaseCommand):

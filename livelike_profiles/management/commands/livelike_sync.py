@@ -71,6 +71,8 @@ class Command(BaseCommand):
         erasures = erase_due() if user_pks is None else None
         if erasures is not None and verbosity >= 1:
             self._erasure_summary(erasures)
+        if erasures is not None and erasures.interrupted:
+            raise CommandError("Interrupted: run the command again to go on where it stopped.")
 
         on_result, finish = progress_reporter(
             self.stdout, verbosity, total=lambda report: report.total, counts=_counts
@@ -98,6 +100,8 @@ class Command(BaseCommand):
             ("erasures failed (retried later)", report.counts[Erased.FAILED]),
             ("erasures still pending", report.remaining),
         ]
+        if report.interrupted:
+            rows.append(("not reached (interrupted)", report.not_reached))
         self.stdout.write(table(rows))
 
     def _summary(self, report: SyncReport) -> None:
