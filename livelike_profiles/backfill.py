@@ -24,7 +24,7 @@ from django.db import connections, router, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from . import claim_locks
+from . import cached_rows, claim_locks
 from .concurrency import Throttle, Workers, retry_rate_limited
 from .conf import conf
 from .exceptions import LiveLikeRateLimited, UserGone
@@ -141,10 +141,10 @@ def _provision_user(
     def attempt(n: int) -> Provisioned:
         if status in ("", Status.FAILED, Status.CONFLICT) or n:
             retry_now(user.pk)
-        user._state.fields_cache.pop("livelike_profile", None)
+        cached_rows.forget(user)
         if status is None and not n:
             # Known to have no row: cached as such, ensure_profile skips its lookup.
-            user._state.fields_cache["livelike_profile"] = None
+            cached_rows.remember(user, None)
         return provision(user)
 
     outcome = retry_rate_limited(attempt, _rate_limit_of, throttle)

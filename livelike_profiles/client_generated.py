@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -28,9 +27,7 @@ logger = logging.getLogger("livelike_profiles.provisioning")
 
 
 def make_usable(
-    user: AbstractBaseUser,
-    row: LiveLikeProfile | None,
-    announce: Callable[[LiveLikeProfile], None],
+    user: AbstractBaseUser, row: LiveLikeProfile | None
 ) -> tuple[LiveLikeProfile | None, bool]:
     """Make the user's row usable at once, calling nobody; the row, and whether this call did.
 
@@ -41,22 +38,16 @@ def make_usable(
     create in flight in a process still in ``"stored"`` mode) is left to
     finish, and a ``revoked`` row to an operator: its profile may be gone at
     LiveLike, and a minted token would then create a second one.
-    ``announce(row)`` is called for a row made usable here.
     """
     if row is None:
-        row, inserted = _insert(user, announce)
-        if row is None or row.is_active:
+        row, inserted = _insert(user)
+        if inserted or row is None or row.is_active:
             return row, inserted
     made = _rows().make_minting(row, user)
-    row = _rows().get(pk=row.pk)
-    if made:
-        announce(row)
-    return row, made
+    return _rows().get(pk=row.pk), made
 
 
-def _insert(
-    user: AbstractBaseUser, announce: Callable[[LiveLikeProfile], None]
-) -> tuple[LiveLikeProfile | None, bool]:
+def _insert(user: AbstractBaseUser) -> tuple[LiveLikeProfile | None, bool]:
     """INSERT the user's usable row, and ``True``; or a rival's row (``None`` if unseen).
 
     Inside a transaction the INSERT runs in a savepoint, so a lost race
@@ -78,7 +69,6 @@ def _insert(
         if row is None:  # a rival's row unseen in a snapshot, or the user is gone
             _rows().raise_if_user_gone(user.pk)
         return row, False
-    announce(row)
     return row, True
 
 

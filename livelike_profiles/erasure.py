@@ -19,10 +19,11 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
-from django.db import connections, router, transaction
+from django.db import connections, router
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from .after_commit import after_commit
 from .backoff import retry_delay
 from .client import get_client
 from .conf import conf
@@ -120,10 +121,11 @@ def record_noted(origin: Any, using: str) -> None:
     recorded = LiveLikeErasure.objects.using(using).record(entries)
     pks = [erasure.pk for erasure in recorded]
 
-    def erase_after_commit() -> None:
-        erase_now(pks, using=using)
-
-    transaction.on_commit(erase_after_commit, using=using, robust=True)
+    after_commit(
+        "livelike_profiles.erasure.erase_after_commit",
+        lambda: erase_now(pks, using=using),
+        using=using,
+    )
 
 
 def _locked(origin: Any, using: str) -> set[Any] | None:

@@ -19,8 +19,9 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import router, transaction
 from django.utils import timezone
 
-from . import claim_locks, client_generated, create_at_livelike, tokens
+from . import cached_rows, claim_locks, client_generated, create_at_livelike, notify, tokens
 from .accounts import is_deactivated
+from .after_commit import after_commit
 from .backoff import backoff_seconds, retry_delay
 from .client import RemoteProfile, clean_text
 from .conf import conf
@@ -37,12 +38,6 @@ Status = LiveLikeProfile.Status
 _POLL_FIRST, _POLL_MAX = 0.02, 0.2
 # Module attribute so a test can act at the very moment a caller waits.
 _sleep = time.sleep
-
-
-def cached_profile(user: AbstractBaseUser) -> LiveLikeProfile | None:
-    """The user's row without a query, if ``user.livelike_profile`` was already loaded."""
-    state = getattr(user, "_state", None)
-    return state.fields_cache.get("livelike_profile") if state is not None else None
 
 
 def ensure_profile(user: AbstractBaseUser) -> LiveLikeProfile:
@@ -74,8 +69,7 @@ def provision(user: AbstractBaseUser) -> Provisioned:
     state = getattr(user, "_state", None)
     if user.pk is None or (state is not None and state.adding):
         raise ValueError("ensure_profile() needs a saved user")
-    cache = state.fields_cache if state is not None else {}
-    row = cache["livelike_profile"] if "livelike_profile" in cache else _load(user)
+    row = cached_rows.cached_profile(user) if cached_rows.is_known(user) else _load(user)
     if conf.CLIENT_GENERATED:
         if row is not None and row.is_active:
             return Provisioned(_remember(user, row))
@@ -125,11 +119,7 @@ def _remember_outcome(user: AbstractBaseUser, outcome: Provisioned) -> Provision
 
 
 def _remember(user: AbstractBaseUser, row: LiveLikeProfile) -> LiveLikeProfile:
-    # Later reads of user.livelike_profile then cost nothing (model instances only).
-    # Never a placeholder (no pk: a rival's row unseen): the next read looks again.
-    state = getattr(user, "_state", None)
-    if state is not None and row.pk is not None:
-        state.fields_cache["livelike_profile"] = row
+    cached_rows.remember(user, row)  # later reads of user.livelike_profile cost nothing
     return row
 
 
@@ -296,7 +286,7 @@ def _record_success(
         row.attempts,
         (time.monotonic() - started) * 1000,
     )
-    _send(profile_provisioned, profile=fresh, user=user, recovered=recovered)
+    notify.send(profile_provisioned, LiveLikeProfile, profile=fresh, user=user, recovered=recovered)
     return Provisioned(fresh, created=not recovered, recovered=recovered)
 
 
@@ -328,7 +318,7 @@ def _record_failure(
         type(error).__name__,
         delay,
     )
-    _send(provisioning_failed, profile=fresh, user=user, error=error)
+    notify.send(provisioning_failed, LiveLikeProfile, profile=fresh, user=user, error=error)
     return Provisioned(fresh, error=error)
 
 
@@ -359,7 +349,7 @@ def _record_conflict(
         (time.monotonic() - started) * 1000,
         reason,
     )
-    _send(provisioning_failed, profile=fresh, user=user, error=None)
+    notify.send(provisioning_failed, LiveLikeProfile, profile=fresh, user=user, error=None)
     return Provisioned(fresh)
 
 
@@ -368,7 +358,9 @@ def _record_conflict(
 
 def _without_a_call(user: AbstractBaseUser, row: LiveLikeProfile | None) -> Provisioned:
     """``"client-generated"`` mode: the row made usable at once (see :mod:`.client_generated`)."""
-    row, made = client_generated.make_usable(user, row, lambda usable: _announce(user, usable))
+    row, made = client_generated.make_usable(user, row)
+    if made and row is not None:
+        _announce(user, row)
     if row is None:
         if transaction.get_connection(_db()).in_atomic_block:
             # A rival's row, unseen in this transaction's snapshot: look again after it commits.
@@ -380,20 +372,15 @@ def _without_a_call(user: AbstractBaseUser, row: LiveLikeProfile | None) -> Prov
 
 
 def _ensure_after_commit(user: AbstractBaseUser) -> None:
-    """Run ``ensure_profile(user)`` once the current transaction commits (never, if it rolls back).
+    """``ensure_profile(user)`` once the transaction commits (the same instance: it carries it)."""
 
-    The same instance, so that after the commit it carries the outcome. A
-    function, not a partial: Django logs a robust callback's error by its
-    ``__qualname__``, which a partial lacks (the logging itself would raise).
-    """
-
-    def ensure_after_commit() -> None:
+    def ensure() -> None:
         try:
             ensure_profile(user)
         except UserGone:
             logger.info("LiveLike profile not provisioned: user=%s no longer exists", user.pk)
 
-    transaction.on_commit(ensure_after_commit, using=_db(), robust=True)
+    after_commit("livelike_profiles.provisioning.ensure_after_commit", ensure, using=_db())
 
 
 def _announce(user: AbstractBaseUser, row: LiveLikeProfile) -> None:
@@ -401,16 +388,6 @@ def _announce(user: AbstractBaseUser, row: LiveLikeProfile) -> None:
 
     def announce() -> None:
         logger.info("LiveLike profile ready (client-generated token): user=%s", row.user_id)
-        _send(profile_provisioned, profile=row, user=user, recovered=False)
+        notify.send(profile_provisioned, LiveLikeProfile, profile=row, user=user, recovered=False)
 
-    transaction.on_commit(announce, using=_db(), robust=True)
-
-
-def _send(signal: Any, **kwargs: Any) -> None:
-    for receiver, result in signal.send_robust(sender=LiveLikeProfile, **kwargs):
-        if isinstance(result, Exception):
-            logger.error(
-                "A receiver of a livelike_profiles signal raised: %r",
-                receiver,
-                exc_info=result,
-            )
+    after_commit("livelike_profiles.provisioning.announce", announce, using=_db())

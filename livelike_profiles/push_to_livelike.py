@@ -11,14 +11,15 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import router, transaction
+from django.db import router
 
+from .after_commit import after_commit
+from .cached_rows import cached_profile
 from .client import get_client
 from .conf import conf
 from .exceptions import LiveLikeError, LiveLikeRejected, UnreadableTokenError
 from .models import LiveLikeProfile
 from .nicknames import nickname_for
-from .provisioning import cached_profile
 
 logger = logging.getLogger(__name__)
 
@@ -34,12 +35,11 @@ def user_saved(user: AbstractBaseUser, update_fields: Any = None) -> None:
     using = router.db_for_write(LiveLikeProfile)
     user_pk = user.pk
 
-    # A function, not a partial: Django logs a robust callback's error by its
-    # __qualname__, which a partial lacks (the logging itself would raise).
-    def push_after_commit() -> None:
-        _push_by_pk(user_pk)
-
-    transaction.on_commit(push_after_commit, using=using, robust=True)
+    after_commit(
+        "livelike_profiles.push_to_livelike.push_after_commit",
+        lambda: _push_by_pk(user_pk),
+        using=using,
+    )
 
 
 def retry_at_login(user: AbstractBaseUser) -> None:
