@@ -194,6 +194,14 @@ class LiveLikeProfile(models.Model):
         custom_id = self._minting_for(stored)
         return tokens.mint(custom_id).token if custom_id else None
 
+    def mints_instead_of_unreadable(self) -> bool:
+        """Whether a stored token no configured key can decrypt gives way to a minted one.
+
+        As ``credential()`` and the field do then: for an active row with a
+        custom id, while a client secret is set (the token names the same profile).
+        """
+        return self._mints("")
+
     def _mints(self, stored: str) -> bool:
         return self._minting_for(stored) is not None
 
