@@ -55,30 +55,39 @@ def check_stored_tokens(
             LiveLikeProfile.objects.using(alias)
             .exclude(access_token="")
             .order_by("-pk")
-            .values_list("access_token", flat=True)[:TOKEN_SAMPLE_SIZE]
+            .only("access_token", "custom_id", "status")[:TOKEN_SAMPLE_SIZE]
         )
-        unreadable = [ciphertext for ciphertext in sample if not is_readable(ciphertext)]
+        # The ciphertexts as stored: reading the attribute would decrypt (or mint).
+        unreadable = [row for row in sample if not is_readable(row.__dict__["access_token"])]
         if unreadable:
             messages.append(_unreadable_tokens(alias, len(sample), unreadable))
     return messages
 
 
-def _unreadable_tokens(alias: str, sampled: int, unreadable: list[str]) -> CheckMessage:
+def _unreadable_tokens(alias: str, sampled: int, rows: list[Any]) -> CheckMessage:
     from django.conf import settings
 
     from .conf import conf
 
-    every = len(unreadable) == sampled
-    unusable = (
-        # The API then hands out minted tokens for the same profiles (rows with a custom id).
-        "those users' profiles use tokens minted with CLIENT_SECRET meanwhile (those without "
-        "a custom id are unusable)"
-        if conf.CLIENT_SECRET
-        else "those users' profiles are unusable"
-    )
+    unreadable = [row.__dict__["access_token"] for row in rows]
+    # Those rows' users get minted tokens for the same profiles instead (models.py says which).
+    minted = sum(row.mints_instead_of_unreadable() for row in rows)
+    lost = len(rows) - minted
+    if not minted:
+        meanwhile = "those users' profiles are unusable"
+    elif not lost:
+        meanwhile = (
+            "those users get tokens minted with CLIENT_SECRET for the same profiles instead "
+            "(unusable if CLIENT_SECRET is removed)"
+        )
+    else:
+        meanwhile = (
+            f"{minted} of those users get tokens minted with CLIENT_SECRET for the same "
+            f"profiles instead; the other {lost} (no custom id, or not active) are unusable"
+        )
     msg = (
-        f"{len(unreadable)} of the {sampled} most recently stored LiveLike access tokens in "
-        f"database {alias!r} cannot be decrypted with any configured key: {unusable} until "
+        f"{len(rows)} of the {sampled} most recently stored LiveLike access tokens in "
+        f"database {alias!r} cannot be decrypted with any configured key: {meanwhile} until "
         "the key that encrypted them is configured again."
     )
     secrets = {"SECRET_KEY": settings.SECRET_KEY}
@@ -108,7 +117,10 @@ def _unreadable_tokens(alias: str, sampled: int, unreadable: list[str]) -> Check
             'were encrypted with LIVELIKE["ENCRYPTION_KEYS"], set those keys again. '
             "manage.py livelike_rotate_keys --dry-run lists the rows."
         )
-    if every:
+    if not lost:
+        # No user is affected, so it need not stop migrate (a database check runs before it).
+        return Warning(msg, hint=hint, id="livelike_profiles.W102")
+    if len(rows) == sampled:
         return Error(msg, hint=hint, id="livelike_profiles.E101")
     return Warning(msg, hint=hint, id="livelike_profiles.W101")
 

@@ -108,8 +108,19 @@ class LiveLikeProfile(models.Model):
         verbose_name_plural = _("LiveLike profiles")
 
     def __str__(self) -> str:
-        # Never the token; and user_id rather than user, to cost no query.
-        return f"LiveLike profile {self.profile_id or '(none yet)'} of user {self.user_id}"
+        # Never the token, and never a query: the user's own __str__ only when
+        # the user is loaded already (the admin loads it), else their id.
+        user = self.user if type(self).user.is_cached(self) else self.user_id
+        return f"LiveLike profile {self._shown_id()} of user {user}"
+
+    def _shown_id(self) -> str:
+        if self.profile_id:
+            return self.profile_id
+        if self.status in (self.Status.PENDING, self.Status.FAILED):
+            return "(not provisioned yet)"
+        # Active with minted tokens: LiveLike makes the profile at a token's
+        # first use, which also tells its id. Conflict: it exists, id unknown.
+        return "(id not learned yet)"
 
     def refresh_from_db(self, *args: Any, **kwargs: Any) -> None:
         """Reload from the database, even when no configured key can decrypt the token."""
@@ -182,6 +193,14 @@ class LiveLikeProfile(models.Model):
         """
         custom_id = self._minting_for(stored)
         return tokens.mint(custom_id).token if custom_id else None
+
+    def mints_instead_of_unreadable(self) -> bool:
+        """Whether a stored token no configured key can decrypt gives way to a minted one.
+
+        As ``credential()`` and the field do then: for an active row with a
+        custom id, while a client secret is set (the token names the same profile).
+        """
+        return self._mints("")
 
     def _mints(self, stored: str) -> bool:
         return self._minting_for(stored) is not None

@@ -85,8 +85,13 @@ class ProfileSchema(AutoSchema):
         }
         if method == "PATCH":
             errors["400"] = {
-                "description": "Invalid input: each field named with its messages, or `detail`.",
+                "description": "Invalid input: each field named with its messages, or `detail` "
+                "(a body that does not parse, or with more fields than the site allows).",
                 "content": {"application/json": {"schema": _FIELD_ERRORS}},
+            }
+            errors["413"] = {
+                "description": "A body larger than the site's DATA_UPLOAD_MAX_MEMORY_SIZE.",
+                **detail,
             }
             errors["415"] = {"description": "A body that is not JSON or form data.", **detail}
             errors["429"] = {"description": "Too many nickname changes.", **detail}

@@ -20,6 +20,9 @@ from .redaction import Secret, forgets_frames
 ALGORITHM = "HS256"
 # HS256 keys shorter than its digest are below RFC 7518 section 3.2; PyJWT warns at each signing.
 MIN_SECRET_BYTES = 32
+# iat is backdated by this much: LiveLike refuses a token issued in its future, so a
+# clock of its a little behind ours would refuse every fresh token (common JWT practice).
+IAT_BACKDATE_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -42,8 +45,9 @@ def can_mint() -> bool:
 def mint(custom_id: str) -> AccessToken:
     """A new access token for the profile whose custom id is ``custom_id``.
 
-    Signed with ``LIVELIKE["CLIENT_SECRET"]`` (HS256); expires after
-    ``TOKEN_TTL`` seconds, or never when it is ``None``.
+    Signed with ``LIVELIKE["CLIENT_SECRET"]`` (HS256); ``iat`` is
+    ``IAT_BACKDATE_SECONDS`` ago; expires ``TOKEN_TTL`` seconds from now, or
+    never when it is ``None``.
     """
     secret = conf.CLIENT_SECRET
     if not secret:
@@ -52,15 +56,16 @@ def mint(custom_id: str) -> AccessToken:
         )
     if not custom_id:
         raise ValueError("a minted token needs the profile's custom id")
-    issued = int(time.time())
+    now = int(time.time())
     claims: dict[str, object] = {
         "iss": conf.CLIENT_ID,
-        "iat": issued,
+        "iat": now - IAT_BACKDATE_SECONDS,
         "custom_profile_id": custom_id,
     }
     ttl = conf.TOKEN_TTL
     expires_at = None
     if ttl is not None:
-        claims["exp"] = issued + ttl
-        expires_at = datetime.fromtimestamp(issued + ttl, tz=UTC)
+        # From now, not from iat: the lifetime the API reports stays TOKEN_TTL.
+        claims["exp"] = now + ttl
+        expires_at = datetime.fromtimestamp(now + ttl, tz=UTC)
     return AccessToken(Secret(jwt.encode(claims, secret, algorithm=ALGORITHM)), expires_at)

@@ -14,7 +14,7 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from rest_framework.exceptions import AuthenticationFailed
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -35,7 +35,7 @@ from .exceptions import (
     UserGone,
 )
 from .models import LiveLikeProfile
-from .parsers import JSONParser
+from .parsers import FormParser, JSONParser, as_api_error
 from .provisioning import ensure_profile
 from .schema import ProfileSchema
 from .serializers import NicknameSerializer, ProfileSerializer
@@ -97,6 +97,10 @@ class ProfileView(APIView):
         if self.request.method == "PATCH":  # only a change costs a call to LiveLike
             return [*super().get_throttles(), NicknameChangeThrottle()]
         return super().get_throttles()
+
+    def handle_exception(self, exc: Exception) -> Response:
+        # A body Django refuses would otherwise get its HTML 400 page.
+        return super().handle_exception(as_api_error(exc))
 
     def finalize_response(
         self, request: Request, response: Response, *args: Any, **kwargs: Any

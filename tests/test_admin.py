@@ -35,7 +35,7 @@ from tests.factories import make_user
 Status = LiveLikeProfile.Status
 DEFAULT_USER_MODEL = settings.AUTH_USER_MODEL == "auth.User"
 needs_default_user_admin = pytest.mark.skipif(
-    not DEFAULT_USER_MODEL, reason="the user admin exists for auth.User only in these tests"
+    not DEFAULT_USER_MODEL, reason="about Django's UserAdmin and its forms, for auth.User only"
 )
 
 LIST = reverse("admin:livelike_profiles_livelikeprofile_changelist")
@@ -49,8 +49,14 @@ def history_url(row: LiveLikeProfile) -> str:
     return reverse("admin:livelike_profiles_livelikeprofile_history", args=[row.pk])
 
 
+def user_admin_url(page: str, *args) -> str:
+    """A page of the user admin: auth.User's, or the custom user's (tests/custom_user/admin.py)."""
+    opts = get_user_model()._meta
+    return reverse(f"admin:{opts.app_label}_{opts.model_name}_{page}", args=args)
+
+
 def user_change_url(user) -> str:
-    return reverse("admin:auth_user_change", args=[user.pk])
+    return user_admin_url("change", user.pk)
 
 
 def local_row(n: int, **fields) -> LiveLikeProfile:
@@ -296,6 +302,81 @@ def test_the_view_permission_shows_rows_but_runs_no_action(client, livelike_fake
     assert len(livelike_fake.calls) == calls
 
 
+# -- what the pages say --------------------------------------------------------------
+
+
+def title_of(page: str) -> str:
+    return re.search(r"<title>(.*?)</title>", page, re.S).group(1)
+
+
+@pytest.fixture
+def minting(livelike_fake, settings):
+    """``"client-generated"`` mode against the fake: rows are active before LiveLike is called."""
+    settings.LIVELIKE = livelike_fake.settings(ACCESS_TOKENS="client-generated", TIMEOUT=2.0)
+    return livelike_fake
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_change_page_title_names_the_user_and_what_is_known(admin_client, minting):
+    user = make_user(1)
+    row = ensure_profile(user)  # active, minting; its profile id comes with a token's first use
+    assert row.is_active and row.profile_id is None
+    title = title_of(html(admin_client.get(change_url(row))))
+    assert f"LiveLike profile (id not learned yet) of user {user} |" in title
+    assert "none yet" not in title
+
+    waiting = local_row(2, status=Status.FAILED, profile_id=None, access_token="")
+    title = title_of(html(admin_client.get(change_url(waiting))))
+    assert f"LiveLike profile (not provisioned yet) of user {waiting.user} |" in title
+    known = local_row(3)
+    title = title_of(html(admin_client.get(change_url(known))))
+    assert f"LiveLike profile {known.profile_id} of user {known.user} |" in title
+
+
+@pytest.mark.django_db
+def test_a_rows_str_costs_no_query_and_names_a_loaded_user(django_assert_num_queries):
+    row = local_row(1)
+    fetched = LiveLikeProfile.objects.get(pk=row.pk)
+    with django_assert_num_queries(0):
+        assert str(fetched) == f"LiveLike profile {row.profile_id} of user {row.user_id}"
+    loaded = LiveLikeProfile.objects.select_related("user").get(pk=row.pk)
+    with django_assert_num_queries(0):
+        assert str(loaded) == f"LiveLike profile {row.profile_id} of user {row.user}"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("due", "shown"), [(False, "up to date"), (True, "waiting to be sent")])
+def test_the_nickname_to_push_is_said_in_words(admin_client, due, shown):
+    row = local_row(1, nickname_sync_due=due)
+    page = html(admin_client.get(change_url(row)))
+    field = re.search(r"<label>Nickname to push:</label>\s*(.*?)</div>", page, re.S).group(1)
+    assert shown in field and "<img" not in field
+
+
+@pytest.mark.django_db
+def test_the_user_pages_profile_heading_names_the_user(admin_client):
+    row = local_row(1)
+    page = html(admin_client.get(user_change_url(row.user)))
+    heading = re.search(r'<span class="inline_label">(.*?)</span>', page, re.S).group(1)
+    assert f"LiveLike profile {row.profile_id} of user {row.user}" in heading
+
+
+@pytest.mark.django_db
+def test_a_stored_token_kept_while_tokens_are_minted_is_not_called_never_stored(
+    admin_client, livelike_settings
+):
+    token = secrets.token_urlsafe(32)
+    row = local_row(1, access_token=token)  # provisioned in "stored" mode
+    livelike_settings(ACCESS_TOKENS="client-generated", CLIENT_SECRET=secrets.token_urlsafe(32))
+    for url in (change_url(row), user_change_url(row.user)):
+        page = html(admin_client.get(url))
+        assert "a token stored earlier is kept, unused" in page
+        assert "never stored" not in page
+        assert_no_token(page, token)
+    fresh_row = local_row(2, access_token="")
+    assert "never stored" in html(admin_client.get(change_url(fresh_row)))
+
+
 # -- secrets -------------------------------------------------------------------------
 
 
@@ -319,14 +400,15 @@ def test_the_token_is_in_no_admin_page(admin_client, livelike_fake):
         "history revoked": admin_client.get(history_url(rows[2])),
         "history provisioned": admin_client.get(history_url(failed)),
         "index": admin_client.get(reverse("admin:index")),
+        "user change": admin_client.get(user_change_url(users[0])),
+        "user list": admin_client.get(user_admin_url("changelist")),
+        "user action": run_action(
+            admin_client,
+            user_admin_url("changelist"),
+            "provision_livelike_profiles",
+            [u.pk for u in users],
+        ),
     }
-    if DEFAULT_USER_MODEL:
-        users_url = reverse("admin:auth_user_changelist")
-        pages["user change"] = admin_client.get(user_change_url(users[0]))
-        pages["user list"] = admin_client.get(users_url)
-        pages["user action"] = run_action(
-            admin_client, users_url, "provision_livelike_profiles", [u.pk for u in users]
-        )
     texts = {name: html(response) for name, response in pages.items()}
     for name, page in texts.items():
         for token in tokens:
@@ -338,8 +420,7 @@ def test_the_token_is_in_no_admin_page(admin_client, livelike_fake):
     assert not re.search(r'name="access_token"', texts["change"])
     assert "Provisioned from the admin" in texts["history provisioned"]
     assert "marked revoked" in texts["history revoked"]
-    if DEFAULT_USER_MODEL:
-        assert "••••" + tokens[0][-4:] in texts["user change"]  # the inline
+    assert "••••" + tokens[0][-4:] in texts["user change"]  # the inline
 
 
 # -- query counts ---------------------------------------------------------------------

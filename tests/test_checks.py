@@ -372,14 +372,23 @@ def test_secrets_must_be_strings(settings, key, value):
 # -- stored tokens: a database check (manage.py check --database default, migrate) -------
 
 
-def store_tokens(first: int, count: int) -> dict[int, str]:
-    """Rows with tokens encrypted under the keys configured now; ``{pk: ciphertext}``."""
+def store_tokens(
+    first: int, count: int, *, custom_ids: bool = False, status: str = "active"
+) -> dict[int, str]:
+    """Rows with tokens encrypted under the keys configured now; ``{pk: ciphertext}``.
+
+    Without ``custom_ids``, as rows made with ``CUSTOM_IDS`` off: they cannot mint a token.
+    """
     from livelike_profiles.models import LiveLikeProfile
     from tests.factories import make_user
 
     rows = [
         LiveLikeProfile.objects.create(
-            user=make_user(n), status="active", profile_id=f"p{n}", access_token=f"tok-{n}-secret"
+            user=make_user(n),
+            status=status,
+            profile_id=f"p{n}",
+            access_token=f"tok-{n}-secret",
+            custom_id=f"cid-{n}" if custom_ids else None,
         )
         for n in range(first, first + count)
     ]
@@ -408,19 +417,60 @@ def assert_tells_no_secret(message, *secrets: str) -> None:
     assert "tok-" not in text
 
 
+MINTED = "get tokens minted with CLIENT_SECRET for the same profiles instead"
+
+
 @pytest.mark.django_db
-@pytest.mark.parametrize("client_secret", ["", "s" * 40], ids=["no secret", "a secret"])
-def test_unreadable_tokens_say_what_users_get_meanwhile(livelike_settings, client_secret):
-    # With a CLIENT_SECRET the API hands out minted tokens for the same profiles.
-    store_tokens(0, 2)
+@pytest.mark.parametrize(
+    ("mode", "client_secret", "custom_ids", "expected"),
+    [
+        ("stored", "", True, "E101"),
+        ("stored", "s" * 40, False, "E101"),  # rows made with CUSTOM_IDS off cannot mint
+        ("stored", "s" * 40, True, "W102"),
+        ("client-generated", "s" * 40, False, "E101"),
+        ("client-generated", "s" * 40, True, "W102"),
+    ],
+)
+def test_unreadable_tokens_say_what_users_get_meanwhile(
+    livelike_settings, mode, client_secret, custom_ids, expected
+):
+    # A row that mints (active, a custom id, a CLIENT_SECRET) gets a token for the same
+    # profile instead: nobody is affected, so no error stops migrate.
+    store_tokens(0, 2, custom_ids=custom_ids)
     new = Fernet.generate_key().decode()
     (message,) = stored_token_messages(
-        livelike_settings, ENCRYPTION_KEYS=[new], CLIENT_SECRET=client_secret
+        livelike_settings, ENCRYPTION_KEYS=[new], CLIENT_SECRET=client_secret, ACCESS_TOKENS=mode
     )
-    meanwhile = "use tokens minted with CLIENT_SECRET meanwhile"
-    assert (meanwhile in message.msg) is bool(client_secret)
-    assert ("profiles are unusable until" in message.msg) is not bool(client_secret)
+    assert message.id == f"livelike_profiles.{expected}"
+    assert (MINTED in message.msg) is (expected == "W102")
+    assert ("profiles are unusable until" in message.msg) is (expected == "E101")
     assert_tells_no_secret(message, new, "s" * 40)
+
+
+@pytest.mark.django_db
+def test_unreadable_tokens_that_are_all_minted_instead_do_not_stop_migrate(livelike_settings):
+    store_tokens(0, 3, custom_ids=True)
+    livelike_settings(
+        ENCRYPTION_KEYS=[Fernet.generate_key().decode()],
+        ACCESS_TOKENS="client-generated",
+        CLIENT_SECRET="s" * 40,
+    )
+    call_command("migrate", verbosity=0, skip_checks=False)
+    assert "livelike_profiles.W102" in check_output()
+
+
+@pytest.mark.django_db
+def test_an_unreadable_token_of_a_row_that_cannot_mint_is_counted_apart(livelike_settings):
+    store_tokens(0, 2, custom_ids=True)
+    store_tokens(10, 1, custom_ids=True, status="revoked")  # only an active row mints
+    (message,) = stored_token_messages(
+        livelike_settings,
+        ENCRYPTION_KEYS=[Fernet.generate_key().decode()],
+        ACCESS_TOKENS="client-generated",
+        CLIENT_SECRET="s" * 40,
+    )
+    assert message.id == "livelike_profiles.E101"
+    assert f"2 of those users {MINTED}; the other 1" in message.msg
 
 
 @pytest.mark.django_db

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import logging
 import threading
+import time
 from datetime import UTC, datetime
 
 import jwt
@@ -25,6 +26,7 @@ from livelike_profiles.client import get_client
 from livelike_profiles.exceptions import LiveLikeTokenRejected, UnreadableTokenError
 from livelike_profiles.models import LiveLikeProfile
 from livelike_profiles.provisioning import ensure_profile
+from livelike_profiles.tokens import IAT_BACKDATE_SECONDS
 from tests.factories import first_answer_lost, fresh, log_in, make_user, make_users, row_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -105,13 +107,24 @@ def test_the_api_hands_out_a_minted_token_naming_the_rows_custom_id(minted, sett
     row = row_of(user)
     claims = claims_of(answer["access_token"], settings.LIVELIKE["CLIENT_SECRET"])
     assert claims["custom_profile_id"] == row.custom_id
-    assert claims["exp"] - claims["iat"] == 86400
+    # iat backdated (a LiveLike clock a little behind ours); exp a TOKEN_TTL from now.
+    assert claims["exp"] - claims["iat"] == 86400 + IAT_BACKDATE_SECONDS
+    assert abs(claims["exp"] - 86400 - time.time()) < 5
     expires = datetime.fromtimestamp(claims["exp"], tz=UTC)
     assert answer["expires_at"] == expires.isoformat().replace("+00:00", "Z")
     assert answer["client_id"] == "test-client" and answer["api_url"] == minted.url
     # The fake, like LiveLike, takes it as that profile's token.
     assert get_client().get_own_profile(answer["access_token"]).id == row.profile_id
     assert stored_ciphertext(user) == ""
+
+
+@pytest.mark.parametrize("behind", [1.0, 25.0])
+def test_a_livelike_whose_clock_is_behind_ours_accepts_minted_tokens(minted, behind):
+    minted.clock_offset = -behind  # LiveLike refuses a token issued in its future
+    user = make_user()
+    row = ensure_profile(user)
+    assert get_client().get_own_profile(row.access_token).id
+    assert api_get(user)["profile_id"] == minted.profile_by_custom_id(row.custom_id).id
 
 
 def test_a_token_ttl_of_none_mints_tokens_without_expiry(minted, settings, livelike_settings):

@@ -688,6 +688,24 @@ def test_no_leeway_for_an_iat_a_few_seconds_ahead(minting, http):
     assert "iat" in response.json()["detail"]
 
 
+def test_the_fakes_clock_can_run_behind_or_ahead_of_ours(minting, http):
+    def status(token: str) -> int:
+        return http.get(profile_url(minting), headers=bearer(token), timeout=5).status_code
+
+    now = int(time.time())
+    issued_now = sign(claims("u-1", iat=now, exp=now + 60))
+    minting.clock_offset = -5.0  # behind: a token issued now is from its future
+    assert status(issued_now) == 403
+    assert status(sign(claims("u-1", iat=now - 10, exp=now + 60))) == 200
+    minting.clock_offset = 120.0  # ahead: that token has expired by its clock
+    assert status(issued_now) == 403
+    assert status(sign(claims("u-1", iat=now, exp=now + 600))) == 200
+    minting.clock_offset = 0.0
+    assert status(issued_now) == 200
+    assert status(sign(claims("u-1", iat=now, nbf=now + 60))) == 403
+    assert status(sign(claims("u-1", nbf="soon"))) == 403
+
+
 def test_detail_says_what_is_wrong(minting, http):
     def detail(token: str) -> str:
         return http.get(profile_url(minting), headers=bearer(token), timeout=5).json()["detail"]

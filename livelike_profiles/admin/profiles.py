@@ -36,12 +36,17 @@ MASK = "••••"
 
 def mask_token(profile: LiveLikeProfile) -> str:
     """The token as an operator may see it: ``••••`` and its last four characters."""
-    if profile.uses_minted_tokens:
-        # Nothing stored; a minted token's tail would only show its signature.
-        return gettext("(minted on demand with CLIENT_SECRET, never stored)")
     if "access_token" not in profile.__dict__:  # deferred
         profile.refresh_from_db(fields=["access_token"])
     stored = profile.__dict__["access_token"]  # the ciphertext
+    if profile.uses_minted_tokens:
+        # A minted token's tail would only show its signature. A token stored
+        # before the site minted them may still be in the row: say so, not its tail.
+        if stored:
+            return gettext(
+                "(minted on demand with CLIENT_SECRET; a token stored earlier is kept, unused)"
+            )
+        return gettext("(minted on demand with CLIENT_SECRET, never stored)")
     if not stored:
         return "—"
     try:
@@ -89,9 +94,13 @@ class LiveLikeProfileAdmin(admin.ModelAdmin):
         ),
         (
             _("Sync"),
-            {"fields": ("nickname_sync_due", "synced_at", "created_at", "updated_at")},
+            {"fields": ("nickname_to_push", "synced_at", "created_at", "updated_at")},
         ),
     )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[LiveLikeProfile]:
+        # The change page's title is the row's __str__: with the user loaded, it names them.
+        return super().get_queryset(request).select_related("user")
 
     def get_search_fields(self, request: HttpRequest) -> list[str]:
         return user_search_fields("user__") + ["=profile_id", "=custom_id"]
@@ -158,6 +167,13 @@ class LiveLikeProfileAdmin(admin.ModelAdmin):
     @admin.display(description=_("last error"), ordering="last_error")
     def short_error(self, obj: LiveLikeProfile) -> str:
         return Truncator(obj.last_error).chars(60)
+
+    @admin.display(description=_("nickname to push"))
+    def nickname_to_push(self, obj: LiveLikeProfile) -> str:
+        # Words, not Django's boolean icon: its red cross for False read as an error.
+        if obj.nickname_sync_due:
+            return gettext("waiting to be sent")
+        return gettext("up to date")
 
     @admin.action(description=_("Provision or retry now"), permissions=["operate"])
     def provision_now(self, request: HttpRequest, queryset: QuerySet) -> None:

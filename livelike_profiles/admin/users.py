@@ -49,6 +49,10 @@ class LiveLikeProfileInline(admin.StackedInline):
         "updated_at",
     )
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[LiveLikeProfile]:
+        # The row's heading is its __str__: with the user loaded, it names them.
+        return super().get_queryset(request).select_related("user")
+
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 

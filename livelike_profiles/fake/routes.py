@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 import uuid
 from collections.abc import Callable
 from email.message import Message
@@ -62,6 +63,7 @@ class Config(Protocol):
     client_secret: str
     lookup_includes_token: bool
     verbose: bool
+    clock_offset: float
 
     @property
     def url(self) -> str: ...
@@ -163,7 +165,8 @@ class Endpoints:
         return self.config.url
 
     def _verify_minted(self, token: str) -> str:
-        return tokens.verify(token, self.config.client_secret, self.config.client_id)
+        now = time.time() + self.config.clock_offset
+        return tokens.verify(token, self.config.client_secret, self.config.client_id, now)
 
     def _application(self, request: Request) -> Response:
         return json_response(200, application_json(request.base, self.config.client_id))

@@ -69,6 +69,7 @@ class FakeLiveLike:
         verbose: bool = False,
         client_secret: str = DEMO_CLIENT_SECRET,
         lookup_includes_token: bool = False,
+        clock_offset: float = 0.0,
     ) -> None:
         if len(client_secret.encode()) < MIN_CLIENT_SECRET_BYTES:
             raise ValueError(
@@ -84,6 +85,9 @@ class FakeLiveLike:
         #: Whether the admin lookup by custom id answers with the profile's access token
         #: (LiveLike's reference shows it without; True is this fake's older behaviour).
         self.lookup_includes_token = lookup_includes_token
+        #: Seconds this fake's clock is ahead of the real one (negative: behind), for the
+        #: times of minted tokens (``iat``, ``nbf``, ``exp``): a LiveLike out of step with the site.
+        self.clock_offset = clock_offset
         self._store = Store(latency)
         self._endpoints = Endpoints(self, self._store)
         self._server: Server | None = None

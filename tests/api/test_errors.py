@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
+from urllib.parse import urlencode
 
 import pytest
 from cryptography.fernet import Fernet
 from django.test import RequestFactory
+from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 from django.utils import timezone
 
 from livelike_profiles.client import LiveLikeClient
@@ -61,6 +63,57 @@ def test_form_data_is_still_accepted(client, user, livelike_fake):
     assert (
         row_of(user).nickname == "Grace" == livelike_fake.profile(row_of(user).profile_id).nickname
     )
+
+
+def form_body(fields: dict, content_type: str) -> tuple[str | bytes, str]:
+    if content_type == MULTIPART_CONTENT:
+        return encode_multipart(BOUNDARY, fields), content_type
+    if content_type == "application/json":
+        return json.dumps(fields), content_type
+    return urlencode(fields), content_type
+
+
+BODY_TYPES = ["application/json", "application/x-www-form-urlencoded", MULTIPART_CONTENT]
+
+
+@pytest.mark.parametrize("content_type", BODY_TYPES)
+def test_a_body_over_the_sites_limit_is_a_json_413(
+    client, user, livelike_fake, settings, caplog, content_type
+):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    before, patches = row_of(user).nickname, livelike_fake.count_calls("PATCH")
+    response = patch(client, *form_body({"nickname": "Grace", "x": "y" * 2000}, content_type))
+    assert response.status_code == 413
+    assert response.json() == {"detail": "The request body is too large."}
+    # Still logged where Django logs the refusals it answers itself.
+    assert any(r.name == "django.security.RequestDataTooBig" for r in caplog.records)
+    assert_nothing_changed(user, livelike_fake, before, patches)
+    response = patch(client, *form_body({"nickname": "Grace"}, content_type))
+    assert response.status_code == 200 and response.json()["nickname"] == "Grace"
+
+
+@pytest.mark.parametrize("content_type", BODY_TYPES[:2])
+def test_the_size_limit_counts_the_whole_body_as_django_does(
+    client, user, livelike_fake, settings, content_type
+):
+    body, content_type = form_body({"nickname": "Grace"}, content_type)
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = len(body) - 1
+    assert patch(client, body, content_type).status_code == 413
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = len(body)
+    assert patch(client, body, content_type).status_code == 200
+
+
+@pytest.mark.parametrize("content_type", BODY_TYPES[1:])
+def test_a_form_with_more_fields_than_the_site_allows_is_a_json_400(
+    client, user, livelike_fake, settings, content_type
+):
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 5
+    before, patches = row_of(user).nickname, livelike_fake.count_calls("PATCH")
+    fields = {"nickname": "Grace", **{f"f{n}": "1" for n in range(10)}}
+    response = patch(client, *form_body(fields, content_type))
+    assert response.status_code == 400
+    assert response.json() == {"detail": "The request body has too many fields."}
+    assert_nothing_changed(user, livelike_fake, before, patches)
 
 
 # -- LiveLike refusals ------------------------------------------------------------------

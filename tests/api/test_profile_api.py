@@ -266,7 +266,7 @@ def test_openapi_describes_both_operations():
     assert set(operations["get"]["responses"]) >= {"200", "403", "406", "503"}
     assert set(operations["get"]["responses"]["200"]["content"]) == {"application/json"}
     patch_op = operations["patch"]
-    assert set(patch_op["responses"]) >= {"200", "400", "406", "415", "429", "502", "503"}
+    assert set(patch_op["responses"]) >= {"200", "400", "406", "413", "415", "429", "502", "503"}
     body = patch_op["requestBody"]["content"]["application/json"]["schema"]
     components = schema["components"]["schemas"]
     request_schema = components[body["$ref"].rsplit("/", 1)[1]]
