@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 DEMO_PORT ?= 8000
 FAKE_PORT ?= 8765
 
-.PHONY: demo test test-database lint typecheck check clean sdk matrix wheel-check
+.PHONY: demo test test-database lint typecheck complexity check clean sdk matrix wheel-check
 
 $(VENV)/.installed: requirements.txt tests/requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed (set PYTHON=...)") if sys.version_info < (3, 11) else None'
@@ -95,8 +95,15 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(PY) -m mypy
 
+## make complexity: no function of the package (the fake aside, a stand-in for LiveLike) over a
+## cyclomatic complexity of 10, as radon counts it: split it into named steps instead.
+COMPLEXITY_EXCLUDE := livelike_profiles/fake/*,livelike_profiles/migrations/*
+complexity: $(VENV)/.installed
+	@over=$$($(PY) -m radon cc --min C --show-complexity --exclude "$(COMPLEXITY_EXCLUDE)" livelike_profiles); \
+	if [ -n "$$over" ]; then echo "Functions over complexity 10 (radon cc):"; echo "$$over"; exit 1; fi
+
 ## make check: what CI runs besides the tests.
-check: lint typecheck
+check: lint typecheck complexity
 	$(PY) manage.py check --fail-level WARNING
 	$(PY) manage.py makemigrations --check --dry-run
 

@@ -24,13 +24,13 @@ from django.db import connections, router, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from . import cached_rows, claim_locks
+from . import claim_locks, user_state
 from .concurrency import Throttle, Workers, retry_rate_limited
 from .conf import conf
 from .exceptions import LiveLikeRateLimited, UserGone
 from .models import LiveLikeProfile
-from .provisioned import Provisioned
 from .provisioning import ensure_profile, provision
+from .results import ProvisionResult
 
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
@@ -138,27 +138,27 @@ def _provision_user(
         ensure_profile(user)
         return UserResult(user.pk, Outcome.SCHEDULED)
 
-    def attempt(n: int) -> Provisioned:
+    def attempt(n: int) -> ProvisionResult:
         if status in ("", Status.FAILED, Status.CONFLICT) or n:
             retry_now(user.pk)
-        cached_rows.forget(user)
+        user_state.forget(user)
         if status is None and not n:
             # Known to have no row: cached as such, ensure_profile skips its lookup.
-            cached_rows.remember(user, None)
+            user_state.remember(user, None)
         return provision(user)
 
     outcome = retry_rate_limited(attempt, _rate_limit_of, throttle)
     return _result(user, outcome)
 
 
-def _rate_limit_of(outcome: Provisioned) -> LiveLikeRateLimited | None:
+def _rate_limit_of(outcome: ProvisionResult) -> LiveLikeRateLimited | None:
     error = outcome.error
     if outcome.row.status == Status.FAILED and isinstance(error, LiveLikeRateLimited):
         return error
     return None
 
 
-def _result(user: AbstractBaseUser, outcome: Provisioned) -> UserResult:
+def _result(user: AbstractBaseUser, outcome: ProvisionResult) -> UserResult:
     row = outcome.row
     if row.status == Status.ACTIVE:
         created = outcome.created or outcome.recovered  # this call, not a rival meanwhile

@@ -58,7 +58,7 @@ def check_stored_tokens(
             .only("access_token", "custom_id", "status")[:TOKEN_SAMPLE_SIZE]
         )
         # The ciphertexts as stored: reading the attribute would decrypt (or mint).
-        unreadable = [row for row in sample if not is_readable(row.__dict__["access_token"])]
+        unreadable = [row for row in sample if not is_readable(row.stored_token or "")]
         if unreadable:
             messages.append(_unreadable_tokens(alias, len(sample), unreadable))
     return messages
@@ -69,7 +69,7 @@ def _unreadable_tokens(alias: str, sampled: int, rows: list[Any]) -> CheckMessag
 
     from .conf import conf
 
-    unreadable = [row.__dict__["access_token"] for row in rows]
+    unreadable = [row.stored_token or "" for row in rows]
     # Those rows' users get minted tokens for the same profiles instead (models.py says which).
     minted = sum(row.mints_instead_of_unreadable() for row in rows)
     lost = len(rows) - minted

@@ -16,6 +16,7 @@ import hashlib
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from enum import Enum
 from typing import Any
 
 from django.db import DatabaseError, connections, transaction
@@ -130,21 +131,27 @@ def _unlock(connection: Any, lock: Any) -> None:
         connection.close()
 
 
-def wait_for_release(user_pk: Any, using: str, seconds: float) -> bool | None:
+class LockWait(Enum):
+    """How a wait for the user's claim lock ended (:func:`wait_for_release`)."""
+
+    WOKEN = "woken"  # free now: the attempt ended, or its process died (the row tells which)
+    TIMED_OUT = "timed out"  # still held when the time ran out
+    NO_LOCKS = "no locks"  # none on this database (or refused): poll the row instead
+
+
+def wait_for_release(user_pk: Any, using: str, seconds: float) -> LockWait:
     """Wait up to ``seconds`` until no caller holds the user's claim lock.
 
-    ``True``: it is free (the attempt ended, or its process died: read the
-    row to know which); ``False``: still held when ``seconds`` ran out;
-    ``None``: no locks on this database (poll the row instead). Nothing stays
-    held: PostgreSQL's shared lock is a transaction's, let go at once;
-    MariaDB/MySQL's is exclusive, let go by the very statement that got it.
+    Nothing stays held: PostgreSQL's shared lock is a transaction's, let go
+    at once; MariaDB/MySQL's is exclusive, let go by the very statement that
+    got it.
     """
     if not has_locks(using):
-        return None
+        return LockWait.NO_LOCKS
     milliseconds = int(seconds * 1000)
     if milliseconds < 1:
         # PostgreSQL's lock_timeout of 0, and MySQL's negative timeout, wait forever.
-        return False
+        return LockWait.TIMED_OUT
     connection = connections[using]
     try:
         if connection.vendor == _MYSQL:
@@ -155,14 +162,14 @@ def wait_for_release(user_pk: Any, using: str, seconds: float) -> bool | None:
     except DatabaseError as error:
         cause = error.__cause__  # psycopg's sqlstate, psycopg2's pgcode
         if getattr(cause, "sqlstate", getattr(cause, "pgcode", None)) == "55P03":  # lock timeout
-            return False
+            return LockWait.TIMED_OUT
         # A statement_timeout (max_statement_time) shorter than the wait, say: poll the row.
         logger.warning("LiveLike claim lock not waited for: %s", type(error).__name__)
-        return None
-    return True
+        return LockWait.NO_LOCKS
+    return LockWait.WOKEN
 
 
-def _wait_named(connection: Any, user_pk: Any, seconds: float) -> bool:
+def _wait_named(connection: Any, user_pk: Any, seconds: float) -> LockWait:
     # No shared named locks: the rival takes the exclusive one, and RELEASE_LOCK
     # in the same statement lets it go before any other rival's turn. The rivals
     # are woken one after another, each a round trip apart. MariaDB waits
@@ -174,7 +181,7 @@ def _wait_named(connection: Any, user_pk: Any, seconds: float) -> bool:
             [name, seconds, name],
         )
         (released,) = cursor.fetchone()
-    return bool(released == 1)
+    return LockWait.WOKEN if released == 1 else LockWait.TIMED_OUT
 
 
 # -- a backfill's batch ----------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from django.contrib.auth.base_user import AbstractBaseUser
 
@@ -10,6 +11,7 @@ from . import tokens
 from .client import RemoteProfile, get_client
 from .exceptions import (
     LiveLikeConfigurationError,
+    LiveLikeConflict,
     LiveLikeError,
     LiveLikeRejected,
     LiveLikeTokenRejected,
@@ -19,6 +21,41 @@ from .nicknames import nickname_for
 
 # Part of provisioning: its log lines go where the README says provisioning's do.
 logger = logging.getLogger("livelike_profiles.provisioning")
+
+
+@dataclass(frozen=True)
+class Obtained:
+    """The user's profile at LiveLike, usable: created now, or ``recovered`` by its custom id."""
+
+    remote: RemoteProfile
+    recovered: bool = False  # an earlier attempt created it, and its answer was lost
+
+
+@dataclass(frozen=True)
+class Unrecoverable:
+    """LiveLike has a profile for the custom id that the site cannot use: an operator's.
+
+    ``reason`` says why, and what setting would recover it.
+    """
+
+    reason: str
+
+
+def obtain(user: AbstractBaseUser, custom_id: str | None) -> Obtained | Unrecoverable:
+    """The user's profile from LiveLike: created, or found again by its custom id.
+
+    LiveLike answers a create by custom id with 409 when a profile has it
+    already: an earlier attempt made it and its answer was lost, so it is
+    looked up (:func:`recover`). Raises :class:`LiveLikeError` for a failure
+    (an outage, a refusal, a 409 without a custom id to recover by): retried
+    later.
+    """
+    try:
+        return Obtained(create(user, custom_id))
+    except LiveLikeConflict:
+        if not custom_id:
+            raise
+    return recover(custom_id)
 
 
 def create(user: AbstractBaseUser, custom_id: str | None) -> RemoteProfile:
@@ -46,8 +83,8 @@ def create(user: AbstractBaseUser, custom_id: str | None) -> RemoteProfile:
         return create_with(None)
 
 
-def recover(custom_id: str) -> tuple[RemoteProfile | None, str]:
-    """Find the profile an earlier attempt created; ``(None, reason)`` if it cannot be used.
+def recover(custom_id: str) -> Obtained | Unrecoverable:
+    """Find the profile an earlier attempt created, usable with a token.
 
     Raises :class:`LiveLikeUnavailable` for an outage: that is retried later
     (the 409 will come again), not a conflict.
@@ -57,23 +94,23 @@ def recover(custom_id: str) -> tuple[RemoteProfile | None, str]:
     try:
         remote = get_client().get_profile_by_custom_id(custom_id)
     except LiveLikeConfigurationError:
-        return None, (
+        return Unrecoverable(
             "409 for the custom id, and no API_TOKEN to look the profile up "
             '(setting LIVELIKE["CLIENT_SECRET"] recovers it)'
         )
     except LiveLikeUnavailable:
         raise
     except LiveLikeError as error:
-        return None, f"409 for the custom id, and the lookup failed: {error.summary()}"
+        return Unrecoverable(f"409 for the custom id, and the lookup failed: {error.summary()}")
     if not remote.access_token:
-        return None, (
+        return Unrecoverable(
             "409 for the custom id, and LiveLike's lookup answer has no access token "
             '(setting LIVELIKE["CLIENT_SECRET"] recovers it)'
         )
-    return remote, ""
+    return Obtained(remote, recovered=True)
 
 
-def _recover_with_minted_token(custom_id: str) -> tuple[RemoteProfile | None, str]:
+def _recover_with_minted_token(custom_id: str) -> Obtained | Unrecoverable:
     """Read the custom id's profile with a token minted for it: the same profile, now usable.
 
     LiveLike's lookup by custom id answers without a token, and only LiveLike
@@ -85,10 +122,11 @@ def _recover_with_minted_token(custom_id: str) -> tuple[RemoteProfile | None, st
     except LiveLikeUnavailable:
         raise
     except LiveLikeTokenRejected as error:
-        return None, (
+        return Unrecoverable(
             f"409 for the custom id, and LiveLike refused the minted token ({error.summary()}): "
             'check LIVELIKE["CLIENT_SECRET"] and CLIENT_ID'
         )
     except LiveLikeError as error:
-        return None, f"409 for the custom id, and reading it failed: {error.summary()}"
-    return RemoteProfile(id=remote.id, nickname=remote.nickname, custom_id=custom_id), ""
+        return Unrecoverable(f"409 for the custom id, and reading it failed: {error.summary()}")
+    found = RemoteProfile(id=remote.id, nickname=remote.nickname, custom_id=custom_id)
+    return Obtained(found, recovered=True)

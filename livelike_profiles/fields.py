@@ -25,7 +25,6 @@ from .encryption import (
     looks_encrypted,
     reencrypt,
 )
-from .exceptions import UnreadableTokenError
 from .redaction import Secret
 
 
@@ -57,11 +56,10 @@ def ciphertext_as_is() -> Iterator[None]:
 class EncryptedTokenDescriptor(DeferredAttribute):
     """Holds the ciphertext on the instance and decrypts on every read.
 
-    A model may define ``minted_access_token(stored)``: given the stored value
-    (ciphertext or ``""``), it returns a token to read instead (one the site
-    mints itself, see :mod:`livelike_profiles.tokens`), or ``None`` to read
-    the stored one. It is asked again, with ``""``, when no key can decrypt
-    the stored one.
+    A model may define ``read_access_token(stored)``: given the stored value
+    (ciphertext or ``""``), it returns the token to read (decrypted, or one
+    the site mints itself, see :mod:`livelike_profiles.tokens`). Without it,
+    the stored value is decrypted.
     """
 
     field: EncryptedTokenField  # only ever this module's field (its descriptor_class)
@@ -72,25 +70,23 @@ class EncryptedTokenDescriptor(DeferredAttribute):
         value = super().__get__(instance, cls)
         if _copying.get():
             return value
-        minted = getattr(instance, "minted_access_token", None)
-        if minted is not None:
-            token = minted(value)
-            if token is not None:
-                return token
-        if not isinstance(value, Ciphertext):
-            return value
-        try:
-            # Masked in any repr(): error reports list every frame's variables.
-            return Secret(decrypt(value))
-        except UnreadableTokenError:
-            # A row that can mint its token loses nothing with the key.
-            token = minted("") if minted is not None else None
-            if token is None:
-                raise
-            return token
+        read = getattr(instance, "read_access_token", None)
+        if read is not None:
+            return read(value)
+        # Masked in any repr(): error reports list every frame's variables.
+        return Secret(decrypt(value)) if isinstance(value, Ciphertext) else value
 
     def __set__(self, instance: Any, value: Any) -> None:
         instance.__dict__[self.field.attname] = self.field.to_stored(value)
+
+
+def stored_value(instance: Any, attname: str) -> str | None:
+    """What ``instance`` holds for the token field ``attname``, unread: ``None`` if deferred.
+
+    The ciphertext (a :class:`Ciphertext`) or ``""``: never decrypted.
+    """
+    value: str | None = instance.__dict__.get(attname)
+    return value
 
 
 class EncryptedTokenField(models.TextField):
@@ -125,7 +121,7 @@ class EncryptedTokenField(models.TextField):
         return value
 
     def pre_save(self, model_instance: Any, add: bool) -> Any:
-        return model_instance.__dict__.get(self.attname, "")
+        return stored_value(model_instance, self.attname) or ""
 
     def get_prep_value(self, value: Any) -> Any:
         if value is None or value == "":
@@ -139,4 +135,4 @@ class EncryptedTokenField(models.TextField):
 
     def value_from_object(self, obj: Any) -> Any:
         # Serializers and model_to_dict() see the ciphertext, never the token.
-        return obj.__dict__.get(self.attname, "")
+        return stored_value(obj, self.attname) or ""

@@ -16,7 +16,7 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_asy
 from django.http import HttpRequest, HttpResponse
 from django.utils.functional import LazyObject
 
-from . import cached_rows
+from . import user_state
 from .accounts import is_deactivated
 from .exceptions import UserGone
 from .models import LiveLikeProfile
@@ -84,7 +84,7 @@ async def aget_livelike_profile(request: Any) -> LiveLikeProfile | None:
         # Only provisioning needs the sync machinery (and a thread). Hand it
         # the row just read (or its absence), so it does not read it again;
         # a user that is no model instance (a stateless JWT user) has no cache.
-        cached_rows.remember(user, row)
+        user_state.remember(user, row)
         profile = await sync_to_async(_usable)(ensure_profile, user)
     else:
         profile = row

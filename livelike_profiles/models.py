@@ -13,7 +13,7 @@ from . import tokens
 from .conf import conf
 from .encryption import decrypt
 from .exceptions import UnreadableTokenError
-from .fields import EncryptedTokenField, ciphertext_as_is
+from .fields import EncryptedTokenField, ciphertext_as_is, stored_value
 from .outbox import ErasureQuerySet
 from .querysets import LiveLikeProfileQuerySet
 from .redaction import Secret
@@ -152,15 +152,24 @@ class LiveLikeProfile(models.Model):
         """
         if self.status != self.Status.ACTIVE:
             return False
-        if "access_token" not in self.__dict__:  # deferred: not known without a query
+        stored = self.stored_token
+        if stored is None:  # deferred: not known without a query
             return True
-        stored = self.__dict__["access_token"]
         return bool(stored) or self._mints(stored)
+
+    @property
+    def stored_token(self) -> str | None:
+        """The access token as stored: its ciphertext, ``""`` when none is, ``None`` if deferred.
+
+        Never decrypted, never minted: what the database holds, for code that
+        must tell "stored" from "minted" or show a mask.
+        """
+        return stored_value(self, "access_token")
 
     @property
     def uses_minted_tokens(self) -> bool:
         """Whether reading ``access_token`` mints a fresh token rather than decrypting one."""
-        return self._mints(self.__dict__.get("access_token", ""))
+        return self._mints(self.stored_token or "")
 
     def credential(self) -> AccessToken:
         """The access token to hand the SDK, with when it expires (``None`` for a stored one).
@@ -168,9 +177,22 @@ class LiveLikeProfile(models.Model):
         Raises :class:`~livelike_profiles.exceptions.UnreadableTokenError` for a
         stored token no configured key can decrypt (and nothing to mint instead).
         """
-        if "access_token" not in self.__dict__:  # deferred
+        stored = self.stored_token
+        if stored is None:  # deferred
             self.refresh_from_db(fields=["access_token"])
-        stored = self.__dict__["access_token"]
+            stored = self.stored_token or ""
+        return self.credential_from(stored)
+
+    def credential_from(self, stored: str) -> AccessToken:
+        """The token ``stored`` (ciphertext or ``""``) stands for: minted, or decrypted.
+
+        The one rule both ``access_token`` and :meth:`credential` read by. A
+        token is minted for an active row with a custom id when a client
+        secret is set: always in ``"client-generated"`` mode; in ``"stored"``
+        mode only when LiveLike gave no token to store (a recovered lost
+        answer), or when no configured key can decrypt the stored one. Either
+        names the same profile.
+        """
         custom_id = self._minting_for(stored)
         if custom_id:
             return tokens.mint(custom_id)
@@ -182,17 +204,9 @@ class LiveLikeProfile(models.Model):
                 return tokens.mint(custom_id)
             raise
 
-    def minted_access_token(self, stored: str) -> Secret | None:
-        """What ``access_token`` reads instead of ``stored``: a minted token, or ``None``.
-
-        Minted for an active row with a custom id when a client secret is set:
-        always in ``"client-generated"`` mode; in ``"stored"`` mode only when
-        LiveLike gave no token to store (a recovered lost answer). The field
-        asks again with ``""`` when no key can decrypt the stored one. Either
-        names the same profile.
-        """
-        custom_id = self._minting_for(stored)
-        return tokens.mint(custom_id).token if custom_id else None
+    def read_access_token(self, stored: str) -> str:
+        """What the ``access_token`` attribute reads (the field asks): see credential_from()."""
+        return self.credential_from(stored).token
 
     def mints_instead_of_unreadable(self) -> bool:
         """Whether a stored token no configured key can decrypt gives way to a minted one.

@@ -14,12 +14,12 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import router
 
 from .after_commit import after_commit
-from .cached_rows import cached_profile
 from .client import get_client
 from .conf import conf
 from .exceptions import LiveLikeError, LiveLikeRejected, UnreadableTokenError
 from .models import LiveLikeProfile
 from .nicknames import nickname_for
+from .user_state import cached_profile
 
 logger = logging.getLogger(__name__)
 

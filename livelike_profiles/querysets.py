@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from enum import Enum
+from typing import TYPE_CHECKING, Any
 
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, OperationalError
 from django.db.models import F, Q, QuerySet, TextField
 from django.db.models.functions import Cast
@@ -22,43 +24,32 @@ from .custom_ids import new_custom_id
 from .encryption import Ciphertext, FreshCiphertext
 from .exceptions import UserGone
 
+if TYPE_CHECKING:  # models.py imports this module: the type checker alone may import it
+    from .models import LiveLikeProfile
 
-class ProfileRow(Protocol):
-    """What this module reads of a ``LiveLikeProfile``.
-
-    models.py imports this module, so this one cannot import the model, not
-    even for the type checker (tests/test_structure.py counts every import):
-    to mypy the queryset's rows are ``Any``, and a row passed in is this.
-    """
-
-    @property
-    def Status(self) -> Any:  # LiveLikeProfile.Status, a class: read-only to a protocol
-        ...
-
-    pk: Any
-    status: str
-    profile_id: str | None
-    custom_id: str | None
-    nickname: str
-    attempts: int
-    last_error: str
-    next_attempt_at: datetime | None
-    lease_expires_at: datetime | None
-
-
-# A row passed in and handed back stays what it is (a LiveLikeProfile to the caller).
-RowT = TypeVar("RowT", bound=ProfileRow)
 
 # The start of last_error on an active row whose nickname LiveLike refused.
 NICKNAME_REFUSED = "Nickname refused by LiveLike"
 
 
-class LiveLikeProfileQuerySet(QuerySet[Any]):
+class Released(Enum):
+    """What became of an attempt's outcome (:meth:`LiveLikeProfileQuerySet.release`)."""
+
+    WRITTEN = "written"  # recorded, the claim ended
+    TAKEN_OVER = "taken over"  # our lease ran out and another caller claimed the row
+    ROW_DELETED = "row deleted"  # the user was deleted meanwhile
+
+    def __bool__(self) -> bool:
+        """True only when written: ``row, written = rows.release(...)`` reads as it did."""
+        return self is Released.WRITTEN
+
+
+class LiveLikeProfileQuerySet(QuerySet["LiveLikeProfile"]):
     """The rows, and the named state changes every writer in the package goes through."""
 
     # -- reading ----------------------------------------------------------------------
 
-    def of_user(self, user_pk: Any) -> Any:
+    def of_user(self, user_pk: Any) -> LiveLikeProfile | None:
         """The user's row, or ``None``: one ``SELECT`` by the unique ``user_id``.
 
         Not ``.first()``: its ``ORDER BY`` is pointless on a unique column, and
@@ -72,11 +63,11 @@ class LiveLikeProfileQuerySet(QuerySet[Any]):
 
         Asked only once a write for that user was refused, never on the way to one.
         """
-        users = self.model._meta.get_field("user").related_model._base_manager
+        users = get_user_model()._base_manager  # the model's user is AUTH_USER_MODEL
         if not users.using(self.db).filter(pk=user_pk).exists():
             raise UserGone(f"No user has the primary key {user_pk!r}")
 
-    def of_pk(self, pk: Any) -> Any:
+    def of_pk(self, pk: Any) -> LiveLikeProfile | None:
         """The row with this primary key, or ``None`` (see :meth:`of_user`)."""
         return next(iter(self.filter(pk=pk)[:1]), None)
 
@@ -84,28 +75,10 @@ class LiveLikeProfileQuerySet(QuerySet[Any]):
     # Failed and past its backoff, or pending with a dead lease (its process
     # died); a conflict whose profile has a custom id too, once a client
     # secret is set (a token minted for that custom id recovers it). The same
-    # rule twice, side by side: in Python (to skip a pointless write) and in
-    # SQL (where it decides).
+    # rule twice: in SQL here (where it decides), and in Python in
+    # is_claimable() below the class (to skip a pointless write).
 
-    @staticmethod
-    def is_claimable(row: ProfileRow, now: datetime) -> bool:
-        """Whether ``row`` may be claimed now (see :meth:`claimable_q`)."""
-        status = row.Status
-        due = row.next_attempt_at is None or row.next_attempt_at <= now
-        if row.status == status.FAILED:
-            return due
-        if row.status == status.PENDING:
-            return row.lease_expires_at is None or row.lease_expires_at <= now
-        if row.status == status.CONFLICT:
-            return due and bool(row.custom_id) and tokens.can_mint()
-        return False
-
-    @staticmethod
-    def is_claim_live(row: ProfileRow | None, now: datetime) -> bool:
-        """Whether ``row`` is ``pending`` with a lease still running: a create in flight."""
-        if row is None or row.status != row.Status.PENDING:
-            return False
-        return not LiveLikeProfileQuerySet.is_claimable(row, now)
+    # (is_claimable() and has_live_claim(), below the class, are this rule in Python.)
 
     def claimable_q(self, now: datetime, *, ignoring_backoff: bool = False) -> Q:
         """The SQL of :meth:`is_claimable`; ``ignoring_backoff``: due or not (an operator asks)."""
@@ -118,7 +91,7 @@ class LiveLikeProfileQuerySet(QuerySet[Any]):
 
     # -- provisioning: claim, then release with the outcome ------------------------
 
-    def claim(self, user: Any, *, has_row: bool) -> tuple[Any, uuid.UUID | None]:
+    def claim(self, user: Any, *, has_row: bool) -> tuple[LiveLikeProfile | None, uuid.UUID | None]:
         """Claim the user's row for one attempt: the row and our claim id, or the row and ``None``.
 
         Inserts the row (``has_row`` false) or takes it over with one
@@ -165,30 +138,33 @@ class LiveLikeProfileQuerySet(QuerySet[Any]):
             self.filter(pk=row.pk, claim=claim).update(custom_id=row.custom_id)
         return row, claim
 
-    def release(self, row: RowT, claim: uuid.UUID, **outcome: Any) -> tuple[RowT, bool]:
+    def release(
+        self, row: LiveLikeProfile, claim: uuid.UUID, **outcome: Any
+    ) -> tuple[LiveLikeProfile, Released]:
         """Write an attempt's outcome and end its claim, if we still hold it.
 
-        Returns the row as it now is, and whether the outcome was written
-        (``False``: our lease ran out and another caller took the claim over,
-        or the row was deleted meanwhile: then ``row`` itself, unchanged).
+        Returns the row as it now is (``row`` itself, with the outcome, when
+        written; unchanged when deleted), and what became of the outcome.
         """
         outcome.update(claim=None, lease_expires_at=None, updated_at=timezone.now())
         if self.filter(pk=row.pk, claim=claim).update(**outcome):
             for name, value in outcome.items():
                 setattr(row, name, value)
-            return row, True
+            return row, Released.WRITTEN
         fresh = self.of_pk(row.pk)
-        return (row if fresh is None else fresh), False
+        if fresh is None:
+            return row, Released.ROW_DELETED
+        return fresh, Released.TAKEN_OVER
 
     def release_active(
         self,
-        row: RowT,
+        row: LiveLikeProfile,
         claim: uuid.UUID,
         *,
         profile_id: str,
         access_token: str,
         nickname: str,
-    ) -> tuple[RowT, bool]:
+    ) -> tuple[LiveLikeProfile, Released]:
         """:meth:`release` with the profile LiveLike made (or an earlier attempt did)."""
         return self.release(
             row,
@@ -205,12 +181,12 @@ class LiveLikeProfileQuerySet(QuerySet[Any]):
 
     def release_unusable(
         self,
-        row: RowT,
+        row: LiveLikeProfile,
         claim: uuid.UUID,
         status: str,
         reason: str,
         retry_at: datetime | None,
-    ) -> tuple[RowT, bool]:
+    ) -> tuple[LiveLikeProfile, Released]:
         """:meth:`release` as ``failed`` or ``conflict``, saying why and when to try again."""
         return self.release(
             row,
@@ -231,7 +207,7 @@ class LiveLikeProfileQuerySet(QuerySet[Any]):
 
     # -- client-generated tokens: usable at once, profile id learned later ----------
 
-    def create_minting(self, user: Any, nickname: str | None) -> Any:
+    def create_minting(self, user: Any, nickname: str | None) -> LiveLikeProfile:
         """INSERT the user's row, usable at once (it mints tokens); ``IntegrityError`` if any."""
         return self.create(
             user_id=user.pk,
@@ -243,7 +219,7 @@ class LiveLikeProfileQuerySet(QuerySet[Any]):
             nickname_sync_due=bool(nickname),
         )
 
-    def make_minting(self, row: ProfileRow, user: Any) -> bool:
+    def make_minting(self, row: LiveLikeProfile, user: Any) -> bool:
         """Make a ``failed``, ``conflict`` or dead ``pending`` row active, minting its tokens.
 
         Never gives a fresh custom id to a row that already names a profile;
@@ -268,7 +244,7 @@ class LiveLikeProfileQuerySet(QuerySet[Any]):
             )
         )
 
-    def store_profile_id(self, row: ProfileRow, profile_id: str, **fields: Any) -> bool:
+    def store_profile_id(self, row: LiveLikeProfile, profile_id: str, **fields: Any) -> bool:
         """Store the profile id LiveLike answered (and ``fields``), unless the row has one already.
 
         Raises ``IntegrityError`` if another row has that id.
@@ -280,7 +256,7 @@ class LiveLikeProfileQuerySet(QuerySet[Any]):
             setattr(row, name, value)
         return True
 
-    def retry_later(self, row: ProfileRow, at: datetime) -> None:
+    def retry_later(self, row: LiveLikeProfile, at: datetime) -> None:
         """Count a failed call for this row, and ask LiveLike again not before ``at``."""
         self.filter(pk=row.pk).update(attempts=F("attempts") + 1, next_attempt_at=at)
         row.attempts += 1
@@ -288,7 +264,7 @@ class LiveLikeProfileQuerySet(QuerySet[Any]):
 
     # -- what LiveLike says of a profile (livelike_sync, the admin's refresh) ------
 
-    def mark_revoked(self, row: ProfileRow, reason: str) -> bool:
+    def mark_revoked(self, row: LiveLikeProfile, reason: str) -> bool:
         """LiveLike refuses the row's token: ``revoked``, unless the row changed since read."""
         return bool(
             self._as_read(row).update(
@@ -300,7 +276,7 @@ class LiveLikeProfileQuerySet(QuerySet[Any]):
 
     def record_refresh(
         self,
-        row: ProfileRow,
+        row: LiveLikeProfile,
         *,
         profile_id: str | None = None,
         restore: bool = False,
@@ -334,23 +310,23 @@ class LiveLikeProfileQuerySet(QuerySet[Any]):
             setattr(row, name, value)
         return True
 
-    def _as_read(self, row: ProfileRow) -> QuerySet:
+    def _as_read(self, row: LiveLikeProfile) -> QuerySet:
         return self.filter(pk=row.pk, status=row.status, profile_id=row.profile_id)
 
     # -- the nickname ----------------------------------------------------------------
 
-    def record_nickname(self, row: ProfileRow, nickname: str) -> None:
+    def record_nickname(self, row: LiveLikeProfile, nickname: str) -> None:
         """LiveLike accepted ``nickname``: store it, with nothing left to push."""
         row.nickname = self.model.fit("nickname", nickname)
         self.filter(pk=row.pk).update(
             nickname=row.nickname, nickname_sync_due=False, updated_at=timezone.now()
         )
 
-    def mark_nickname_due(self, row: ProfileRow) -> None:
+    def mark_nickname_due(self, row: LiveLikeProfile) -> None:
         """The push failed: try again at the user's next login or save."""
         self.filter(pk=row.pk).update(nickname_sync_due=True)
 
-    def mark_nickname_refused(self, row: ProfileRow, reason: str) -> None:
+    def mark_nickname_refused(self, row: LiveLikeProfile, reason: str) -> None:
         """LiveLike refused the nickname as such: not pushed again before the next save."""
         self.filter(pk=row.pk, status=self.model.Status.ACTIVE).update(
             nickname_sync_due=False,
@@ -358,7 +334,7 @@ class LiveLikeProfileQuerySet(QuerySet[Any]):
             updated_at=timezone.now(),
         )
 
-    def clear_nickname_refused(self, row: ProfileRow) -> None:
+    def clear_nickname_refused(self, row: LiveLikeProfile) -> None:
         """A nickname was accepted: forget an earlier refusal."""
         if row.last_error.startswith(NICKNAME_REFUSED):
             self.filter(
@@ -367,11 +343,11 @@ class LiveLikeProfileQuerySet(QuerySet[Any]):
 
     # -- the token -----------------------------------------------------------------------
 
-    def mark_credential_problem(self, row: ProfileRow, problem: str) -> None:
+    def mark_credential_problem(self, row: LiveLikeProfile, problem: str) -> None:
         """Say on the row why it has no token to hand out; the status stays."""
         self.filter(pk=row.pk).exclude(last_error=problem).update(last_error=problem)
 
-    def clear_last_error(self, row: ProfileRow) -> None:
+    def clear_last_error(self, row: LiveLikeProfile) -> None:
         """Clear the error the row was read with, unless another was written since."""
         self.filter(pk=row.pk, last_error=row.last_error).update(last_error="")
 
@@ -391,3 +367,21 @@ def _at_or_before(name: str, now: datetime) -> Q:
 
 def _lease_dead(status: Any, now: datetime) -> Q:
     return Q(status=status.PENDING) & _at_or_before("lease_expires_at", now)
+
+
+def is_claimable(row: LiveLikeProfile, now: datetime) -> bool:
+    """Whether ``row`` may be claimed now: the rule of :meth:`~.claimable_q`, in Python."""
+    status = row.Status
+    due = row.next_attempt_at is None or row.next_attempt_at <= now
+    if row.status == status.FAILED:
+        return due
+    if row.status == status.PENDING:
+        return row.lease_expires_at is None or row.lease_expires_at <= now
+    if row.status == status.CONFLICT:
+        return due and bool(row.custom_id) and tokens.can_mint()
+    return False
+
+
+def has_live_claim(row: LiveLikeProfile | None, now: datetime) -> bool:
+    """Whether ``row`` is ``pending`` with a lease still running: a create in flight."""
+    return row is not None and row.status == row.Status.PENDING and not is_claimable(row, now)

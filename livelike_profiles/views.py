@@ -262,7 +262,7 @@ def _unreadable(profile: LiveLikeProfile) -> Response:
         "This profile's access token cannot be decrypted: an operator must restore "
         "the encryption key."
     )
-    if not profile.__dict__.get("access_token"):
+    if not profile.stored_token:
         detail = _(
             "This profile's access token is minted by the site: an operator must set "
             "the client secret."

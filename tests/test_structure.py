@@ -1,12 +1,15 @@
-"""The package's shape: no module imports, directly or through others, one that imports it.
+"""The package's shape: no import cycles, one writer of rows, no reaching into private state.
 
-Every import counts, the ones inside functions too: that is where a cycle hides.
+Every import run counts, the ones inside functions too: that is where a cycle
+hides. Imports under ``if TYPE_CHECKING:`` do not: they never run.
 """
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
+
+from livelike_profiles.models import LiveLikeErasure, LiveLikeProfile
 
 PACKAGE = Path(__file__).resolve().parent.parent / "livelike_profiles"
 
@@ -22,10 +25,32 @@ def _modules() -> dict[str, Path]:
     return found
 
 
+def _is_type_checking(node: ast.AST) -> bool:
+    """Whether ``node`` is ``if TYPE_CHECKING:`` (or ``typing.TYPE_CHECKING``)."""
+    if not isinstance(node, ast.If):
+        return False
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _run_nodes(tree: ast.AST):
+    """Every node of ``tree`` but those under ``if TYPE_CHECKING:`` (their ``else`` included)."""
+    for child in ast.iter_child_nodes(tree):
+        if _is_type_checking(child):
+            for other in child.orelse:
+                yield other
+                yield from _run_nodes(other)
+            continue
+        yield child
+        yield from _run_nodes(child)
+
+
 def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in _run_nodes(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom):
             base = package.split(".")[: len(package.split(".")) - node.level + 1]
             target = (
@@ -82,6 +107,129 @@ def test_no_import_cycle_in_the_package():
 
 def test_the_cycle_finder_finds_one():
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_imports_for_the_type_checker_only_are_no_edge(tmp_path):
+    (tmp_path / "a.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .b import B\n"
+        "else:\n    from .c import C\n"
+    )
+    modules = {"p.a": tmp_path / "a.py", "p.b": tmp_path / "b.py", "p.c": tmp_path / "c.py"}
+    assert _imports("p.a", tmp_path / "a.py", modules) == {"p.c"}
+
+
+# -- no reaching into another module's or a model instance's private state -------------
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
+
+
+def _module_aliases(name: str, path: Path, tree: ast.AST, modules: dict[str, Path]) -> set[str]:
+    """The names ``path`` binds to modules of the package (``from . import client``)."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    aliases = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            base = package.split(".")[: len(package.split(".")) - node.level + 1]
+            target = ".".join(base + ([node.module] if node.module else []))
+            aliases |= {
+                alias.asname or alias.name
+                for alias in node.names
+                if f"{target}.{alias.name}" in modules
+            }
+    return aliases
+
+
+def _reaches_into_private_names(name: str, path: Path, modules: dict[str, Path]) -> list[str]:
+    """Private names of the package's other modules that ``path`` imports or reads."""
+    tree = ast.parse(path.read_text())
+    aliases = _module_aliases(name, path, tree, modules)
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            found += [f"from {node.module} import {a.name}" for a in node.names if _private(a.name)]
+        elif (
+            isinstance(node, ast.Attribute)
+            and _private(node.attr)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in aliases
+        ):
+            found.append(f"{node.value.id}.{node.attr}")
+    return [f"{path.name}:{where}" for where in found]
+
+
+def test_no_module_reads_another_modules_private_names():
+    modules = _modules()
+    found = [
+        where
+        for name, path in modules.items()
+        for where in _reaches_into_private_names(name, path, modules)
+    ]
+    assert found == []
+
+
+def test_the_private_name_finder_finds_both_ways(tmp_path):
+    module = tmp_path / "a.py"
+    module.write_text("from . import b\nfrom .b import _x\nb._y()\nb.z()\n")
+    modules = {"p.a": module, "p.b": tmp_path / "b.py"}
+    assert _reaches_into_private_names("p.a", module, modules) == [
+        "a.py:from b import _x",
+        "a.py:b._y",
+    ]
+
+
+# The model instances' stored values: only the field that stores them reads its own.
+_FIELD_NAMES = {
+    field.attname
+    for model in (LiveLikeProfile, LiveLikeErasure)
+    for field in model._meta.concrete_fields
+}
+
+
+def _reaches_into_instances(path: Path) -> list[str]:
+    """``x._state``, and ``x.__dict__`` read by a model field's name, in ``path``."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Attribute) and node.attr == "_state":
+            found.append(f"{path.name}:{node.lineno}: {ast.unparse(node)}")
+        keyed = None
+        if isinstance(node, ast.Subscript):
+            keyed = (node.value, node.slice)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.args:
+            keyed = (node.func.value, node.args[0]) if node.func.attr == "get" else None
+        if keyed is None:
+            continue
+        holder, key = keyed
+        if (
+            isinstance(holder, ast.Attribute)
+            and holder.attr == "__dict__"
+            and isinstance(key, ast.Constant)
+            and key.value in _FIELD_NAMES
+        ):
+            found.append(f"{path.name}:{node.lineno}: {ast.unparse(node)}")
+    return found
+
+
+def test_only_user_state_reads_a_users_state_and_only_the_field_its_stored_value():
+    """``_state`` and a model instance's ``__dict__`` are Django's: each read in one place."""
+    allowed = {"livelike_profiles.user_state", "livelike_profiles.fields"}
+    found = [
+        where
+        for name, path in _modules().items()
+        if name not in allowed
+        for where in _reaches_into_instances(path)
+    ]
+    assert found == []
+
+
+def test_the_instance_reach_finder_finds_each_way(tmp_path):
+    module = tmp_path / "m.py"
+    module.write_text(
+        "user._state.adding\nrow.__dict__['access_token']\nrow.__dict__.get('status')\n"
+        "request.__dict__['_memo']\n"
+    )
+    assert len(_reaches_into_instances(module)) == 3
 
 
 def test_signals_only_declare():

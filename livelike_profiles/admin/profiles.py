@@ -36,9 +36,9 @@ MASK = "••••"
 
 def mask_token(profile: LiveLikeProfile) -> str:
     """The token as an operator may see it: ``••••`` and its last four characters."""
-    if "access_token" not in profile.__dict__:  # deferred
+    if profile.stored_token is None:  # deferred
         profile.refresh_from_db(fields=["access_token"])
-    stored = profile.__dict__["access_token"]  # the ciphertext
+    stored = profile.stored_token or ""  # the ciphertext
     if profile.uses_minted_tokens:
         # A minted token's tail would only show its signature. A token stored
         # before the site minted them may still be in the row: say so, not its tail.

@@ -71,7 +71,7 @@ def waiting(monkeypatch) -> threading.Event:
     started = threading.Event()
     real = claim_locks.wait_for_release
 
-    def wait(*args: Any) -> bool | None:
+    def wait(*args: Any) -> claim_locks.LockWait:
         started.set()
         return real(*args)
 

@@ -727,7 +727,7 @@ def test_provisioning_deferred_to_the_commit_never_raises_into_it(
     def database_gone(user, row):
         raise OperationalError("the database went away")
 
-    monkeypatch.setattr(provisioning, "_provision", database_gone)
+    monkeypatch.setattr(provisioning, "_claim_or_wait", database_gone)
     user = make_user()
     with caplog.at_level(logging.ERROR), transaction.atomic():
         ensure_profile(user)

@@ -1,4 +1,4 @@
-"""The outcome of one provisioning call, as the backfill's report counts it."""
+"""The result of one provisioning call (:class:`ProvisionResult`), as the backfill counts it."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from .models import LiveLikeProfile
 
 
 @dataclass(frozen=True)
-class Provisioned:
+class ProvisionResult:
     """What one call of :func:`~livelike_profiles.provisioning.provision` did.
 
     ``row`` is what ``ensure_profile`` returns; ``created`` and

@@ -1,8 +1,9 @@
-"""The user's row as Django caches it on the user instance (``user.livelike_profile``).
+"""What Django keeps on a user instance: whether it was saved, and its cached row.
 
-Read and written here only, without a query: a row loaded once (or known
-to be missing) costs nothing to read again. A user object that is no model
-instance (a stateless JWT user, simplejwt's ``TokenUser``) caches nothing.
+The row cached as ``user.livelike_profile`` is read and written here only,
+without a query: a row loaded once (or known to be missing) costs nothing to
+read again. A user object that is no model instance (a stateless JWT user,
+simplejwt's ``TokenUser``) caches nothing.
 """
 
 from __future__ import annotations
@@ -19,6 +20,12 @@ _NAME = "livelike_profile"
 def _cache(user: Any) -> dict[str, Any] | None:
     state = getattr(user, "_state", None)
     return state.fields_cache if state is not None else None
+
+
+def is_saved(user: Any) -> bool:
+    """Whether ``user`` was saved (has a primary key, and is no instance being added)."""
+    state = getattr(user, "_state", None)
+    return user.pk is not None and not (state is not None and state.adding)
 
 
 def is_known(user: Any) -> bool:
