@@ -21,6 +21,7 @@ from .client import RemoteProfile, get_client
 from .exceptions import LiveLikeError, LiveLikeRejected, LiveLikeTokenRejected
 from .models import LiveLikeProfile
 from .nicknames import nickname_for
+from .querysets import LiveLikeProfileQuerySet
 
 # Part of provisioning: its log lines go where the README says provisioning's do.
 logger = logging.getLogger("livelike_profiles.provisioning")
@@ -63,13 +64,12 @@ def _insert(user: AbstractBaseUser) -> tuple[LiveLikeProfile | None, bool]:
         _rows().raise_if_user_gone(user.pk)
     try:
         with _savepoint():
-            row = _rows().create_minting(user, nickname)
+            return _rows().create_minting(user, nickname), True
     except IntegrityError:
-        row = _rows().of_user(user.pk)
-        if row is None:  # a rival's row unseen in a snapshot, or the user is gone
+        rivals = _rows().of_user(user.pk)
+        if rivals is None:  # a rival's row unseen in a snapshot, or the user is gone
             _rows().raise_if_user_gone(user.pk)
-        return row, False
-    return row, True
+        return rivals, False
 
 
 def learn_profile_id(row: LiveLikeProfile) -> LiveLikeProfile:
@@ -116,8 +116,7 @@ def learn_profile_id(row: LiveLikeProfile) -> LiveLikeProfile:
         )
         return row
     if not learned:
-        fresh: LiveLikeProfile = _rows().get(pk=row.pk)  # _rows() is Any to mypy
-        return fresh
+        return _rows().get(pk=row.pk)
     logger.info("LiveLike profile id learned: user=%s profile=%s", row.user_id, remote.id)
     return row
 
@@ -175,7 +174,7 @@ def _db() -> str:
     return router.db_for_write(LiveLikeProfile)
 
 
-def _rows() -> Any:
+def _rows() -> LiveLikeProfileQuerySet:
     """Rows on the primary: what was just written is read back."""
     return LiveLikeProfile.objects.using(_db())
 
