@@ -13,6 +13,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
+from livelike_profiles.conf import MAX_SECONDS
 from livelike_profiles.erasure import Erased, ErasureReport, erase_due
 from livelike_profiles.refresh_from_livelike import SyncOutcome, SyncReport, sync_profiles, syncable
 
@@ -21,7 +22,7 @@ from ..output import progress_reporter, table
 
 # Ten years: more is no different (nothing synced before then), and NaN, infinity or
 # 1e300 hours would fail in the date arithmetic with a traceback.
-MAX_STALE_HOURS = 10 * 365 * 24
+MAX_STALE_HOURS = MAX_SECONDS // 3600
 
 
 class Command(BaseCommand):
