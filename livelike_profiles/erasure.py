@@ -27,7 +27,7 @@ from .after_commit import after_commit
 from .backoff import retry_delay
 from .client import get_client
 from .conf import conf
-from .exceptions import LiveLikeError, LiveLikeRejected
+from .exceptions import LiveLikeError, LiveLikeRejected, describe_error
 from .models import LiveLikeErasure, LiveLikeProfile
 
 logger = logging.getLogger(__name__)
@@ -199,8 +199,8 @@ def erase(erasure_pk: Any, *, ignoring_backoff: bool = False, using: str | None 
         outcome = _erase_at_livelike(rows, erasure)
     except Exception as error:
         delay = retry_delay(erasure.attempts, error)
+        reason = describe_error(error)
         if isinstance(error, LiveLikeError):
-            reason = f"{type(error).__name__}: {error.summary()}"
             logger.warning(
                 "LiveLike profile not erased, will retry: user=%s profile=%s attempt=%s "
                 "error=%s retry_in_s=%.0f",
@@ -211,7 +211,6 @@ def erase(erasure_pk: Any, *, ignoring_backoff: bool = False, using: str | None 
                 delay,
             )
         else:
-            reason = f"{type(error).__name__}: unexpected error, see the log"
             logger.exception(
                 "LiveLike erasure raised: user=%s attempt=%s", erasure.user_pk, erasure.attempts
             )
