@@ -198,14 +198,15 @@ def check_batch_size(size: int) -> None:
 def in_pk_batches(rows: QuerySet, size: int) -> Iterator[list[Any]]:
     """``rows`` in primary-key order, ``size`` at a time, each batch read once the last is done.
 
-    Memory stays flat however many rows there are, and a row written meanwhile
-    never shifts the batches still to come (as an offset would).
+    Memory stays flat however many rows there are. Each batch starts after the
+    last primary key seen, not at an offset, so rows that leave ``rows``
+    meanwhile (provisioned by another runner, say) make the next batch skip none.
     """
     rows = rows.order_by("pk")
-    after = None
-    while batch := list((rows if after is None else rows.filter(pk__gt=after))[:size]):
+    batch = list(rows[:size])
+    while batch:
         yield batch
-        after = batch[-1].pk
+        batch = list(rows.filter(pk__gt=batch[-1].pk)[:size])
 
 
 class _Interruptible(Protocol):

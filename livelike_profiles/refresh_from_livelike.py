@@ -179,8 +179,9 @@ def _refreshed(row: LiveLikeProfile, answer: RemoteProfile, learned: bool) -> Sy
 def _nickname_update(row: LiveLikeProfile, answer: RemoteProfile) -> tuple[str | None, bool, str]:
     """The nickname to store (``None``: keep the row's), whether the site's was sent, and a note.
 
-    LiveLike's nickname wins, unless the site's own is waiting to be pushed
-    (``nickname_sync_due``): that push, not a read, settles it.
+    LiveLike's nickname is taken, unless the site's own is waiting to be
+    pushed (``nickname_sync_due``): the push settles it, not this read. A read
+    that sent the site's (:func:`.sends_nickname_first`) stores what LiveLike answered.
     """
     if sends_nickname_first(row):  # as fetch() decided: the row is unchanged
         nickname = settled_nickname(row, answer)
