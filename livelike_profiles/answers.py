@@ -21,6 +21,7 @@ from typing import Any, Final, Literal, Protocol, TypedDict, TypeGuard
 from .exceptions import (
     LiveLikeBadResponse,
     LiveLikeConflict,
+    LiveLikeError,
     LiveLikeRateLimited,
     LiveLikeRejected,
     LiveLikeTokenRejected,
@@ -108,22 +109,7 @@ def parse_answer(
     context: _Context = {"method": method, "url": url, "status_code": status, "response": response}
     data = _json_body(response) if response.content else None
     if status >= 400 or status < 200:
-        detail, errors = _error_detail(data, response)
-        if status == 429:
-            retry_after = _retry_after(response.headers.get("Retry-After"))
-            raise LiveLikeRateLimited(detail, retry_after=retry_after, **context)
-        if status >= 500 or status < 200:
-            raise LiveLikeUnavailable(detail, **context)
-        if status in (401, 403):
-            # Revoking a row is an operator's matter: only LiveLike's own (JSON) refusal
-            # of the profile's token says the token is dead, not a firewall's page.
-            if whose_token == PROFILE and isinstance(data, dict):
-                raise LiveLikeTokenRejected(detail, errors=errors, **context)
-            if whose_token != ADMIN:
-                raise LiveLikeUnavailable(detail, **context)
-        if status == 409:
-            raise LiveLikeConflict(detail, errors=errors, **context)
-        raise LiveLikeRejected(detail, errors=errors, **context)
+        raise _error_for(data, whose_token, context)
     if status >= 300:
         raise LiveLikeBadResponse("unexpected redirect", **context)
     if empty_ok and not response.content.strip():
@@ -131,6 +117,26 @@ def parse_answer(
     if not isinstance(data, dict):
         raise LiveLikeBadResponse(_describe_body(response), **context)
     return data
+
+
+def _error_for(data: Any, whose_token: WhoseToken, context: _Context) -> LiveLikeError:
+    """The exception an error answer (or a status below 200) raises; see :func:`parse_answer`."""
+    response, status = context["response"], context["status_code"]
+    detail, errors = _error_detail(data, response)
+    if status == 429:
+        retry_after = _retry_after(response.headers.get("Retry-After"))
+        return LiveLikeRateLimited(detail, retry_after=retry_after, **context)
+    if status >= 500 or status < 200:
+        return LiveLikeUnavailable(detail, **context)
+    if status in (401, 403) and whose_token != ADMIN:
+        # Revoking a row is an operator's matter: only LiveLike's own (JSON) refusal
+        # of the profile's token says the token is dead, not a firewall's page.
+        if whose_token == PROFILE and isinstance(data, dict):
+            return LiveLikeTokenRejected(detail, errors=errors, **context)
+        return LiveLikeUnavailable(detail, **context)
+    if status == 409:
+        return LiveLikeConflict(detail, errors=errors, **context)
+    return LiveLikeRejected(detail, errors=errors, **context)
 
 
 def _json_body(response: Response) -> Any:
@@ -216,24 +222,29 @@ def _retry_after(value: str | None) -> float | None:
 def remote_profile(data: dict[str, Any], *, require_token: bool, url: str) -> RemoteProfile:
     """The profile in an answer; :class:`LiveLikeBadResponse` if its id or token is unusable."""
     profile_id = data.get("id")
-    token = data.get("access_token") or ""
     if not is_profile_id(profile_id):
         raise LiveLikeBadResponse("the profile in the answer has no usable id", url=url)
-    if not isinstance(token, str) or (require_token and not token):
-        raise LiveLikeBadResponse("the created profile in the answer has no access token", url=url)
-    if token and not _TOKEN_RE.fullmatch(token):
-        raise LiveLikeBadResponse("the access token in the answer is malformed", url=url)
     nickname = data.get("nickname")
     custom_id = data.get("custom_id")
     custom_data = data.get("custom_data")
     return RemoteProfile(
         id=profile_id,
         nickname=clean_text(nickname, _NICKNAME_MAX_LENGTH) if isinstance(nickname, str) else "",
-        access_token=token,
+        access_token=_token_in(data, require_token=require_token, url=url),
         custom_id=custom_id if isinstance(custom_id, str) else None,
         custom_data=custom_data if isinstance(custom_data, str) else "",
         data=_redact(data),
     )
+
+
+def _token_in(data: dict[str, Any], *, require_token: bool, url: str) -> str:
+    """The answer's access token (``""``: none); :class:`LiveLikeBadResponse` if unusable."""
+    token = data.get("access_token") or ""
+    if not isinstance(token, str) or (require_token and not token):
+        raise LiveLikeBadResponse("the created profile in the answer has no access token", url=url)
+    if token and not _TOKEN_RE.fullmatch(token):
+        raise LiveLikeBadResponse("the access token in the answer is malformed", url=url)
+    return token
 
 
 def is_profile_id(value: Any) -> TypeGuard[str]:

@@ -24,7 +24,7 @@ from . import notify, tokens
 from .backoff import backoff_seconds, retry_delay
 from .client import clean_text
 from .create_at_livelike import Obtained, Unrecoverable, obtain
-from .exceptions import LiveLikeError
+from .exceptions import LiveLikeError, describe_error
 from .models import LiveLikeProfile
 from .querysets import LiveLikeProfileQuerySet, Released
 from .results import ProvisionResult
@@ -125,10 +125,7 @@ class Attempt:
     def failed(self, error: Exception) -> ProvisionResult:
         """LiveLike (or this code) failed: the row is ``failed``, due again after a backoff."""
         delay = retry_delay(self.row.attempts, error)
-        if isinstance(error, LiveLikeError):
-            reason = f"{type(error).__name__}: {error.summary()}"
-        else:  # its message could hold anything; the traceback is in the log
-            reason = f"{type(error).__name__}: unexpected error, see the log"
+        reason = describe_error(error)  # the traceback of an unexpected one is in the log
         retry_at = timezone.now() + timedelta(seconds=delay)
         fresh, released = self._release(
             _rows().release_unusable(self.row, self.claim, Status.FAILED, _fit(reason), retry_at)

@@ -25,9 +25,17 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from . import claim_locks, user_state
-from .concurrency import Throttle, Workers, retry_rate_limited
+from .concurrency import (
+    RunReport,
+    Throttle,
+    Workers,
+    check_batch_size,
+    in_pk_batches,
+    retry_rate_limited,
+    run_in_batches,
+)
 from .conf import conf
-from .exceptions import LiveLikeRateLimited, UserGone
+from .exceptions import LiveLikeRateLimited, UserGone, describe_error
 from .models import LiveLikeProfile
 from .provisioning import ensure_profile, provision
 from .results import ProvisionResult
@@ -178,20 +186,23 @@ _UNUSABLE: dict[str, Outcome] = {
 
 
 @dataclass
-class BackfillReport:
+class BackfillReport(RunReport[Outcome, UserResult]):
     """Counts of a backfill run; ``failures`` keeps the first few failed users."""
+
+    OUTCOMES = Outcome
+    KEPT = (Outcome.FAILED, Outcome.CONFLICT)
+    MAX_KEPT = MAX_FAILURES_KEPT = 20
 
     selected: int = 0
     to_do: int = 0
-    done: int = 0
-    counts: dict[Outcome, int] = field(default_factory=lambda: dict.fromkeys(Outcome, 0))
-    failures: list[UserResult] = field(default_factory=list)
     errors: int = 0
-    interrupted: bool = False
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
 
-    MAX_FAILURES_KEPT = 20
+    @property
+    def failures(self) -> list[UserResult]:
+        """The first ``MAX_FAILURES_KEPT`` users left without a profile, with their error."""
+        return self.kept
 
     @property
     def created(self) -> int:
@@ -212,23 +223,12 @@ class BackfillReport:
     def elapsed(self) -> float:
         return (self.finished or time.monotonic()) - self.started
 
-    def add(self, result: UserResult) -> None:
-        """Count one user's result."""
-        self.done += 1
-        self.counts[result.outcome] += 1
-        if result.outcome in (Outcome.FAILED, Outcome.CONFLICT):
-            self._keep(result)
-
     def add_error(self, user_pk: Any, error: BaseException) -> None:
         """Count a user whose provisioning raised something other than a LiveLike error."""
         self.done += 1
         self.errors += 1
-        detail = LiveLikeProfile.fit("last_error", f"{type(error).__name__}: {error}")
-        self._keep(UserResult(user_pk, Outcome.FAILED, detail))
-
-    def _keep(self, result: UserResult) -> None:
-        if len(self.failures) < self.MAX_FAILURES_KEPT:
-            self.failures.append(result)
+        detail = LiveLikeProfile.fit("last_error", describe_error(error, in_report=True))
+        self.keep(UserResult(user_pk, Outcome.FAILED, detail))
 
 
 def locks_batches(using: str | None = None) -> bool:
@@ -250,41 +250,38 @@ def backfill(
     the calling thread's. ``on_result`` is called in the calling thread after
     each user. On ``KeyboardInterrupt`` the users in flight finish, the rest
     are left for the next run, and the report comes back with ``interrupted``.
+
+    Users are read in primary-key order, a batch at a time, with their row's
+    status. On PostgreSQL and MariaDB/MySQL each batch's users are locked
+    while it runs, and those another runner holds are skipped: several
+    runners share the work without waiting on each other.
     """
-    if batch_size < 1:
-        raise ValueError("batch_size must be at least 1")
+    check_batch_size(batch_size)
     using = users.db
     if connections[using].in_atomic_block:
         raise RuntimeError("backfill() must not run inside a transaction")
     report = BackfillReport(selected=users.count())
     todo = needing_profile(users)
     report.to_do = todo.count()
+    status = LiveLikeProfile.objects.filter(user_id=OuterRef("pk")).values("status")[:1]
+    pages = in_pk_batches(todo.annotate(livelike_backfill_status=Subquery(status)), batch_size)
     throttle = Throttle()
 
     def work(user: WithAnnotations[AbstractBaseUser, _PageAnnotations]) -> UserResult:
         return provision_user(user, status=user.livelike_backfill_status, throttle=throttle)
 
-    after = None
-    with Workers(work, concurrency) as workers:
-        try:
-            while True:
-                page = _next_page(todo, after, batch_size)
-                if not page:
-                    break
-                after = page[-1].pk
-                # The locks last as long as the batch: another runner skips its users.
-                with claim_locks.holding_unheld([user.pk for user in page], using) as held:
-                    batch = [user for user in page if user.pk in held]
-                    for user, result in workers.map(batch):
-                        _count(report, user, result)
-                        if on_result is not None:
-                            on_result(report)
-        except KeyboardInterrupt:
-            workers.cancelled.set()
-            report.interrupted = True
-            # Users already with a thread finish and are counted; the rest wait for a rerun.
-            for user, result in workers.drain():
+    def run_batch(workers: Workers[Any, UserResult], page: list[Any]) -> None:
+        # The locks last as long as the batch: another runner skips its users.
+        with claim_locks.holding_unheld([user.pk for user in page], using) as held:
+            for user, result in workers.map([user for user in page if user.pk in held]):
                 _count(report, user, result)
+                if on_result is not None:
+                    on_result(report)
+
+    def settle(user: Any, result: UserResult | BaseException | None) -> None:
+        _count(report, user, result)
+
+    run_in_batches(report, work, concurrency, pages, run_batch, settle)
     report.finished = time.monotonic()
     return report
 
@@ -299,16 +296,6 @@ def _count(report: BackfillReport, user: Any, result: Any) -> None:
 
 class _PageAnnotations(TypedDict):
     livelike_backfill_status: str | None  # the row's, None: no row yet
-
-
-def _next_page(
-    todo: QuerySet, after: Any, size: int
-) -> list[WithAnnotations[AbstractBaseUser, _PageAnnotations]]:
-    page = todo.order_by("pk")
-    if after is not None:
-        page = page.filter(pk__gt=after)
-    status = LiveLikeProfile.objects.filter(user_id=OuterRef("pk")).values("status")[:1]
-    return list(page.annotate(livelike_backfill_status=Subquery(status))[:size])
 
 
 def provision_users(users: Iterable[AbstractBaseUser]) -> list[UserResult]:

@@ -6,12 +6,12 @@ import math
 import random
 
 from .client import MAX_RETRY_AFTER
-from .conf import conf
+from .conf import MAX_SECONDS, conf
 from .exceptions import LiveLikeRateLimited
 
-# The longest backoff ever written, whatever the settings say: far beyond any
-# sane RETRY_MAX_SECONDS, and far from datetime's limits.
-_LONGEST_DELAY = 10 * 366 * 86400.0
+# The longest backoff ever written, whatever the settings say: the longest
+# RETRY_MAX_SECONDS the checks accept, and far from datetime's limits.
+_LONGEST_DELAY = float(MAX_SECONDS)
 # Past this many failures the backoff is at its cap for any sane settings;
 # capping the exponent keeps 2 ** attempts from overflowing a float.
 _MAX_BACKOFF_EXPONENT = 32

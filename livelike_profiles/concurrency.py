@@ -1,6 +1,7 @@
-"""Running bulk work against LiveLike: worker threads, a shared pause after a 429, and its retries.
+"""Running bulk work against LiveLike: batches fed to worker threads, a shared pause after a 429.
 
-Used by the backfill (``livelike_provision``) and the refresh (``livelike_sync``).
+Used by the backfill (``livelike_provision``), the refresh (``livelike_sync``)
+and, for its report, the erasure of the outbox.
 """
 
 from __future__ import annotations
@@ -8,10 +9,12 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from django.db import connections
+from django.db.models import QuerySet
 
 from .exceptions import LiveLikeRateLimited
 
@@ -133,3 +136,106 @@ class Workers(Generic[T, R]):
                 self._results.put((item, result))
         finally:
             connections.close_all()  # this thread's connections only
+
+
+# -- a run over batches --------------------------------------------------------------
+
+
+class _Outcome(Protocol):
+    """A result that says what happened to its item (``outcome``)."""
+
+    @property
+    def outcome(self) -> Any: ...
+
+
+OutcomeT = TypeVar("OutcomeT")
+ResultT = TypeVar("ResultT", bound=_Outcome)
+
+
+@dataclass
+class RunReport(Generic[OutcomeT, ResultT]):
+    """What every bulk run counts: each outcome, how many items are done, whether Ctrl-C stopped it.
+
+    A subclass lists its ``OUTCOMES``; it keeps the first ``MAX_KEPT`` results
+    whose outcome is one of ``KEPT`` (the ones an operator wants named), in ``kept``.
+    """
+
+    OUTCOMES: ClassVar[Iterable[Any]] = ()
+    KEPT: ClassVar[tuple[Any, ...]] = ()
+    MAX_KEPT: ClassVar[int] = 0
+
+    done: int = 0
+    counts: dict[OutcomeT, int] = field(init=False)
+    kept: list[ResultT] = field(default_factory=list)
+    interrupted: bool = False
+
+    def __post_init__(self) -> None:
+        self.counts = dict.fromkeys(self.OUTCOMES, 0)
+
+    def add(self, result: ResultT) -> None:
+        """Count one item's result, and keep it if it is worth naming."""
+        self.count(result.outcome)
+        if result.outcome in self.KEPT:
+            self.keep(result)
+
+    def count(self, outcome: OutcomeT) -> None:
+        """Count one item done with ``outcome``."""
+        self.done += 1
+        self.counts[outcome] += 1
+
+    def keep(self, result: ResultT) -> None:
+        """Keep ``result`` to name it in the report, unless ``MAX_KEPT`` are kept already."""
+        if len(self.kept) < self.MAX_KEPT:
+            self.kept.append(result)
+
+
+def check_batch_size(size: int) -> None:
+    """Raise :class:`ValueError` for a batch size below 1, before a run starts."""
+    if size < 1:
+        raise ValueError("batch_size must be at least 1")
+
+
+def in_pk_batches(rows: QuerySet, size: int) -> Iterator[list[Any]]:
+    """``rows`` in primary-key order, ``size`` at a time, each batch read once the last is done.
+
+    Memory stays flat however many rows there are. Each batch starts after the
+    last primary key seen, not at an offset, so rows that leave ``rows``
+    meanwhile (provisioned by another runner, say) make the next batch skip none.
+    """
+    rows = rows.order_by("pk")
+    batch = list(rows[:size])
+    while batch:
+        yield batch
+        batch = list(rows.filter(pk__gt=batch[-1].pk)[:size])
+
+
+class _Interruptible(Protocol):
+    interrupted: bool
+
+
+def run_in_batches(
+    report: _Interruptible,
+    work: Callable[[T], R],
+    concurrency: int,
+    batches: Iterable[list[Any]],
+    run_batch: Callable[[Workers[T, R], list[Any]], None],
+    settle: Callable[[T, R | BaseException | None], None],
+) -> None:
+    """Hand each of ``batches`` to ``concurrency`` threads running ``work``, one batch at a time.
+
+    ``run_batch(workers, batch)`` gives the threads a batch (:meth:`Workers.map`)
+    and takes its results. On ``KeyboardInterrupt`` (Ctrl-C) no thread starts
+    another item, ``report.interrupted`` is set, and the items a thread already
+    holds finish: ``settle(item, result)`` takes each one's result. The rest
+    are left for the next run. Any other exception stops the threads once the
+    items handed over are done, and comes out.
+    """
+    with Workers(work, concurrency) as workers:
+        try:
+            for batch in batches:
+                run_batch(workers, batch)
+        except KeyboardInterrupt:
+            workers.cancelled.set()
+            report.interrupted = True
+            for item, result in workers.drain():
+                settle(item, result)

@@ -48,6 +48,12 @@ DELETE = "delete"
 KEEP = "keep"
 ON_USER_DELETE_CHOICES = (DELETE, KEEP)
 
+#: Ten years (of 365 days): the longest duration any key accepts (checks E003 and
+#: E016), and the longest wait anything here computes or takes as an option.
+#: Beyond it (or infinity, or NaN) the arithmetic on dates overflows, at a
+#: login rather than in ``manage.py check``.
+MAX_SECONDS = 10 * 365 * 24 * 3600
+
 
 class LiveLikeSettings:
     """Typed, lazily read view of ``settings.LIVELIKE`` with the documented defaults."""

@@ -71,7 +71,7 @@ def create(user: AbstractBaseUser, custom_id: str | None) -> RemoteProfile:
     try:
         return create_with(nickname)
     except LiveLikeRejected as error:
-        if nickname is None or error.status_code != 400:
+        if nickname is None or not error.refuses_value:
             raise
         # LiveLike refused the site's nickname (and created nothing): a user
         # without their nickname beats a user without a profile.

@@ -14,7 +14,7 @@ import threading
 import time
 import weakref
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 from typing import Any
@@ -26,8 +26,9 @@ from django.utils import timezone
 from .after_commit import after_commit
 from .backoff import retry_delay
 from .client import get_client
+from .concurrency import RunReport
 from .conf import conf
-from .exceptions import LiveLikeError, LiveLikeRejected
+from .exceptions import LiveLikeError, LiveLikeRejected, describe_error
 from .models import LiveLikeErasure, LiveLikeProfile
 
 logger = logging.getLogger(__name__)
@@ -79,25 +80,38 @@ def note_deleted(row: LiveLikeProfile, origin: Any, using: str) -> None:
     """
     if not conf.ERASES_ON_USER_DELETE or _deletes_rows_only(origin):
         return
+    entry = _erasure_entry(row)
+    if entry is None:
+        return
+    _, rows, locked = _bucket(origin, using)
+    if locked is not None and row.pk not in locked and not _locked_row(row.pk, using):
+        return  # a concurrent deletion of this user removed it: that one owes the erasure
+    rows[row.pk] = entry
+
+
+def _erasure_entry(row: LiveLikeProfile) -> dict[str, Any] | None:
+    """What the outbox needs to erase ``row``'s profile; ``None`` if LiveLike has none to find."""
     if row.profile_id is None and not row.custom_id:
-        return  # nothing at LiveLike can be found for it
+        return None
     not_before = None
     if row.status == LiveLikeProfile.Status.PENDING and row.lease_expires_at is not None:
         # A create in flight: its profile is found by custom id once it is over.
         not_before = row.lease_expires_at
-    pending = _pending(using)
-    key = id(origin)
-    if key not in pending:
-        pending[key] = (_hold(origin, pending, key), {}, _locked(origin, using))
-    _, rows, locked = pending[key]
-    if locked is not None and row.pk not in locked and not _locked_row(row.pk, using):
-        return  # a concurrent deletion of this user removed it: that one owes the erasure
-    rows[row.pk] = {
+    return {
         "user_pk": str(row.user_id),
         "profile_id": row.profile_id or "",
         "custom_id": row.custom_id or "",
         "not_before": not_before,
     }
+
+
+def _bucket(origin: Any, using: str) -> _Bucket:
+    """This deletion's bucket, made (and its rows locked) at its first row."""
+    pending = _pending(using)
+    key = id(origin)
+    if key not in pending:
+        pending[key] = (_hold(origin, pending, key), {}, _locked(origin, using))
+    return pending[key]
 
 
 def record_noted(origin: Any, using: str) -> None:
@@ -199,8 +213,8 @@ def erase(erasure_pk: Any, *, ignoring_backoff: bool = False, using: str | None 
         outcome = _erase_at_livelike(rows, erasure)
     except Exception as error:
         delay = retry_delay(erasure.attempts, error)
+        reason = describe_error(error)
         if isinstance(error, LiveLikeError):
-            reason = f"{type(error).__name__}: {error.summary()}"
             logger.warning(
                 "LiveLike profile not erased, will retry: user=%s profile=%s attempt=%s "
                 "error=%s retry_in_s=%.0f",
@@ -211,7 +225,6 @@ def erase(erasure_pk: Any, *, ignoring_backoff: bool = False, using: str | None 
                 delay,
             )
         else:
-            reason = f"{type(error).__name__}: unexpected error, see the log"
             logger.exception(
                 "LiveLike erasure raised: user=%s attempt=%s", erasure.user_pk, erasure.attempts
             )
@@ -257,13 +270,13 @@ def erase_now(pks: Iterable[Any], using: str | None = None) -> None:
 
 
 @dataclass
-class ErasureReport:
+class ErasureReport(RunReport[Erased, Any]):
     """Counts of a pass over the outbox."""
 
-    counts: dict[Erased, int] = field(default_factory=lambda: dict.fromkeys(Erased, 0))
+    OUTCOMES = Erased
+
     due: int = 0
     remaining: int = 0
-    interrupted: bool = False
 
     @property
     def failed(self) -> int:
@@ -272,7 +285,7 @@ class ErasureReport:
     @property
     def not_reached(self) -> int:
         """Erasures due that no attempt finished (the pass was interrupted)."""
-        return self.due - sum(self.counts.values())
+        return self.due - self.done
 
 
 def erase_due(*, ignoring_backoff: bool = True) -> ErasureReport:
@@ -290,7 +303,7 @@ def erase_due(*, ignoring_backoff: bool = True) -> ErasureReport:
         pks = list(due.order_by("pk").values_list("pk", flat=True).iterator())
         report.due = len(pks)
         for pk in pks:
-            report.counts[erase(pk, ignoring_backoff=ignoring_backoff)] += 1
+            report.count(erase(pk, ignoring_backoff=ignoring_backoff))
     except KeyboardInterrupt:
         # Nothing is lost: an attempt cut short keeps its row, claimed until its
         # lease runs out, then tried again (a profile already deleted is a 404, done).

@@ -117,6 +117,15 @@ class LiveLikeRejected(LiveLikeError):
         self.errors = errors or {}
         super().__init__(detail, **kwargs)
 
+    @property
+    def refuses_value(self) -> bool:
+        """Whether LiveLike refused a value the request sent (a nickname, say): a 400.
+
+        Only a 400 says so; any other refusal (401/403, 404, 409) is about the
+        request or its credential, and sending the same value again may succeed.
+        """
+        return self.status_code == 400
+
 
 class LiveLikeTokenRejected(LiveLikeRejected):
     """LiveLike no longer accepts the profile's access token the request carried (401 or 403).
@@ -138,3 +147,28 @@ class LiveLikeBadResponse(LiveLikeError):
     """LiveLike answered something we cannot use: not JSON, or a field missing."""
 
     description = "LiveLike sent an unusable answer"
+
+
+#: What an operator reads for an error whose message could hold anything (a
+#: token, a URL with a custom id): its traceback is in the log instead.
+UNEXPECTED = "unexpected error, see the log"
+
+
+def describe_error(error: BaseException, *, in_report: bool = False) -> str:
+    """``error`` as operators read it: its class, then what went wrong; never a token or a URL.
+
+    By default, for what is stored and shown later (a row's ``last_error``):
+    a LiveLike error's :meth:`~LiveLikeError.summary`, and for any other error
+    only that it happened (:data:`UNEXPECTED`). With ``in_report``, for the
+    report of a run, read at once by whoever started it (a command's output,
+    an admin message): any other error's own message, and a LiveLike status
+    never left bare (its description stands in when LiveLike said nothing).
+    """
+    if isinstance(error, LiveLikeError):
+        said = error.summary()
+        if in_report:
+            status = f"HTTP {error.status_code}" if error.status_code is not None else ""
+            said = ": ".join(part for part in (status, error.detail or error.description) if part)
+    else:
+        said = str(error) if in_report else UNEXPECTED
+    return f"{type(error).__name__}: {said}" if said else type(error).__name__

@@ -76,7 +76,7 @@ def push_nickname(user: AbstractBaseUser) -> bool:
     try:
         remote = get_client().update_own_profile(row.access_token, nickname=wanted)
     except LiveLikeRejected as error:
-        if error.status_code != 400:
+        if not error.refuses_value:
             return _push_failed(user, row, error)
         # LiveLike refuses this nickname as such: asking again at every login
         # would only be refused again. The next save of the user tries anew.

@@ -8,7 +8,7 @@ creates or replaces a profile (see the README's ``livelike_sync`` section).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -19,12 +19,21 @@ from django.db.models import Q, QuerySet
 from . import tokens
 from .client import RemoteProfile
 from .client_generated import read_own_profile, sends_nickname_first, settled_nickname
-from .concurrency import Throttle, Workers, retry_rate_limited
+from .concurrency import (
+    RunReport,
+    Throttle,
+    Workers,
+    check_batch_size,
+    in_pk_batches,
+    retry_rate_limited,
+    run_in_batches,
+)
 from .exceptions import (
     LiveLikeError,
     LiveLikeRateLimited,
     LiveLikeTokenRejected,
     UnreadableTokenError,
+    describe_error,
 )
 from .models import LiveLikeProfile
 
@@ -114,37 +123,43 @@ def refresh_profile(row: LiveLikeProfile) -> SyncResult:
 
 
 def apply(row: LiveLikeProfile, answer: RemoteProfile | BaseException) -> SyncResult:
-    """Record what LiveLike answered for ``row``; returns the outcome."""
-    if isinstance(answer, LiveLikeTokenRejected) and row.uses_minted_tokens:
-        # A token the site signed was refused: the settings are wrong, not the profile.
-        detail = "LiveLike refused a minted token: check CLIENT_SECRET and CLIENT_ID"
-        detail = LiveLikeProfile.fit("last_error", f"{detail} ({_describe(answer)})")
-        return _result(row, SyncOutcome.ERROR, detail)
-    if isinstance(answer, LiveLikeTokenRejected):
-        detail = _describe(answer)
-        if row.status == Status.REVOKED:
-            return _result(row, SyncOutcome.REVOKED, "still refused: " + detail)
-        written = LiveLikeProfile.objects.mark_revoked(row, detail)
-        return _result(row, SyncOutcome.REVOKED if written else SyncOutcome.CHANGED, detail)
+    """Record what LiveLike answered for ``row``; returns the outcome.
+
+    An error is recorded as such (a refused token marks the row ``revoked``).
+    A profile is recorded only if it is the row's: the one it names, or, for
+    a row that mints its tokens and never learned its id, the one LiveLike
+    just read (its id is stored then).
+    """
     if isinstance(answer, BaseException):
-        return _result(row, SyncOutcome.ERROR, _describe(answer))
+        return _failed(row, answer)
     learned = not row.profile_id and row.uses_minted_tokens
     if answer.id != row.profile_id and not learned:
         return _result(
             row, SyncOutcome.MISMATCH, f"the token reads profile {answer.id}, not {row.profile_id}"
         )
+    return _refreshed(row, answer, learned)
 
+
+def _failed(row: LiveLikeProfile, error: BaseException) -> SyncResult:
+    """The result of a failed read: a refused token is revoked, unless the site minted it."""
+    detail = describe_error(error, in_report=True)
+    if not isinstance(error, LiveLikeTokenRejected):
+        return _result(row, SyncOutcome.ERROR, _fit(detail))
+    if row.uses_minted_tokens:
+        # A token the site signed was refused: the settings are wrong, not the profile.
+        problem = "LiveLike refused a minted token: check CLIENT_SECRET and CLIENT_ID"
+        return _result(row, SyncOutcome.ERROR, _fit(f"{problem} ({_fit(detail)})"))
+    detail = _fit(detail)
+    if row.status == Status.REVOKED:
+        return _result(row, SyncOutcome.REVOKED, "still refused: " + detail)
+    written = LiveLikeProfile.objects.mark_revoked(row, detail)
+    return _result(row, SyncOutcome.REVOKED if written else SyncOutcome.CHANGED, detail)
+
+
+def _refreshed(row: LiveLikeProfile, answer: RemoteProfile, learned: bool) -> SyncResult:
+    """Write the profile LiveLike read to ``row``, unless the row changed meanwhile."""
     restore = row.status == Status.REVOKED
-    outcome = SyncOutcome.RESTORED if restore else SyncOutcome.REFRESHED
-    nickname_sent = sends_nickname_first(row)  # as fetch() decided: the row is unchanged
-    nickname: str | None = LiveLikeProfile.fit("nickname", answer.nickname)
-    if nickname_sent:
-        nickname = settled_nickname(row, answer)
-        detail = f"nickname {nickname!r} (the site's, sent)"
-    elif nickname != row.nickname and not row.nickname_sync_due:
-        detail = f"nickname {row.nickname!r} -> {nickname!r}"
-    else:
-        nickname, detail = None, f"nickname {row.nickname!r}"
+    nickname, nickname_sent, detail = _nickname_update(row, answer)
     try:
         written = LiveLikeProfile.objects.record_refresh(
             row,
@@ -158,30 +173,48 @@ def apply(row: LiveLikeProfile, answer: RemoteProfile | BaseException) -> SyncRe
         return _result(row, SyncOutcome.MISMATCH, f"profile {answer.id} is another row's")
     if not written:
         return _result(row, SyncOutcome.CHANGED, "the row changed meanwhile; left as it is")
-    return _result(row, outcome, detail)
+    return _result(row, SyncOutcome.RESTORED if restore else SyncOutcome.REFRESHED, detail)
+
+
+def _nickname_update(row: LiveLikeProfile, answer: RemoteProfile) -> tuple[str | None, bool, str]:
+    """The nickname to store (``None``: keep the row's), whether the site's was sent, and a note.
+
+    LiveLike's nickname is taken, unless the site's own is waiting to be
+    pushed (``nickname_sync_due``): the push settles it, not this read. A read
+    that sent the site's (:func:`.sends_nickname_first`) stores what LiveLike answered.
+    """
+    if sends_nickname_first(row):  # as fetch() decided: the row is unchanged
+        nickname = settled_nickname(row, answer)
+        return nickname, True, f"nickname {nickname!r} (the site's, sent)"
+    nickname = LiveLikeProfile.fit("nickname", answer.nickname)
+    if nickname != row.nickname and not row.nickname_sync_due:
+        return nickname, False, f"nickname {row.nickname!r} -> {nickname!r}"
+    return None, False, f"nickname {row.nickname!r}"
 
 
 # -- the command's loop -------------------------------------------------------------
 
 
 @dataclass
-class SyncReport:
-    """Counts of a sync run, and the rows worth naming (revoked, failed...)."""
+class SyncReport(RunReport[SyncOutcome, SyncResult]):
+    """Counts of a sync run, and the rows worth naming (revoked, failed...) in ``notable``."""
 
-    total: int = 0
-    done: int = 0
-    counts: dict[SyncOutcome, int] = field(default_factory=lambda: dict.fromkeys(SyncOutcome, 0))
-    notable: list[SyncResult] = field(default_factory=list)
-    interrupted: bool = False
-
-    MAX_NOTABLE = 50
-    NOTABLE = (
+    OUTCOMES = SyncOutcome
+    KEPT = NOTABLE = (
         SyncOutcome.REVOKED,
         SyncOutcome.RESTORED,
         SyncOutcome.MISMATCH,
         SyncOutcome.UNREADABLE,
         SyncOutcome.ERROR,
     )
+    MAX_KEPT = MAX_NOTABLE = 50
+
+    total: int = 0
+
+    @property
+    def notable(self) -> list[SyncResult]:
+        """The first ``MAX_NOTABLE`` results whose outcome is one of ``NOTABLE``."""
+        return self.kept
 
     @property
     def failed(self) -> int:
@@ -191,12 +224,8 @@ class SyncReport:
             for o in (SyncOutcome.ERROR, SyncOutcome.UNREADABLE, SyncOutcome.MISMATCH)
         )
 
-    def add(self, result: SyncResult) -> None:
-        """Count one row's result."""
-        self.done += 1
-        self.counts[result.outcome] += 1
-        if result.outcome in self.NOTABLE and len(self.notable) < self.MAX_NOTABLE:
-            self.notable.append(result)
+
+_Task = tuple[LiveLikeProfile, str]  # a row, and its plain token
 
 
 def sync_profiles(
@@ -212,51 +241,36 @@ def sync_profiles(
     ``on_result`` is called after each row, in the calling thread. Threads only call
     LiveLike; the calling thread reads and writes the database.
     """
-    if batch_size < 1:
-        raise ValueError("batch_size must be at least 1")
+    check_batch_size(batch_size)
     report = SyncReport(total=rows.count())
     throttle = Throttle()
 
-    def work(task: tuple[LiveLikeProfile, str]) -> RemoteProfile:
+    def work(task: _Task) -> RemoteProfile:
         return fetch(task[0], task[1], throttle)
 
-    after = None
-    with Workers(work, concurrency) as workers:
-        try:
-            while batch := _next_batch(rows, after, batch_size):
-                after = batch[-1].pk
-                tasks = []
-                for row in batch:
-                    token = _token(row)
-                    if isinstance(token, SyncResult):
-                        _add(report, token, on_result)
-                    else:
-                        tasks.append((row, token))
-                for (row, _), answer in workers.map(tasks):
-                    if answer is not None:
-                        _add(report, apply(row, answer), on_result)
-        except KeyboardInterrupt:
-            workers.cancelled.set()
-            report.interrupted = True
-            for (row, _), answer in workers.drain():
-                if answer is not None:
-                    _add(report, apply(row, answer), on_result)
+    def add(result: SyncResult) -> None:
+        report.add(result)
+        if on_result is not None:
+            on_result(report)
+
+    def settle(task: _Task, answer: RemoteProfile | BaseException | None) -> None:
+        if answer is not None:  # None: cancelled before its call
+            add(apply(task[0], answer))
+
+    def run_batch(workers: Workers[_Task, RemoteProfile], batch: list[LiveLikeProfile]) -> None:
+        tasks = []
+        for row in batch:
+            token = _token(row)
+            if isinstance(token, SyncResult):
+                add(token)
+            else:
+                tasks.append((row, token))
+        for task, answer in workers.map(tasks):
+            settle(task, answer)
+
+    batches = in_pk_batches(rows.only(*_FIELDS), batch_size)
+    run_in_batches(report, work, concurrency, batches, run_batch, settle)
     return report
-
-
-def _next_batch(rows: QuerySet, after: Any, size: int) -> list[LiveLikeProfile]:
-    batch = rows.order_by("pk").only(*_FIELDS)
-    if after is not None:
-        batch = batch.filter(pk__gt=after)
-    return list(batch[:size])
-
-
-def _add(
-    report: SyncReport, result: SyncResult, on_result: Callable[[SyncReport], None] | None
-) -> None:
-    report.add(result)
-    if on_result is not None:
-        on_result(report)
 
 
 def _token(row: LiveLikeProfile) -> str | SyncResult:
@@ -274,16 +288,8 @@ def _token(row: LiveLikeProfile) -> str | SyncResult:
     return token
 
 
-def _describe(error: BaseException) -> str:
-    """The error's class, status and LiveLike's words: short, and never a token or URL."""
-    parts = [type(error).__name__]
-    if isinstance(error, LiveLikeError):
-        if error.status_code is not None:
-            parts.append(f"HTTP {error.status_code}")
-        parts.append(error.detail or error.description)
-    else:
-        parts.append(str(error))
-    return LiveLikeProfile.fit("last_error", ": ".join(part for part in parts if part))
+def _fit(detail: str) -> str:
+    return LiveLikeProfile.fit("last_error", detail)
 
 
 def _result(row: LiveLikeProfile, outcome: SyncOutcome, detail: str = "") -> SyncResult:

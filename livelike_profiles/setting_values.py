@@ -17,14 +17,11 @@ from cryptography.fernet import Fernet
 from django.core.checks import CheckMessage, Error, Warning
 from django.utils.module_loading import import_string
 
-from .conf import ACCESS_TOKEN_MODES, DEFAULTS, ON_USER_DELETE_CHOICES
+from .conf import ACCESS_TOKEN_MODES, DEFAULTS, MAX_SECONDS, ON_USER_DELETE_CHOICES
 
 _NON_NEGATIVE_NUMBERS = ("WAIT_SECONDS", "APPLICATION_CACHE_SECONDS")
 _POSITIVE_NUMBERS = ("TIMEOUT", "LEASE_SECONDS", "RETRY_BASE_SECONDS", "RETRY_MAX_SECONDS")
 _OPTIONAL_STRINGS = ("API_TOKEN", "CUSTOM_ID_SECRET", "CLIENT_SECRET")
-# The longest duration any key accepts: ten years. Beyond it (or infinity, or NaN)
-# the arithmetic on dates that uses it overflows, at a login rather than here.
-MAX_SECONDS = 10 * 365 * 24 * 3600
 _BOOLEANS = ("PROVISION_ON_LOGIN", "CUSTOM_IDS", "SYNC_NICKNAME", "USER_ADMIN")
 
 

@@ -386,7 +386,7 @@ def test_environment_is_read_once_at_session_creation(monkeypatch):
     assert client.session.trust_env is False  # no per-request environment scan
 
 
-# -- hostile answers (issue 14) ---------------------------------------------------
+# -- hostile answers: absurd Retry-After, deep nesting, bad ids, tokens, text -----
 
 
 @pytest.mark.parametrize(
@@ -488,7 +488,7 @@ def test_error_detail_loses_control_characters(client, mocked):
     assert caught.value.summary() == "HTTP 400: bad nickname"
 
 
-# -- who a 401/403 speaks about (issue 14) ---------------------------------------
+# -- who a 401/403 speaks about --------------------------------------------------
 
 
 @pytest.mark.parametrize("status", [401, 403])
@@ -555,7 +555,7 @@ def test_401_403_to_the_profile_token_on_update_is_token_rejected(client, mocked
         client.update_own_profile(TOKEN, nickname="x")
 
 
-# -- deleting a profile (issue 11) ------------------------------------------------
+# -- deleting a profile -----------------------------------------------------------
 
 DELETE_URL = f"{BASE}profiles/p-1/"
 

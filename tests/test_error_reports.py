@@ -1,4 +1,4 @@
-"""Django's error reports never show an access token (issue 14, item 5).
+"""Django's error reports never show an access token.
 
 The reports are the technical 500 page (``DEBUG = True``) and the mails of
 ``AdminEmailHandler`` (``include_html`` or not), built by

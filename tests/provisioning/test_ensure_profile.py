@@ -60,8 +60,8 @@ def test_first_login_provisions_one_profile_by_custom_id(livelike_fake):
 
 
 def test_the_token_is_encrypted_once_and_the_row_holds_what_was_stored(livelike_fake, monkeypatch):
-    # Issue 12 ("what is computed twice"): the outcome's UPDATE and the row
-    # handed back used to encrypt the token each, into two different ciphertexts.
+    # The outcome's UPDATE and the row handed back share one encryption: each
+    # used to encrypt the token, into two different ciphertexts.
     encryptions = []
     for name in ("encrypt", "rotate"):  # a rotation re-encrypts too
         method = getattr(MultiFernet, name)

@@ -7,12 +7,13 @@ profile: a revoked token is marked and reported, for an operator.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
+from livelike_profiles.conf import MAX_SECONDS
 from livelike_profiles.erasure import Erased, ErasureReport, erase_due
 from livelike_profiles.refresh_from_livelike import SyncOutcome, SyncReport, sync_profiles, syncable
 
@@ -21,7 +22,7 @@ from ..output import progress_reporter, table
 
 # Ten years: more is no different (nothing synced before then), and NaN, infinity or
 # 1e300 hours would fail in the date arithmetic with a traceback.
-MAX_STALE_HOURS = 10 * 365 * 24
+MAX_STALE_HOURS = MAX_SECONDS // 3600
 
 
 class Command(BaseCommand):
@@ -55,24 +56,16 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         concurrency, batch_size = worker_options(options)
-        stale_before = None
-        if options["stale_hours"] is not None:
-            hours = options["stale_hours"]
-            if not 0 <= hours <= MAX_STALE_HOURS:  # NaN fails it too
-                raise CommandError(f"--stale-hours must be from 0 to {MAX_STALE_HOURS:,}")
-            stale_before = timezone.now() - timedelta(hours=hours)
-        rows = syncable(include_revoked=options["include_revoked"], stale_before=stale_before)
+        rows = syncable(
+            include_revoked=options["include_revoked"], stale_before=_stale_before(options)
+        )
         user_pks = users_option(options, must_exist=True)
         if user_pks is not None:
             rows = rows.filter(user_id__in=user_pks)
         verbosity = options["verbosity"]
         # Deleted users' profiles first: they are owed to LiveLike (a --users run
         # is about those users only, and deleted users have none).
-        erasures = erase_due() if user_pks is None else None
-        if erasures is not None and verbosity >= 1:
-            self._erasure_summary(erasures)
-        if erasures is not None and erasures.interrupted:
-            raise CommandError("Interrupted: run the command again to go on where it stopped.")
+        erasures = self._erase(verbosity) if user_pks is None else None
 
         on_result, finish = progress_reporter(
             self.stdout, verbosity, total=lambda report: report.total, counts=_counts
@@ -85,13 +78,17 @@ class Command(BaseCommand):
             self._summary(report)
         if report.interrupted:
             raise CommandError("Interrupted: run again (with --stale-hours to skip done rows).")
-        problems = []
-        if erasures is not None and erasures.failed:
-            problems.append(f"{erasures.failed} erasure(s) failed and will be retried")
-        if report.failed:
-            problems.append(f"{report.failed} profile(s) could not be checked")
-        if problems:
+        if problems := _problems(erasures, report):
             raise CommandError("; ".join(problems) + "; see above.")
+
+    def _erase(self, verbosity: int) -> ErasureReport:
+        """Work off the erasures due, say how it went, and stop here if it was interrupted."""
+        erasures = erase_due()
+        if verbosity >= 1:
+            self._erasure_summary(erasures)
+        if erasures.interrupted:
+            raise CommandError("Interrupted: run the command again to go on where it stopped.")
+        return erasures
 
     def _erasure_summary(self, report: ErasureReport) -> None:
         rows: list[tuple[str, Any]] = [
@@ -128,6 +125,26 @@ class Command(BaseCommand):
         more = sum(report.counts[o] for o in SyncReport.NOTABLE) - len(report.notable)
         if more > 0:
             self.stdout.write(f"  ... and {more} more")
+
+
+def _stale_before(options: dict[str, Any]) -> datetime | None:
+    """``--stale-hours`` as the moment before which a sync is stale (``None``: not given)."""
+    hours = options["stale_hours"]
+    if hours is None:
+        return None
+    if not 0 <= hours <= MAX_STALE_HOURS:  # NaN fails it too
+        raise CommandError(f"--stale-hours must be from 0 to {MAX_STALE_HOURS:,}")
+    return timezone.now() - timedelta(hours=hours)
+
+
+def _problems(erasures: ErasureReport | None, report: SyncReport) -> list[str]:
+    """What makes the command exit with status 1: failed erasures, profiles not checked."""
+    problems = []
+    if erasures is not None and erasures.failed:
+        problems.append(f"{erasures.failed} erasure(s) failed and will be retried")
+    if report.failed:
+        problems.append(f"{report.failed} profile(s) could not be checked")
+    return problems
 
 
 def _counts(report: SyncReport) -> str:
