@@ -153,7 +153,7 @@ def read_own_profile(row: LiveLikeProfile, token: str) -> RemoteProfile:
         except LiveLikeTokenRejected:
             raise
         except LiveLikeRejected as error:
-            if error.status_code != 400:
+            if not error.refuses_value:
                 raise
             logger.warning(
                 "LiveLike refused the nickname for user=%s: %s", row.user_id, error.summary()
