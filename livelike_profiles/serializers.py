@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext_lazy as _
@@ -36,49 +37,102 @@ _PICTOGRAPHS = range(0x1F000, 0x1FB00)
 # Non-spacing marks stacked on one character: real scripts use up to three or
 # four (Tibetan stacks, Hebrew points); "zalgo" text uses dozens.
 MAX_MARKS_PER_CHARACTER = 4
+_INVISIBLE = _("Invisible or control characters are not allowed.")
 
 
 def _visible(char: str) -> bool:
+    """Whether ``char`` draws something of its own (a pictograph always does)."""
     if ord(char) in _PICTOGRAPHS:
         return True
     return unicodedata.category(char)[0] not in "CMZ" and char not in _BLANK
 
 
 def _tag(char: str) -> bool:
+    """Whether ``char`` (``""`` past either end) is a tag character."""
     return bool(char) and ord(char) in _TAGS
 
 
-def nickname_problem(value: str) -> StrOrPromise | None:
-    """Why ``value`` (NFC, stripped) would not display as itself, or ``None``."""
-    invisible = _("Invisible or control characters are not allowed.")
-    marks = 0  # non-spacing marks on the current character
-    anchored = False  # the previous character is visible, or a mark on a visible one
-    for index, char in enumerate(value):
+def _refused(char: str, category: str) -> bool:
+    """Whether ``char`` is never allowed, wherever it stands."""
+    if char in _BLANK:
+        return True
+    return category in _REFUSED_CATEGORIES and ord(char) not in _PICTOGRAPHS
+
+
+def _in_a_flag(value: str, index: int) -> bool:
+    """Whether ``value[index]`` is one of a subdivision flag's tags.
+
+    They follow the black flag (or another tag) and end with the cancel tag.
+    """
+    char, previous = value[index], value[index - 1 : index]
+    following = value[index + 1 : index + 2]
+    after_the_flag = previous == _FLAG or _tag(previous)
+    return _tag(char) and after_the_flag and (char == _CANCEL_TAG or _tag(following))
+
+
+@dataclass
+class _NicknameReader:
+    """Reads a nickname one character at a time, remembering what the last ones leave behind.
+
+    ``problem_at`` says why the character at an index may not stand there, or
+    ``None``; it must be called for each index in order, from the first.
+    """
+
+    value: str
+    marks: int = 0  # non-spacing marks on the current character
+    anchored: bool = False  # the previous character is visible, or a mark on a visible one
+
+    def problem_at(self, index: int) -> StrOrPromise | None:
+        """Why ``value[index]`` would not display as itself here, or ``None``."""
+        char = self.value[index]
         category = unicodedata.category(char)
-        previous = value[index - 1] if index else ""
-        following = value[index + 1 : index + 2]
-        if char in _BLANK or (category in _REFUSED_CATEGORIES and ord(char) not in _PICTOGRAPHS):
-            return invisible
+        if _refused(char, category):
+            return _INVISIBLE
         if category[0] == "M":
-            if not index:
-                return _("A combining mark must follow a character.")
-            if category != "Mc":  # spacing marks take room of their own: they never pile up
-                marks += 1
-                if marks > MAX_MARKS_PER_CHARACTER:
-                    return _("Too many combining marks on one character.")
-            continue
+            return self._mark(index, category)
         if category == "Cf":
-            joins = char in _JOINERS and anchored and bool(following) and _visible(following)
-            # A flag's tags follow the black flag and end with the cancel tag.
-            flag = (previous == _FLAG or _tag(previous)) and (
-                char == _CANCEL_TAG or _tag(following)
-            )
-            if not (joins or (_tag(char) and flag)):
-                return invisible
-            anchored = False
-            continue
-        marks = 0
-        anchored = _visible(char)
+            return self._format_character(index)
+        self.marks, self.anchored = 0, _visible(char)
+        return None
+
+    def _mark(self, index: int, category: str) -> StrOrPromise | None:
+        # A mark leaves ``anchored`` as it was: a joiner may follow a visible letter's marks.
+        if not index:
+            return _("A combining mark must follow a character.")
+        if category != "Mc":  # spacing marks take room of their own: they never pile up
+            self.marks += 1
+            if self.marks > MAX_MARKS_PER_CHARACTER:
+                return _("Too many combining marks on one character.")
+        return None
+
+    def _format_character(self, index: int) -> StrOrPromise | None:
+        # Invisible by nature: allowed only to join two visible characters, or in a flag.
+        if not (self._joins(index) or _in_a_flag(self.value, index)):
+            return _INVISIBLE
+        self.anchored = False
+        return None
+
+    def _joins(self, index: int) -> bool:
+        following = self.value[index + 1 : index + 2]
+        return (
+            self.value[index] in _JOINERS
+            and self.anchored
+            and bool(following)
+            and _visible(following)
+        )
+
+
+def nickname_problem(value: str) -> StrOrPromise | None:
+    """Why ``value`` (NFC, stripped) would not display as itself, or ``None``.
+
+    The first character that may not stand where it is gives the answer; failing
+    that, a value with nothing visible at all.
+    """
+    reader = _NicknameReader(value)
+    for index in range(len(value)):
+        problem = reader.problem_at(index)
+        if problem is not None:
+            return problem
     if not any(_visible(char) for char in value):
         return _("Enter at least one visible character.")
     return None
@@ -114,6 +168,7 @@ class ProfileSerializer(serializers.Serializer):
     )
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
+        """The answer for the profile ``instance``: every field, ``null`` where not known."""
         # The view hands over the credential it already obtained: minting
         # twice would make two tokens for one answer.
         credential = self.context.get("credential") or instance.credential()
@@ -170,6 +225,7 @@ class NicknameSerializer(serializers.Serializer):
         }
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
+        """DRF's checks, after two it does not make: no unknown field, a string nickname."""
         if isinstance(data, dict):
             unknown = sorted(set(data) - set(self.fields), key=str)
             if unknown:
@@ -182,6 +238,7 @@ class NicknameSerializer(serializers.Serializer):
         return validated
 
     def validate_nickname(self, value: str) -> str:
+        """The nickname as it is, or a 400 saying why it would not display as itself."""
         problem = nickname_problem(value)
         if problem:
             raise serializers.ValidationError(problem)

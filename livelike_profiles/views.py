@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, cast
@@ -23,6 +22,7 @@ from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from .accounts import is_deactivated
+from .api_errors import BadGateway, ProfileNotReady, ServiceUnavailable
 from .client import get_client
 from .client_generated import learn_profile_id
 from .conf import conf
@@ -43,11 +43,6 @@ from .tokens import AccessToken
 
 # How soon to ask again while a create is in flight at LiveLike.
 _PENDING_RETRY_AFTER = 2
-# A failed update is retried by the caller; LiveLike did not say when.
-_UNAVAILABLE_RETRY_AFTER = 30
-# The longest Retry-After we send: past a day a client should stop waiting and
-# someone should look. Also what an infinite or absurd wait from LiveLike becomes.
-_MAX_RETRY_AFTER = 24 * 3600
 # What an operator sees on a row whose token no configured key can decrypt.
 _KEY_MISSING = (
     "The stored access token cannot be decrypted: restore the encryption key "
@@ -99,6 +94,7 @@ class ProfileView(APIView):
         return super().get_throttles()
 
     def handle_exception(self, exc: Exception) -> Response:
+        """DRF's own answer to ``exc``: its exceptions, and this module's 502s and 503s."""
         # A body Django refuses would otherwise get its HTML 400 page.
         return super().handle_exception(as_api_error(exc))
 
@@ -111,38 +107,36 @@ class ProfileView(APIView):
         return response
 
     def get(self, request: Request) -> Response:
+        """The caller's profile with its token; a 503 (with Retry-After) while there is none."""
         profile = _callers_profile(request)
         if not profile.is_active:
-            return _not_ready(profile)
+            raise _not_ready(profile)
         # Client-generated tokens: the first answer learns the profile id (one call).
         profile = learn_profile_id(profile)
-        credential = _credential_of(profile)
-        if credential is None:
-            return _unreadable(profile)
-        return Response(ProfileSerializer(profile, context={"credential": credential}).data)
+        return _answer(profile, _credential_to_hand_out(profile))
 
     def patch(self, request: Request) -> Response:
+        """Change the nickname at LiveLike, then on the row; answer as ``get`` does.
+
+        A 400 names the field, LiveLike's own 400 included; LiveLike failing is a
+        503 (asking again may work) or a 502, with nothing changed.
+        """
         serializer = NicknameSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         nickname = serializer.validated_data["nickname"]
         profile = _callers_profile(request)
         if not profile.is_active:
-            return _not_ready(profile)
+            raise _not_ready(profile)
         profile = learn_profile_id(profile)  # so the answer names the profile
         try:
-            return _change_nickname(profile, nickname)
-        except LiveLikeTokenRejected:
-            return _error(502, _("LiveLike no longer accepts this profile's access token."))
+            row, credential = _change_nickname(profile, nickname)
         except LiveLikeRejected as error:
             if error.status_code == 400:  # only a 400 says the value was wrong
                 return Response(error.errors or {"nickname": [error.detail]}, status=400)
-            detail = _("LiveLike refused the change (HTTP %(status)s).")
-            return _error(502, detail % {"status": error.status_code})
-        except LiveLikeUnavailable as error:
-            retry_after = getattr(error, "retry_after", None)
-            return _error(503, _("LiveLike is unavailable; try again later."), retry_after)
-        except LiveLikeBadResponse:
-            return _error(502, _("LiveLike sent an unusable answer."))
+            raise _livelike_failure(error) from error
+        except (LiveLikeUnavailable, LiveLikeBadResponse) as error:
+            raise _livelike_failure(error) from error
+        return _answer(row, credential)
 
 
 def _signed_in(request: Request) -> AbstractBaseUser:
@@ -162,19 +156,46 @@ def _callers_profile(request: Request) -> LiveLikeProfile:
         raise AuthenticationFailed(_("This account no longer exists.")) from gone
 
 
-def _change_nickname(profile: LiveLikeProfile, nickname: str) -> Response:
-    """LiveLike first (if it refuses, nothing local changes), then the row; raises LiveLikeError."""
+def _answer(profile: LiveLikeProfile, credential: AccessToken) -> Response:
+    """The 200: the profile with the token already obtained (minting twice makes two)."""
+    return Response(ProfileSerializer(profile, context={"credential": credential}).data)
+
+
+def _change_nickname(
+    profile: LiveLikeProfile, nickname: str
+) -> tuple[LiveLikeProfile, AccessToken]:
+    """LiveLike first (if it refuses, nothing local changes), then the row: the row and its token.
+
+    Raises LiveLikeError, or ProfileNotReady for a row deleted, changed or left without
+    a token to hand out while we waited.
+    """
     client = get_client()
     client.profile_url()  # discovered before the lock, which then covers one call only
     with _one_change_at_a_time(profile) as row:
         if row is None or not row.is_active:  # deleted or changed while we waited
-            return _not_ready(row or profile)
-        credential = _credential_of(row)
-        if credential is None:
-            return _unreadable(row)
+            raise _not_ready(row or profile)
+        credential = _credential_to_hand_out(row)
         remote = client.update_own_profile(credential.token, nickname=nickname)
         LiveLikeProfile.objects.record_nickname(row, remote.nickname or nickname)
-    return Response(ProfileSerializer(row, context={"credential": credential}).data)
+    return row, credential
+
+
+def _livelike_failure(
+    error: LiveLikeUnavailable | LiveLikeRejected | LiveLikeBadResponse,
+) -> ServiceUnavailable | BadGateway:
+    """The API's answer to LiveLike failing a nickname change (a 400 aside: the field's fault).
+
+    503 when asking again may work (after LiveLike's own Retry-After, if it
+    sent one), 502 when it will not.
+    """
+    if isinstance(error, LiveLikeUnavailable):
+        return ServiceUnavailable(wait=getattr(error, "retry_after", None))
+    if isinstance(error, LiveLikeTokenRejected):
+        return BadGateway(_("LiveLike no longer accepts this profile's access token."))
+    if isinstance(error, LiveLikeRejected):
+        detail = _("LiveLike refused the change (HTTP %(status)s).")
+        return BadGateway(detail % {"status": error.status_code})
+    return BadGateway(_("LiveLike sent an unusable answer."))
 
 
 @contextmanager
@@ -187,76 +208,80 @@ def _one_change_at_a_time(profile: LiveLikeProfile) -> Iterator[LiveLikeProfile 
     row lock, only the whole database's, which would hold every other write
     (logins included) behind a LiveLike call: there the changes are not
     serialized (see the README).
+
+    A :class:`ProfileNotReady` raised in the block leaves it as an answer does:
+    what the block wrote (the row marked with why it has no token) is committed.
+    Any other exception rolls it back.
     """
     using = router.db_for_write(LiveLikeProfile, instance=profile)
     if not connections[using].features.has_select_for_update:
         yield profile
         return
+    refusal: ProfileNotReady | None = None
     with transaction.atomic(using=using):
         rows = LiveLikeProfile.objects.using(using).select_for_update()
-        yield rows.of_pk(profile.pk)
+        try:
+            yield rows.of_pk(profile.pk)
+        except ProfileNotReady as not_ready:
+            refusal = not_ready
+    if refusal is not None:
+        raise refusal
 
 
-def _credential_of(profile: LiveLikeProfile) -> AccessToken | None:
-    """The profile's access token, or ``None`` (the row marked) when there is none to hand out.
+def _credential_and_problem(profile: LiveLikeProfile) -> tuple[AccessToken | None, str]:
+    """The profile's access token, or ``None`` and why there is none to hand out.
 
     That is a stored token no configured key can decrypt, or a row with no
-    stored token (it mints one) while no ``CLIENT_SECRET`` is set.
+    stored token (it mints one) while no ``CLIENT_SECRET`` is set. Reads only.
     """
     try:
         credential = profile.credential()
-        problem = "" if credential.token else _CANNOT_MINT
     except UnreadableTokenError:
-        credential, problem = None, _KEY_MISSING
+        return None, _KEY_MISSING
+    if not credential.token:
+        return None, _CANNOT_MINT
+    return credential, ""
+
+
+def _mark_credential_problem(profile: LiveLikeProfile, problem: str) -> None:
+    """Write on the row why it has no token to hand out; clear that once the cause is gone."""
     if problem:
         # A queryset update: saving the row would touch the token, and the
         # status stays as it is, since the profile itself is fine.
         LiveLikeProfile.objects.mark_credential_problem(profile, problem)
-        return None
-    if profile.last_error in (_KEY_MISSING, _CANNOT_MINT):  # the key or secret is back
+    elif profile.last_error in (_KEY_MISSING, _CANNOT_MINT):  # the key or secret is back
         LiveLikeProfile.objects.clear_last_error(profile)
+
+
+def _credential_to_hand_out(profile: LiveLikeProfile) -> AccessToken:
+    """The profile's access token, else the 503 saying why; the row's mark follows either way."""
+    credential, problem = _credential_and_problem(profile)
+    _mark_credential_problem(profile, problem)
+    if credential is None:
+        raise _unreadable(profile)
     return credential
 
 
-def _retry_after(seconds: Any, default: float | None = None) -> int | None:
-    """Whole seconds, 1 to a day, for ``Retry-After``; ``default`` for a NaN or a non-number."""
-    try:
-        wanted = float(seconds)
-    except (TypeError, ValueError):
-        wanted = math.nan
-    if math.isnan(wanted):
-        if default is None:
-            return None
-        wanted = default
-    return math.ceil(min(max(wanted, 1.0), _MAX_RETRY_AFTER))
-
-
-def _error(
-    http_status: int, detail: str, retry_after: float | None = None, **extra: Any
-) -> Response:
-    seconds = _retry_after(retry_after, _UNAVAILABLE_RETRY_AFTER if http_status == 503 else None)
-    headers = {"Retry-After": str(seconds)} if seconds else None
-    return Response({"detail": detail, **extra}, status=http_status, headers=headers)
-
-
-def _not_ready(profile: LiveLikeProfile) -> Response:
-    """503 while there is no usable profile, with when to ask again."""
+def _not_ready(profile: LiveLikeProfile) -> ProfileNotReady:
+    """The 503 while there is no usable profile, saying when to ask again."""
     status = profile.status
     if status == LiveLikeProfile.Status.ACTIVE:  # but no token to hand out
-        _credential_of(profile)  # marks the row, saying why
+        problem = _credential_and_problem(profile)[1]
+        _mark_credential_problem(profile, problem)  # the row says why
         return _unreadable(profile)
     if status == LiveLikeProfile.Status.FAILED and profile.next_attempt_at:
         wait = (profile.next_attempt_at - timezone.now()).total_seconds()
-        return _error(503, _("LiveLike is unavailable; try again later."), wait, status=status)
+        return ProfileNotReady(
+            _("LiveLike is unavailable; try again later."), wait=wait, status=status
+        )
     if status in (LiveLikeProfile.Status.CONFLICT, LiveLikeProfile.Status.REVOKED):
         detail = _("This LiveLike profile needs an operator's attention.")
-        return _error(503, detail, conf.RETRY_MAX_SECONDS, status=status)
-    return _error(
-        503, _("The LiveLike profile is being created."), _PENDING_RETRY_AFTER, status=status
-    )
+        return ProfileNotReady(detail, wait=conf.RETRY_MAX_SECONDS, status=status)
+    detail = _("The LiveLike profile is being created.")
+    return ProfileNotReady(detail, wait=_PENDING_RETRY_AFTER, status=status)
 
 
-def _unreadable(profile: LiveLikeProfile) -> Response:
+def _unreadable(profile: LiveLikeProfile) -> ProfileNotReady:
     """503: the profile exists but has no token to hand out until an operator acts."""
     detail = _(
         "This profile's access token cannot be decrypted: an operator must restore "
@@ -267,7 +292,7 @@ def _unreadable(profile: LiveLikeProfile) -> Response:
             "This profile's access token is minted by the site: an operator must set "
             "the client secret."
         )
-    return _error(503, detail, conf.RETRY_MAX_SECONDS, status=profile.status)
+    return ProfileNotReady(detail, wait=conf.RETRY_MAX_SECONDS, status=profile.status)
 
 
 # Provisioning must run outside the request's transaction (ATOMIC_REQUESTS),
