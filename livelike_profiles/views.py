@@ -131,7 +131,7 @@ class ProfileView(APIView):
         try:
             row, credential = _change_nickname(profile, nickname)
         except LiveLikeRejected as error:
-            if error.status_code == 400:  # only a 400 says the value was wrong
+            if error.refuses_value:
                 return Response(error.errors or {"nickname": [error.detail]}, status=400)
             raise _livelike_failure(error) from error
         except (LiveLikeUnavailable, LiveLikeBadResponse) as error:
