@@ -7,7 +7,6 @@ exactly once whoever uses it first; no call is made at login.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from datetime import timedelta
 from typing import Any
@@ -22,6 +21,7 @@ from .exceptions import LiveLikeError, LiveLikeRejected, LiveLikeTokenRejected
 from .models import LiveLikeProfile
 from .nicknames import nickname_for
 from .querysets import LiveLikeProfileQuerySet
+from .transactions import savepoint
 
 # Part of provisioning: its log lines go where the README says provisioning's do.
 logger = logging.getLogger("livelike_profiles.provisioning")
@@ -63,7 +63,7 @@ def _insert(user: AbstractBaseUser) -> tuple[LiveLikeProfile | None, bool]:
         # gone user's row would fail the site's whole transaction. Ask first.
         _rows().raise_if_user_gone(user.pk)
     try:
-        with _savepoint():
+        with savepoint(_db()):
             return _rows().create_minting(user, nickname), True
     except IntegrityError:
         rivals = _rows().of_user(user.pk)
@@ -106,7 +106,7 @@ def learn_profile_id(row: LiveLikeProfile) -> LiveLikeProfile:
     if sends_nickname or not row.nickname:
         fields = {"nickname": settled_nickname(row, remote), "nickname_sync_due": False}
     try:
-        with _savepoint():
+        with savepoint(_db()):
             learned = _rows().store_profile_id(row, remote.id, **fields)
     except IntegrityError:
         logger.error(
@@ -177,10 +177,3 @@ def _db() -> str:
 def _rows() -> LiveLikeProfileQuerySet:
     """Rows on the primary: what was just written is read back."""
     return LiveLikeProfile.objects.using(_db())
-
-
-def _savepoint() -> Any:
-    """A savepoint inside a transaction (a failed write then spares it), nothing outside one."""
-    if transaction.get_connection(_db()).in_atomic_block:
-        return transaction.atomic(using=_db())
-    return contextlib.nullcontext()

@@ -38,6 +38,8 @@ DEFAULTS: dict[str, Any] = {
     "USER_ADMIN": False,
     "CLIENT_CLASS": "livelike_profiles.client.LiveLikeClient",
     "ON_USER_DELETE": "delete",
+    "GUEST_PROFILES": False,
+    "GUEST_THROTTLE_RATE": "1000/minute",
 }
 
 STORED = "stored"
@@ -182,6 +184,17 @@ class LiveLikeSettings:
         """Dotted path of the LiveLike client class (a ``LiveLikeClient`` subclass)."""
         path: str = self._get("CLIENT_CLASS") or DEFAULTS["CLIENT_CLASS"]
         return path
+
+    @property
+    def GUEST_PROFILES(self) -> bool:
+        """Whether anonymous visitors get a guest profile, kept in their session."""
+        return bool(self._get("GUEST_PROFILES"))
+
+    @property
+    def GUEST_THROTTLE_RATE(self) -> str | None:
+        """DRF rate of guest profiles made per client address; ``None``: no limit."""
+        rate: str | None = self._get("GUEST_THROTTLE_RATE") or None
+        return rate
 
     @property
     def TOKEN_TTL(self) -> int | None:

@@ -41,8 +41,8 @@ class Unrecoverable:
     reason: str
 
 
-def obtain(user: AbstractBaseUser, custom_id: str | None) -> Obtained | Unrecoverable:
-    """The user's profile from LiveLike: created, or found again by its custom id.
+def obtain(user: AbstractBaseUser | None, custom_id: str | None) -> Obtained | Unrecoverable:
+    """The user's profile from LiveLike (``None``: a guest's), created or found by its custom id.
 
     LiveLike answers a create by custom id with 409 when a profile has it
     already: an earlier attempt made it and its answer was lost, so it is
@@ -58,8 +58,11 @@ def obtain(user: AbstractBaseUser, custom_id: str | None) -> Obtained | Unrecove
     return recover(custom_id)
 
 
-def create(user: AbstractBaseUser, custom_id: str | None) -> RemoteProfile:
-    """Create the profile (by custom id when the row has one), nickname permitting."""
+def create(user: AbstractBaseUser | None, custom_id: str | None) -> RemoteProfile:
+    """Create the profile (by custom id when there is one), with the site's nickname if any.
+
+    A guest (``user`` is ``None``) has none: LiveLike picks one.
+    """
     client = get_client()
 
     def create_with(nickname: str | None) -> RemoteProfile:
@@ -67,7 +70,7 @@ def create(user: AbstractBaseUser, custom_id: str | None) -> RemoteProfile:
             return client.create_profile_by_custom_id(custom_id, nickname=nickname)
         return client.create_profile(nickname=nickname)
 
-    nickname = nickname_for(user)
+    nickname = nickname_for(user) if user is not None else None
     try:
         return create_with(nickname)
     except LiveLikeRejected as error:
@@ -77,7 +80,7 @@ def create(user: AbstractBaseUser, custom_id: str | None) -> RemoteProfile:
         # without their nickname beats a user without a profile.
         logger.warning(
             "LiveLike refused the nickname for user=%s, creating without: %s",
-            user.pk,
+            user.pk if user is not None else None,
             error.summary(),
         )
         return create_with(None)

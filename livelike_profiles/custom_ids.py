@@ -23,3 +23,13 @@ def new_custom_id(user: Any) -> str:
     nonce = secrets.token_hex(16)
     message = f"livelike_profiles.custom_id:{user.pk}:{nonce}".encode()
     return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def new_guest_custom_id() -> str:
+    """A new custom id for an anonymous visitor's guest profile: 128 random bits.
+
+    Made once per guest and kept in the session; it becomes the user's custom
+    id if the guest is adopted. The prefix tells operators where a profile
+    began; nothing secret hangs on it.
+    """
+    return f"guest-{secrets.token_hex(16)}"

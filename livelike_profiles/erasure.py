@@ -23,13 +23,13 @@ from django.db import connections, router
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from .after_commit import after_commit
 from .backoff import retry_delay
 from .client import get_client
 from .concurrency import RunReport
 from .conf import conf
 from .exceptions import LiveLikeError, LiveLikeRejected, describe_error
 from .models import LiveLikeErasure, LiveLikeProfile
+from .transactions import after_commit
 
 logger = logging.getLogger(__name__)
 

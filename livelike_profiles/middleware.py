@@ -16,8 +16,9 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_asy
 from django.http import HttpRequest, HttpResponse
 from django.utils.functional import LazyObject
 
-from . import user_state
+from . import guests, user_state
 from .accounts import is_deactivated
+from .conf import conf
 from .exceptions import UserGone
 from .models import LiveLikeProfile
 from .provisioning import ensure_profile
@@ -49,9 +50,13 @@ def get_livelike_profile(request: Any) -> LiveLikeProfile | None:
     Provisions a user who has none (bounded by ``WAIT_SECONDS``, never raising
     for LiveLike trouble). One query the first time for a user with a profile;
     nothing more afterwards in the same request. ``None``, with no query and
-    nothing provisioned, for a deactivated user (``is_active`` false).
+    nothing provisioned, for a deactivated user (``is_active`` false). For an
+    anonymous visitor, with ``GUEST_PROFILES``, the session's guest profile if
+    it has one (never made here: only the API's ``GET`` makes one), else ``None``.
     """
     user = getattr(request, "user", None)
+    if user is not None and not user.is_authenticated and conf.GUEST_PROFILES:
+        return guests.guest_profile(request)
     if user is None or not user.is_authenticated or is_deactivated(user):
         return None
     known, profile = _remembered(request, user)
@@ -74,7 +79,9 @@ async def aget_livelike_profile(request: Any) -> LiveLikeProfile | None:
     """Async :func:`get_livelike_profile`, for async views."""
     auser = getattr(request, "auser", None)
     user = await auser() if auser is not None else getattr(request, "user", None)
-    if user is None or not user.is_authenticated or is_deactivated(user):
+    if user is None or not user.is_authenticated:
+        return await _aguest_of(request, user)
+    if is_deactivated(user):
         return None
     known, profile = _remembered(request, user)
     if known:
@@ -90,6 +97,13 @@ async def aget_livelike_profile(request: Any) -> LiveLikeProfile | None:
         profile = row
     _remember(request, user, profile)
     return profile
+
+
+async def _aguest_of(request: Any, user: Any) -> LiveLikeProfile | None:
+    """An anonymous request's guest profile (``GUEST_PROFILES``), or ``None``."""
+    if user is None or not conf.GUEST_PROFILES:
+        return None
+    return await guests.aguest_profile(request)
 
 
 class LazyLiveLikeProfile(LazyObject):

@@ -103,15 +103,27 @@ class LiveLikeProfile(models.Model):
 
     objects = LiveLikeProfileQuerySet.as_manager()
 
+    #: True for an anonymous visitor's guest profile: never saved, it lives in
+    #: the session (see :mod:`livelike_profiles.guests`).
+    is_guest = False
+
     class Meta:
         verbose_name = _("LiveLike profile")
         verbose_name_plural = _("LiveLike profiles")
 
     def __str__(self) -> str:
+        if self.is_guest:
+            return f"LiveLike guest profile {self._shown_id()}"
         # Never the token, and never a query: the user's own __str__ only when
         # the user is loaded already (the admin loads it), else their id.
         user = self.user if type(self).user.is_cached(self) else self.user_id
         return f"LiveLike profile {self._shown_id()} of user {user}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Save the row; a guest profile, which lives in a session, refuses."""
+        if self.is_guest:
+            raise TypeError("A guest profile lives in the visitor's session and is never saved.")
+        super().save(*args, **kwargs)
 
     def _shown_id(self) -> str:
         if self.profile_id:

@@ -22,7 +22,6 @@ from django.utils import timezone
 
 from . import claim_locks, client_generated, notify, user_state
 from .accounts import is_deactivated
-from .after_commit import after_commit
 from .attempt import Attempt
 from .conf import conf
 from .exceptions import UserGone
@@ -30,6 +29,7 @@ from .models import LiveLikeProfile
 from .querysets import LiveLikeProfileQuerySet, has_live_claim, is_claimable
 from .results import ProvisionResult
 from .signals import profile_provisioned
+from .transactions import after_commit
 
 logger = logging.getLogger(__name__)
 

@@ -13,12 +13,12 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import router
 
-from .after_commit import after_commit
 from .client import get_client
 from .conf import conf
 from .exceptions import LiveLikeError, LiveLikeRejected, UnreadableTokenError
 from .models import LiveLikeProfile
 from .nicknames import nickname_for
+from .transactions import after_commit
 from .user_state import cached_profile
 
 logger = logging.getLogger(__name__)

@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, OperationalError
-from django.db.models import F, Q, QuerySet, TextField
-from django.db.models.functions import Cast
+from django.db.models import F, Q
 from django.utils import timezone
 
 from . import tokens
@@ -23,13 +22,10 @@ from .conf import conf
 from .custom_ids import new_custom_id
 from .encryption import Ciphertext, FreshCiphertext
 from .exceptions import UserGone
+from .row_updates import UsableRowUpdates
 
 if TYPE_CHECKING:  # models.py imports this module: the type checker alone may import it
     from .models import LiveLikeProfile
-
-
-# The start of last_error on an active row whose nickname LiveLike refused.
-NICKNAME_REFUSED = "Nickname refused by LiveLike"
 
 
 class Released(Enum):
@@ -44,8 +40,12 @@ class Released(Enum):
         return self is Released.WRITTEN
 
 
-class LiveLikeProfileQuerySet(QuerySet["LiveLikeProfile"]):
-    """The rows, and the named state changes every writer in the package goes through."""
+class LiveLikeProfileQuerySet(UsableRowUpdates):
+    """The rows, and the named state changes every writer in the package goes through.
+
+    Those of a row being provisioned are here; those of a usable row (what
+    LiveLike says of it, its nickname, its token) in :mod:`.row_updates`.
+    """
 
     # -- reading ----------------------------------------------------------------------
 
@@ -205,6 +205,37 @@ class LiveLikeProfileQuerySet(QuerySet["LiveLikeProfile"]):
         retryable &= ~Q(status=self.model.Status.PENDING)
         return self.filter(retryable, user_id=user_pk).update(next_attempt_at=None)
 
+    # -- a guest's profile, adopted at login -------------------------------------------
+
+    def adopt(
+        self,
+        user: Any,
+        *,
+        custom_id: str,
+        profile_id: str | None,
+        access_token: str,
+        nickname: str,
+        created: bool,
+    ) -> LiveLikeProfile:
+        """INSERT the user's row with a guest's profile; ``IntegrityError`` if the user has one.
+
+        ``created``: LiveLike answered its creation, and the row is ``active``
+        at once. Otherwise (stored mode, the answer was lost) the row is
+        ``failed`` and due now: the next attempt finds the profile by its
+        custom id, as it would a user's. ``access_token`` is a ciphertext
+        (``""``: none stored, the row mints its tokens).
+        """
+        status = self.model.Status
+        return self.create(
+            user_id=user.pk,
+            custom_id=custom_id,
+            profile_id=profile_id or None,
+            access_token=Ciphertext(access_token) if access_token else "",
+            nickname=self.model.fit("nickname", nickname),
+            status=status.ACTIVE if created else status.FAILED,
+            attempts=0 if created else 1,
+        )
+
     # -- client-generated tokens: usable at once, profile id learned later ----------
 
     def create_minting(self, user: Any, nickname: str | None) -> LiveLikeProfile:
@@ -261,104 +292,6 @@ class LiveLikeProfileQuerySet(QuerySet["LiveLikeProfile"]):
         self.filter(pk=row.pk).update(attempts=F("attempts") + 1, next_attempt_at=at)
         row.attempts += 1
         row.next_attempt_at = at
-
-    # -- what LiveLike says of a profile (livelike_sync, the admin's refresh) ------
-
-    def mark_revoked(self, row: LiveLikeProfile, reason: str) -> bool:
-        """LiveLike refuses the row's token: ``revoked``, unless the row changed since read."""
-        return bool(
-            self._as_read(row).update(
-                status=self.model.Status.REVOKED,
-                last_error=self.model.fit("last_error", reason),
-                updated_at=timezone.now(),
-            )
-        )
-
-    def record_refresh(
-        self,
-        row: LiveLikeProfile,
-        *,
-        profile_id: str | None = None,
-        restore: bool = False,
-        nickname: str | None = None,
-        nickname_sent: bool = False,
-    ) -> bool:
-        """Record a read of the profile, unless the row changed since it was read.
-
-        ``profile_id``: learned now; ``restore``: a revoked token works again;
-        ``nickname``: LiveLike's, stored only while the site has none to push,
-        or (``nickname_sent``) LiveLike's answer to the site's pending nickname
-        sent with the read, which settles it unless the site changed it since.
-        Raises ``IntegrityError`` if another row has ``profile_id``.
-        """
-        now = timezone.now()
-        fields: dict[str, Any] = {"synced_at": now}
-        same_row = self._as_read(row)
-        if profile_id is not None:
-            fields.update(profile_id=profile_id, updated_at=now)
-        if restore:
-            fields.update(status=self.model.Status.ACTIVE, last_error="", updated_at=now)
-        if nickname is not None and nickname_sent:
-            fields.update(nickname=nickname, nickname_sync_due=False, updated_at=now)
-            same_row = same_row.filter(nickname=row.nickname)
-        elif nickname is not None:
-            fields.update(nickname=nickname, updated_at=now)
-            same_row = same_row.filter(nickname_sync_due=False)
-        if not same_row.update(**fields):
-            return False
-        for name, value in fields.items():
-            setattr(row, name, value)
-        return True
-
-    def _as_read(self, row: LiveLikeProfile) -> QuerySet:
-        return self.filter(pk=row.pk, status=row.status, profile_id=row.profile_id)
-
-    # -- the nickname ----------------------------------------------------------------
-
-    def record_nickname(self, row: LiveLikeProfile, nickname: str) -> None:
-        """LiveLike accepted ``nickname``: store it, with nothing left to push."""
-        row.nickname = self.model.fit("nickname", nickname)
-        self.filter(pk=row.pk).update(
-            nickname=row.nickname, nickname_sync_due=False, updated_at=timezone.now()
-        )
-
-    def mark_nickname_due(self, row: LiveLikeProfile) -> None:
-        """The push failed: try again at the user's next login or save."""
-        self.filter(pk=row.pk).update(nickname_sync_due=True)
-
-    def mark_nickname_refused(self, row: LiveLikeProfile, reason: str) -> None:
-        """LiveLike refused the nickname as such: not pushed again before the next save."""
-        self.filter(pk=row.pk, status=self.model.Status.ACTIVE).update(
-            nickname_sync_due=False,
-            last_error=self.model.fit("last_error", f"{NICKNAME_REFUSED}: {reason}"),
-            updated_at=timezone.now(),
-        )
-
-    def clear_nickname_refused(self, row: LiveLikeProfile) -> None:
-        """A nickname was accepted: forget an earlier refusal."""
-        if row.last_error.startswith(NICKNAME_REFUSED):
-            self.filter(
-                pk=row.pk, status=self.model.Status.ACTIVE, last_error__startswith=NICKNAME_REFUSED
-            ).update(last_error="")
-
-    # -- the token -----------------------------------------------------------------------
-
-    def mark_credential_problem(self, row: LiveLikeProfile, problem: str) -> None:
-        """Say on the row why it has no token to hand out; the status stays."""
-        self.filter(pk=row.pk).exclude(last_error=problem).update(last_error=problem)
-
-    def clear_last_error(self, row: LiveLikeProfile) -> None:
-        """Clear the error the row was read with, unless another was written since."""
-        self.filter(pk=row.pk, last_error=row.last_error).update(last_error="")
-
-    def replace_ciphertext(self, pk: Any, ciphertext: str) -> bool:
-        """Re-encrypt a stored token with the current key, if it is still ``ciphertext``."""
-        # Saving a Ciphertext makes the field re-encrypt it with the first key.
-        return bool(
-            self.annotate(stored=Cast("access_token", TextField()))
-            .filter(pk=pk, stored=str(ciphertext))
-            .update(access_token=Ciphertext(ciphertext))
-        )
 
 
 def _at_or_before(name: str, now: datetime) -> Q:

@@ -1,7 +1,8 @@
 """Receivers of Django's signals, each one line into the service that does the work.
 
-Connected by :func:`connect`, from ``AppConfig.ready()``; in this order, so a
-nickname retried at login finds the row provisioning just made.
+Connected by :func:`connect`, from ``AppConfig.ready()``; in this order, so
+that provisioning at login finds the guest profile just adopted, and a
+nickname retried at login the row provisioning just made.
 """
 
 from __future__ import annotations
@@ -12,8 +13,13 @@ from django.conf import settings
 from django.contrib.auth.signals import user_logged_in
 from django.db.models.signals import post_delete, post_save, pre_delete
 
-from . import erasure, provisioning, push_to_livelike
+from . import erasure, guests, provisioning, push_to_livelike
 from .models import LiveLikeProfile
+
+
+def adopt_guest_at_login(sender: Any, user: Any, request: Any = None, **kwargs: Any) -> None:
+    """``user_logged_in``: a user with no profile adopts the session's guest profile."""
+    guests.adopt_at_login(request, user)
 
 
 def provision_at_login(sender: Any, user: Any, **kwargs: Any) -> None:
@@ -47,6 +53,7 @@ def record_erasures(
 
 def connect() -> None:
     """Connect the receivers (idempotent: each has a ``dispatch_uid``)."""
+    user_logged_in.connect(adopt_guest_at_login, dispatch_uid="livelike_profiles.adopt_guest")
     user_logged_in.connect(provision_at_login, dispatch_uid="livelike_profiles.provision_on_login")
     user_logged_in.connect(
         retry_nickname_at_login, dispatch_uid="livelike_profiles.retry_nickname_at_login"

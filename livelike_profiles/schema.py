@@ -39,7 +39,8 @@ class ProfileSchema(AutoSchema):
         if method == "GET":
             return (
                 "The caller's LiveLike profile and what the SDK's init() needs. Provisions "
-                "the profile on first use; 503 with Retry-After while it is not ready."
+                "the profile on first use; 503 with Retry-After while it is not ready. With "
+                "guest profiles on, an anonymous caller gets their session's guest profile."
             )
         return (
             "Change the caller's nickname at LiveLike, then locally. 400 names the field; "

@@ -158,6 +158,13 @@ class ProfileSerializer(serializers.Serializer):
         read_only=True, help_text=_("LiveLike API base URL, the SDK's `endpoint`.")
     )
     status = serializers.CharField(read_only=True)
+    guest = serializers.BooleanField(
+        read_only=True,
+        help_text=_(
+            "True for an anonymous visitor's guest profile, kept in their session "
+            '(LIVELIKE["GUEST_PROFILES"]); false for a signed-in user\'s.'
+        ),
+    )
     expires_at = serializers.DateTimeField(
         read_only=True,
         allow_null=True,
@@ -181,6 +188,7 @@ class ProfileSerializer(serializers.Serializer):
             "client_id": conf.CLIENT_ID,
             "api_url": conf.API_URL,
             "status": instance.status,
+            "guest": instance.is_guest,
         }
 
 

@@ -22,7 +22,7 @@ from .conf import ACCESS_TOKEN_MODES, DEFAULTS, MAX_SECONDS, ON_USER_DELETE_CHOI
 _NON_NEGATIVE_NUMBERS = ("WAIT_SECONDS", "APPLICATION_CACHE_SECONDS")
 _POSITIVE_NUMBERS = ("TIMEOUT", "LEASE_SECONDS", "RETRY_BASE_SECONDS", "RETRY_MAX_SECONDS")
 _OPTIONAL_STRINGS = ("API_TOKEN", "CUSTOM_ID_SECRET", "CLIENT_SECRET")
-_BOOLEANS = ("PROVISION_ON_LOGIN", "CUSTOM_IDS", "SYNC_NICKNAME", "USER_ADMIN")
+_BOOLEANS = ("PROVISION_ON_LOGIN", "CUSTOM_IDS", "SYNC_NICKNAME", "USER_ADMIN", "GUEST_PROFILES")
 
 
 def check_client_id(raw: dict[str, Any]) -> list[CheckMessage]:
@@ -248,15 +248,23 @@ def check_nickname_length(raw: dict[str, Any]) -> list[CheckMessage]:
 
 def check_throttle_rate(raw: dict[str, Any]) -> list[CheckMessage]:
     """E010: ``THROTTLE_RATE`` is a DRF rate or ``None``."""
-    value = raw.get("THROTTLE_RATE", DEFAULTS["THROTTLE_RATE"])
+    return _rate_or_none(raw, "THROTTLE_RATE", "livelike_profiles.E010")
+
+
+def check_guest_throttle_rate(raw: dict[str, Any]) -> list[CheckMessage]:
+    """E019: ``GUEST_THROTTLE_RATE`` is a DRF rate or ``None``."""
+    return _rate_or_none(raw, "GUEST_THROTTLE_RATE", "livelike_profiles.E019")
+
+
+def _rate_or_none(raw: dict[str, Any], key: str, check_id: str) -> list[CheckMessage]:
+    value = raw.get(key, DEFAULTS[key])
     if value is None or (isinstance(value, str) and is_rate(value)):
         return []
     return [
         Error(
-            f'LIVELIKE["THROTTLE_RATE"] must be a DRF rate like "10/minute", or None, '
-            f"not {shown(value)}.",
-            hint=f"The default is {DEFAULTS['THROTTLE_RATE']!r}.",
-            id="livelike_profiles.E010",
+            f'LIVELIKE["{key}"] must be a DRF rate like "10/minute", or None, not {shown(value)}.',
+            hint=f"The default is {DEFAULTS[key]!r}.",
+            id=check_id,
         )
     ]
 

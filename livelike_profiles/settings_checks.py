@@ -23,6 +23,7 @@ from .tokens import MIN_SECRET_BYTES
 _LEASE_TIMEOUTS = 6
 _MIDDLEWARE = "livelike_profiles.middleware.LiveLikeProfileMiddleware"
 _AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
+_SESSION_MIDDLEWARE = "django.contrib.sessions.middleware.SessionMiddleware"
 
 
 @register()
@@ -53,6 +54,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         _check_admin_token,
         values.check_nickname_length,
         values.check_throttle_rate,
+        values.check_guest_throttle_rate,
         _check_sync_nickname,
         values.check_strings,
         _check_lease,
@@ -222,3 +224,36 @@ def check_middleware(app_configs: Any = None, **kwargs: Any) -> list[CheckMessag
             id="livelike_profiles.E011",
         )
     ]
+
+
+@register()
+def check_guest_middleware(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E020: ``GUEST_PROFILES`` needs ``SessionMiddleware``, and this app's middleware after it."""
+    from django.conf import settings
+
+    from .conf import conf
+
+    if conf.raw.get("GUEST_PROFILES") is not True:
+        return []
+    middleware = [values.resolve(entry) for entry in getattr(settings, "MIDDLEWARE", None) or []]
+    sessions, ours = _places(middleware, _SESSION_MIDDLEWARE), _places(middleware, _MIDDLEWARE)
+    if not sessions:
+        problem = (
+            f'LIVELIKE["GUEST_PROFILES"] needs {_SESSION_MIDDLEWARE}, which is not in MIDDLEWARE.'
+        )
+    elif ours and ours[0] < sessions[0]:
+        problem = f"With guest profiles, {_MIDDLEWARE} must come after {_SESSION_MIDDLEWARE}."
+    else:
+        return []
+    return [
+        Error(
+            problem,
+            hint="A guest profile is kept in the visitor's session, which SessionMiddleware loads.",
+            id="livelike_profiles.E020",
+        )
+    ]
+
+
+def _places(middleware: list[Any], path: str) -> list[int]:
+    """Where in ``middleware`` (classes) the class at ``path``, or a subclass, stands."""
+    return [i for i, cls in enumerate(middleware) if values.is_subclass(cls, path)]

@@ -12,15 +12,17 @@ from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.exceptions import AuthenticationFailed, NotFound
 from rest_framework.parsers import MultiPartParser
-from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.permissions import BasePermission
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import UserRateThrottle
+from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
+from . import guests
 from .accounts import is_deactivated
 from .api_errors import BadGateway, ProfileNotReady, ServiceUnavailable
 from .client import get_client
@@ -57,12 +59,46 @@ _CANNOT_MINT = (
 
 
 class NicknameChangeThrottle(UserRateThrottle):
-    """Limits nickname changes per user (``LIVELIKE["THROTTLE_RATE"]``), sparing LiveLike."""
+    """Limits nickname changes per user (``LIVELIKE["THROTTLE_RATE"]``), sparing LiveLike.
+
+    A guest's are counted per session, not per address: a crowd behind one
+    address (a stadium's network) would otherwise share one allowance.
+    """
 
     scope = "livelike_profiles"
 
     def get_rate(self) -> str | None:
         return conf.THROTTLE_RATE
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        session_key = getattr(getattr(request, "session", None), "session_key", None)
+        if request.user.is_authenticated or not session_key:
+            return super().get_cache_key(request, view)
+        return self.cache_format % {"scope": self.scope, "ident": f"guest-{session_key}"}
+
+
+class GuestCreationThrottle(AnonRateThrottle):
+    """Limits the guest profiles made per client address (``LIVELIKE["GUEST_THROTTLE_RATE"]``).
+
+    Each one is a LiveLike profile (in ``"stored"`` mode, a create call at
+    once): this bounds what a script discarding its cookies can cost. The
+    address is DRF's (``REMOTE_ADDR``, or ``X-Forwarded-For`` behind
+    ``NUM_PROXIES`` proxies).
+    """
+
+    scope = "livelike_profiles_guests"
+
+    def get_rate(self) -> str | None:
+        return conf.GUEST_THROTTLE_RATE
+
+
+class IsSignedInOrGuest(BasePermission):
+    """A signed-in user; or, with ``GUEST_PROFILES``, an anonymous visitor with a session."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if request.user and request.user.is_authenticated:
+            return True
+        return conf.GUEST_PROFILES and getattr(request, "session", None) is not None
 
 
 class IsActiveAccount(BasePermission):
@@ -76,13 +112,13 @@ class IsActiveAccount(BasePermission):
     message = gettext_lazy("This account is deactivated.")
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        return not is_deactivated(request.user)
+        return not (request.user.is_authenticated and is_deactivated(request.user))
 
 
 class ProfileView(APIView):
     """``GET``: the caller's profile and what the SDK needs. ``PATCH``: change its nickname."""
 
-    permission_classes = [IsAuthenticated, IsActiveAccount]
+    permission_classes = [IsSignedInOrGuest, IsActiveAccount]
     # JSON only: the browsable API would render the access token into an HTML page.
     renderer_classes = [JSONRenderer]
     parser_classes = [JSONParser, FormParser, MultiPartParser]
@@ -91,6 +127,8 @@ class ProfileView(APIView):
     def get_throttles(self) -> list[Any]:
         if self.request.method == "PATCH":  # only a change costs a call to LiveLike
             return [*super().get_throttles(), NicknameChangeThrottle()]
+        if self.request.method in ("GET", "HEAD") and _makes_a_guest(self.request):
+            return [*super().get_throttles(), GuestCreationThrottle()]
         return super().get_throttles()
 
     def handle_exception(self, exc: Exception) -> Response:
@@ -107,12 +145,22 @@ class ProfileView(APIView):
         return response
 
     def get(self, request: Request) -> Response:
-        """The caller's profile with its token; a 503 (with Retry-After) while there is none."""
-        profile = _callers_profile(request)
+        """The caller's profile with its token; a 503 (with Retry-After) while there is none.
+
+        An anonymous caller (``GUEST_PROFILES``) gets the session's guest
+        profile, made by this ``GET`` if the session has none.
+        """
+        if not request.user.is_authenticated:
+            profile = guests.ensure_guest_profile(request)
+        else:
+            profile = _callers_profile(request)
         if not profile.is_active:
             raise _not_ready(profile)
-        # Client-generated tokens: the first answer learns the profile id (one call).
-        profile = learn_profile_id(profile)
+        if not profile.is_guest:
+            # Client-generated tokens: the first answer learns the profile id (one call).
+            # Not a guest's: for a visitor who never runs the SDK (a script), that call
+            # would make the very profile minted tokens spare LiveLike (and the bill).
+            profile = learn_profile_id(profile)
         return _answer(profile, _credential_to_hand_out(profile))
 
     def patch(self, request: Request) -> Response:
@@ -121,15 +169,14 @@ class ProfileView(APIView):
         A 400 names the field, LiveLike's own 400 included; LiveLike failing is a
         503 (asking again may work) or a 502, with nothing changed.
         """
+        if not request.user.is_authenticated:
+            # DRF checks CSRF for a session's signed-in user only: a guest's too.
+            SessionAuthentication().enforce_csrf(request)
         serializer = NicknameSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         nickname = serializer.validated_data["nickname"]
-        profile = _callers_profile(request)
-        if not profile.is_active:
-            raise _not_ready(profile)
-        profile = learn_profile_id(profile)  # so the answer names the profile
         try:
-            row, credential = _change_nickname(profile, nickname)
+            row, credential = _change_callers_nickname(request, nickname)
         except LiveLikeRejected as error:
             if error.refuses_value:
                 return Response(error.errors or {"nickname": [error.detail]}, status=400)
@@ -154,6 +201,29 @@ def _callers_profile(request: Request) -> LiveLikeProfile:
         return ensure_profile(_signed_in(request))
     except UserGone as gone:
         raise AuthenticationFailed(_("This account no longer exists.")) from gone
+
+
+def _makes_a_guest(request: Request) -> bool:
+    """Whether this request would make the session a guest profile (the throttle counts it)."""
+    return (
+        conf.GUEST_PROFILES and not request.user.is_authenticated and not guests.has_guest(request)
+    )
+
+
+def _change_callers_nickname(
+    request: Request, nickname: str
+) -> tuple[LiveLikeProfile, AccessToken]:
+    """The nickname changed, a user's or the session's guest's: the profile and its token."""
+    if not request.user.is_authenticated:
+        try:
+            return guests.change_guest_nickname(request, nickname)
+        except LookupError:
+            raise NotFound(_("This session has no guest profile yet: GET it first.")) from None
+    profile = _callers_profile(request)
+    if not profile.is_active:
+        raise _not_ready(profile)
+    profile = learn_profile_id(profile)  # so the answer names the profile
+    return _change_nickname(profile, nickname)
 
 
 def _answer(profile: LiveLikeProfile, credential: AccessToken) -> Response:
@@ -245,6 +315,8 @@ def _credential_and_problem(profile: LiveLikeProfile) -> tuple[AccessToken | Non
 
 def _mark_credential_problem(profile: LiveLikeProfile, problem: str) -> None:
     """Write on the row why it has no token to hand out; clear that once the cause is gone."""
+    if profile.is_guest:
+        return  # no row: a session's guest
     if problem:
         # A queryset update: saving the row would touch the token, and the
         # status stays as it is, since the profile itself is fine.

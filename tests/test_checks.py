@@ -285,6 +285,8 @@ BAD_VALUES: dict[str, list] = {
         *WRONG_TYPES,
     ],
     "ON_USER_DELETE": ["erase", "", None, True, ["delete"], *WRONG_TYPES],
+    "GUEST_PROFILES": FLAGS_WRONG,
+    "GUEST_THROTTLE_RATE": ["1000", "1000/fortnight", "0/minute", "", 1000, True, *WRONG_TYPES],
 }
 NO_BAD_VALUE = object()
 

@@ -1,6 +1,7 @@
 """Views the middleware and API tests request."""
 
 from django.http import HttpResponse, JsonResponse
+from django.views.decorators.csrf import ensure_csrf_cookie
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -29,6 +30,12 @@ def touch(request):
     """Uses the user and the profile."""
     profile = request.livelike_profile
     return HttpResponse(f"user {request.user.pk} profile {profile.profile_id if profile else '-'}")
+
+
+@ensure_csrf_cookie
+def csrf(request):
+    """Sets the CSRF cookie, as any page of a site with a form does."""
+    return HttpResponse("ok")
 
 
 def trivial(request):

@@ -3,6 +3,8 @@
 ``python -m tests.workers login --users PK,PK --times N --threads T``
     logs each user in N times through the real login view, from T threads
     (each with its own database connection), and prints ``ok``.
+``python -m tests.workers login-in-sessions --pairs PK:SESSION,PK:SESSION --threads T``
+    logs each user in within the session named (its cookie), from T threads.
 ``python -m tests.workers ensure PK``
     calls ensure_profile once for that user and prints the row's status.
 ``python -m tests.workers manage COMMAND [ARGS...]``
@@ -70,6 +72,41 @@ def login(user_pks: list[str], times: int, threads: int) -> None:
         raise errors[0]
 
 
+def login_in_sessions(pairs: list[str], threads: int) -> None:
+    """Log each ``USER_PK:SESSION_KEY`` pair's user in within that session, ``threads`` at once."""
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test import Client
+
+    from tests.factories import log_in
+
+    users = get_user_model()._default_manager
+    tasks = [(users.get(pk=pk), key) for pk, _, key in (pair.partition(":") for pair in pairs)]
+    start = threading.Barrier(threads)
+    errors: list[BaseException] = []
+
+    def run(share: list) -> None:
+        try:
+            start.wait()
+            for user, key in share:
+                client = Client()
+                client.cookies[settings.SESSION_COOKIE_NAME] = key
+                log_in(user, client)
+        except BaseException as error:  # reported by the parent
+            errors.append(error)
+        finally:
+            connection.close()
+
+    workers = [threading.Thread(target=run, args=(tasks[i::threads],)) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    if errors:
+        raise errors[0]
+
+
 def ensure(user_pk: str) -> str:
     """Run ensure_profile once and return the row's status."""
     from django.contrib.auth import get_user_model
@@ -95,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     p_login.add_argument("--users", required=True)
     p_login.add_argument("--times", type=int, required=True)
     p_login.add_argument("--threads", type=int, required=True)
+    p_sessions = sub.add_parser("login-in-sessions")
+    p_sessions.add_argument("--pairs", required=True)
+    p_sessions.add_argument("--threads", type=int, required=True)
     p_ensure = sub.add_parser("ensure")
     p_ensure.add_argument("user")
     p_manage = sub.add_parser("manage")
@@ -105,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
         return manage(args.argv)
     if args.command == "login":
         login(args.users.split(","), args.times, args.threads)
+        print("ok", flush=True)
+    elif args.command == "login-in-sessions":
+        login_in_sessions(args.pairs.split(","), args.threads)
         print("ok", flush=True)
     else:
         print(ensure(args.user), flush=True)

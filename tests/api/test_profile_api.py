@@ -46,6 +46,7 @@ def test_get_answers_what_the_sdk_needs(client, user, livelike_fake):
         "client_id": "test-client",
         "api_url": livelike_fake.url,
         "status": "active",
+        "guest": False,  # a signed-in user's; an anonymous visitor's guest profile says True
     }
     assert_no_store(response)
 
@@ -284,4 +285,5 @@ def test_openapi_describes_both_operations():
         "client_id",
         "api_url",
         "status",
+        "guest",
     }

@@ -1,8 +1,10 @@
-"""Work to do once the current transaction commits: :func:`after_commit`."""
+"""Working beside the site's own transaction: :func:`after_commit` and :func:`savepoint`."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
+from typing import Any
 
 from django.db import transaction
 
@@ -22,3 +24,14 @@ def after_commit(name: str, work: Callable[[], object], *, using: str) -> None:
 
     run.__qualname__ = run.__name__ = name
     transaction.on_commit(run, using=using, robust=True)
+
+
+def savepoint(using: str) -> Any:
+    """A savepoint inside a transaction, nothing outside one: a write that fails spares it.
+
+    Where a write may lose a race to a unique constraint (``IntegrityError``)
+    inside the site's transaction, the savepoint keeps that transaction usable.
+    """
+    if transaction.get_connection(using).in_atomic_block:
+        return transaction.atomic(using=using)
+    return contextlib.nullcontext()
