@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print()
     print(f"  Demo site:  http://127.0.0.1:{args.port}/")
-    print(f"  Fan zone:   http://127.0.0.1:{args.port}/fan-zone/  (log in first)")
+    print(f"  Fan zone:   http://127.0.0.1:{args.port}/fan-zone/  (as a guest, or log in)")
     print(f"  Admin:      http://127.0.0.1:{args.port}/admin/  ({ADMIN[0]} / {ADMIN[1]})")
     for username, password in DEMO_USERS:
         print(f"  Demo user:  {username} / {password}")

@@ -111,6 +111,13 @@ LIVELIKE = {
     "RETRY_BASE_SECONDS": 1,
     # Each user's LiveLike profile on their page of the admin.
     "USER_ADMIN": True,
+    # Guest profiles: an anonymous visitor of the fan zone gets a LiveLike
+    # profile kept in their session (the API's GET makes it, "guest": true in
+    # its answers), and may change its nickname. Signing up, or logging in to
+    # an account with no profile yet, keeps it: same profile id, nickname and
+    # points. Logging in to an account that has a profile keeps that one, and
+    # the guest is abandoned. GUEST_THROTTLE_RATE stays at the app's default.
+    "GUEST_PROFILES": True,
 }
 if "DEMO_TOKEN_TTL" in os.environ:
     _ttl = os.environ["DEMO_TOKEN_TTL"].strip()

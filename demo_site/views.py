@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from django.contrib.auth import login
-from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.views import redirect_to_login
 from django.contrib.staticfiles import finders
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from demo_site.run import ADMIN, DEMO_USERS
+from livelike_profiles.conf import conf
 
 #: Where ``make demo`` copies the official SDK's browser bundle (npm's @livelike/javascript).
 SDK_STATIC_PATH = "vendor/livelike-javascript.umd.js"
@@ -22,7 +23,11 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def sign_up(request: HttpRequest) -> HttpResponse:
-    """Create an account and log it in; logging in provisions its LiveLike profile."""
+    """Create an account and log it in.
+
+    Logging in gives the account the session's guest profile, if the visitor
+    used the fan zone as a guest; otherwise it provisions a new one.
+    """
     if request.user.is_authenticated:
         return redirect("fan_zone")
     form = UserCreationForm(request.POST or None)
@@ -32,14 +37,19 @@ def sign_up(request: HttpRequest) -> HttpResponse:
     return render(request, "registration/signup.html", {"form": form})
 
 
-@login_required
 def fan_zone(request: HttpRequest) -> HttpResponse:
-    """The page that hands the user's LiveLike credentials to the official SDK.
+    """The page that hands the visitor's LiveLike credentials to the official SDK.
 
-    The token never enters this HTML: the page's script asks the API for it.
+    A signed-in user's profile; an anonymous visitor's guest profile, kept in
+    their session, where ``LIVELIKE["GUEST_PROFILES"]`` is on (without it, the
+    visitor is asked to log in). The token never enters this HTML: the page's
+    script asks the API for it.
     """
-    return render(
-        request,
-        "demo/fan_zone.html",
-        {"sdk_path": SDK_STATIC_PATH, "sdk_installed": finders.find(SDK_STATIC_PATH) is not None},
-    )
+    if not request.user.is_authenticated and not conf.GUEST_PROFILES:
+        return redirect_to_login(request.get_full_path())
+    context = {
+        "sdk_path": SDK_STATIC_PATH,
+        "sdk_installed": finders.find(SDK_STATIC_PATH) is not None,
+        "minted_tokens": conf.CLIENT_GENERATED,
+    }
+    return render(request, "demo/fan_zone.html", context)

@@ -55,6 +55,30 @@ def test_the_demos_token_settings_come_from_its_environment(monkeypatch, env, ex
     assert livelike["CLIENT_SECRET"] == DEMO_CLIENT_SECRET  # in "stored" mode too
 
 
+def test_the_demo_gives_anonymous_visitors_guest_profiles(monkeypatch) -> None:
+    assert _demo_livelike(monkeypatch)["GUEST_PROFILES"] is True
+
+
+def test_without_guest_profiles_the_fan_zone_sends_anonymous_visitors_to_log_in(
+    settings, rf
+) -> None:
+    """The browser tests cover the fan zone with guests; without them, it asks to log in."""
+    from django.contrib.auth.models import AnonymousUser
+
+    from demo_site.views import fan_zone
+
+    settings.ROOT_URLCONF = "demo_site.urls"
+    settings.LOGIN_URL = "login"
+    settings.LIVELIKE = {**settings.LIVELIKE, "GUEST_PROFILES": False}
+    request = rf.get("/fan-zone/")
+    request.user = AnonymousUser()
+    response = fan_zone(request)
+    assert (response.status_code, response["Location"]) == (
+        302,
+        "/accounts/login/?next=/fan-zone/",
+    )
+
+
 def test_make_demo_starts_the_fake_with_the_secret_the_site_signs_with(monkeypatch) -> None:
     from demo_site.run import fake_command
 

@@ -74,8 +74,22 @@ async def new_page(context: Any, problems: list[str]) -> Any:
 async def sign_in(page: Any, site: DemoSite, username: str, password: str) -> None:
     """Sign in through the login form; the site then opens the fan zone."""
     await page.goto(f"{site.url}/accounts/login/")
+    await submit_sign_in(page, site, username, password)
+
+
+async def submit_sign_in(page: Any, site: DemoSite, username: str, password: str) -> None:
+    """Fill in and send the login form the page shows; the site then opens the fan zone."""
     await page.fill("#id_username", username)
     await page.fill("#id_password", password)
+    await page.click("form.stack button[type=submit]")
+    await page.wait_for_url(f"{site.url}/fan-zone/")
+
+
+async def submit_sign_up(page: Any, site: DemoSite, username: str, password: str) -> None:
+    """Fill in and send the sign-up form the page shows; the site then opens the fan zone."""
+    await page.fill("#id_username", username)
+    await page.fill("#id_password1", password)
+    await page.fill("#id_password2", password)
     await page.click("form.stack button[type=submit]")
     await page.wait_for_url(f"{site.url}/fan-zone/")
 
@@ -95,6 +109,22 @@ async def open_fan_zone(page: Any, site: DemoSite) -> tuple[str, str]:
     """Open the fan zone; return what the SDK reports."""
     await page.goto(f"{site.url}/fan-zone/")
     return await sdk_profile(page)
+
+
+async def open_fan_zone_as_guest(page: Any, site: DemoSite) -> tuple[str, str]:
+    """Open the fan zone signed out; return what the SDK reports for the guest profile.
+
+    The page must be the fan zone (not the login page it would be without guest
+    profiles), and the API's answer must say ``"guest": true``.
+    """
+    from playwright.async_api import expect
+
+    await page.goto(f"{site.url}/fan-zone/")
+    assert page.url == f"{site.url}/fan-zone/", "an anonymous visitor was sent elsewhere"
+    seen = await sdk_profile(page)
+    await expect(page.locator("#sdk-panel")).to_have_attribute("data-guest", "true")
+    await expect(page.locator("#guest-notice")).to_contain_text("Guest profile: sign up to keep it")
+    return seen
 
 
 async def sign_in_and_read(

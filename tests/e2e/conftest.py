@@ -3,8 +3,12 @@
 The demo runs as ``make demo`` runs it: ``manage.py runserver`` in its own
 process with the demo's settings, on a free port, against a fresh SQLite file,
 talking to an in-process :class:`FakeLiveLike` the test can inspect. The
-``demo`` fixture serves it with stored access tokens; :func:`serve_demo`
-serves it in any mode (``DEMO_ACCESS_TOKENS``, ``DEMO_TOKEN_TTL``).
+``demo`` fixture serves it with stored access tokens (its fake is
+``fake_service``), ``minting`` with tokens the site mints (the demo's
+default): each starts once for the whole run, shared by every module that
+uses it, so each test signs in users no other test on that server uses, and
+counts at the fake only what they did. :func:`serve_demo` serves it in any
+mode (``DEMO_ACCESS_TOKENS``, ``DEMO_TOKEN_TTL``).
 
 Without Chromium, Playwright or the SDK bundle (``make sdk``) the tests are
 skipped with the reason shown; under ``CI=true`` they fail instead.
@@ -81,10 +85,15 @@ def chromium() -> str:
     return path
 
 
-@pytest.fixture(scope="module")
+def demo_fake() -> FakeLiveLike:
+    """A fake LiveLike as the demo's settings expect it (client secret: the fake's default)."""
+    return FakeLiveLike(client_id="demo", admin_token="demo-admin-token")
+
+
+@pytest.fixture(scope="session")
 def fake_service() -> Iterator[FakeLiveLike]:
-    """The fake LiveLike, with the client id and admin token the demo's settings use."""
-    with FakeLiveLike(client_id="demo", admin_token="demo-admin-token") as fake:
+    """The fake LiveLike of the ``demo`` fixture."""
+    with demo_fake() as fake:
         yield fake
 
 
@@ -188,10 +197,22 @@ def serve_demo(
             server.wait()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def demo(
     chromium: str, fake_service: FakeLiveLike, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[DemoSite]:
     """The demo site with stored access tokens (the tokens LiveLike issues, kept encrypted)."""
     with serve_demo(fake_service, tmp_path_factory.mktemp("demo_site"), "stored") as site:
         yield site
+
+
+@pytest.fixture(scope="session")
+def minting(
+    chromium: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[DemoSite, FakeLiveLike]]:
+    """The demo minting its tokens (the app's default TTL: a day), and its own fake LiveLike."""
+    with (
+        demo_fake() as fake,
+        serve_demo(fake, tmp_path_factory.mktemp("minting_demo"), "client-generated") as site,
+    ):
+        yield site, fake

@@ -33,7 +33,7 @@ from tests.e2e.browser import (
     sign_in,
     sign_in_and_read,
 )
-from tests.e2e.conftest import DemoSite, serve_demo
+from tests.e2e.conftest import DemoSite, demo_fake, serve_demo
 
 pytestmark = pytest.mark.e2e
 
@@ -42,30 +42,13 @@ pytestmark = pytest.mark.e2e
 SHORT_TTL = 4
 
 
-def _demo_fake() -> FakeLiveLike:
-    """A fake LiveLike as the demo's settings expect it (client secret: the fake's default)."""
-    return FakeLiveLike(client_id="demo", admin_token="demo-admin-token")
-
-
-@pytest.fixture(scope="module")
-def minting(
-    chromium: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[DemoSite, FakeLiveLike]]:
-    """The demo minting its tokens (the app's default TTL: a day), and its own fake LiveLike."""
-    with (
-        _demo_fake() as fake,
-        serve_demo(fake, tmp_path_factory.mktemp("minting_demo"), "client-generated") as site,
-    ):
-        yield site, fake
-
-
 @pytest.fixture(scope="module")
 def expiring(
     chromium: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[DemoSite, FakeLiveLike]]:
     """The demo minting tokens that expire after ``SHORT_TTL`` seconds, and its own fake."""
     with (
-        _demo_fake() as fake,
+        demo_fake() as fake,
         serve_demo(
             fake, tmp_path_factory.mktemp("expiring_demo"), "client-generated", token_ttl=SHORT_TTL
         ) as site,

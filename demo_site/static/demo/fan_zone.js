@@ -2,6 +2,11 @@
 // SDK with them, and show what the SDK reports. The access token stays in this closure and
 // the SDK's memory: it is never written into the page nor into the browser's storage.
 //
+// An anonymous visitor (the site's LIVELIKE["GUEST_PROFILES"] on) gets the same answer for
+// the guest profile the site keeps in their session, with `guest: true`: the page says so and
+// offers to sign up to keep it. Changing the nickname works the same for a guest (the PATCH
+// carries the CSRF token either way).
+//
 // A token the site mints (ACCESS_TOKENS = "client-generated") expires at the answer's
 // `expires_at`: the page asks the site for a new one before then and initialises the SDK
 // again with it, without a reload. A token LiveLike issued (`expires_at` null) never expires.
@@ -80,8 +85,17 @@
     byId("sdk-match").hidden = !stored || stored !== profile.id;
   }
 
-  // What the site's answer says is stored for the account: with minted tokens the profile
-  // id is learned at the first answer, after this page was rendered.
+  // Whether the answer is a guest's (the visitor is not signed in): the page says so.
+  function showGuest(credentials) {
+    const guest = credentials.guest === true;
+    panel.dataset.guest = String(guest);
+    const notice = byId("guest-notice");
+    if (notice) notice.hidden = !guest;
+  }
+
+  // What the site's answer says is stored for the account (or kept in a guest's session):
+  // with minted tokens the profile id is learned at the first answer, after this page was
+  // rendered (for a guest, at the first nickname change).
   function showStored(credentials) {
     const sitePanel = byId("site-panel");
     if (!credentials.profile_id || sitePanel.dataset.profileId === credentials.profile_id) return;
@@ -154,6 +168,7 @@
   async function connect() {
     const { credentials, serverNow } = await fetchCredentials();
     accessToken = credentials.access_token;
+    showGuest(credentials);
     showStored(credentials);
     // The SDK (1.3.0) authenticates with the token of the profile it keeps, when it keeps
     // one, before the token init() is given: forget it, or a new start would read the
@@ -266,6 +281,7 @@
       const reason = (body.nickname && body.nickname[0]) || body.detail || "";
       throw new Error(`The site answered ${response.status}. ${reason}`.trim());
     }
+    showStored(body); // a guest's minted-token profile id is learned by this change
     const siteNickname = byId("site-nickname");
     if (siteNickname) siteNickname.textContent = body.nickname;
     // What LiveLike itself now says, read by the SDK with the current token (not the
