@@ -20,7 +20,7 @@ from django.db import router
 from django.dispatch import Signal
 from django.utils import timezone
 
-from . import notify, tokens
+from . import notify, task_queue, tokens
 from .backoff import backoff_seconds, retry_delay
 from .client import clean_text
 from .create_at_livelike import Obtained, Unrecoverable, obtain
@@ -138,6 +138,7 @@ class Attempt:
             after=f" error={type(error).__name__} retry_in_s={delay:.0f}",
         )
         self._send(provisioning_failed, error=error)
+        task_queue.enqueue("provision_user", self.row.user_id, run_after=retry_at)
         return ProvisionResult(fresh, error=error)
 
     def in_conflict(self, reason: str) -> ProvisionResult:
@@ -162,6 +163,8 @@ class Attempt:
             after=f" error=LiveLikeConflict reason={reason}",
         )
         self._send(provisioning_failed, error=None)
+        if retry_at is not None:  # a client secret may recover it: tried again then
+            task_queue.enqueue("provision_user", self.row.user_id, run_after=retry_at)
         return ProvisionResult(fresh)
 
     # -- the steps every outcome takes --------------------------------------------------

@@ -24,7 +24,7 @@ from django.db import connections, router, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from . import claim_locks, user_state
+from . import claim_locks, task_queue, user_state
 from .concurrency import (
     RunReport,
     Throttle,
@@ -312,3 +312,21 @@ def _has_field(model: Any, name: str) -> bool:
     except FieldDoesNotExist:
         return False
     return True
+
+
+def enqueue_backfill(users: QuerySet, batch_size: int) -> tuple[int, int]:
+    """Enqueue the provisioning of ``users`` who need it on ``TASK_BACKEND``, a task per batch.
+
+    For the site's workers to share (``livelike_provision --enqueue``): each
+    batch is one ``provision_users`` task of at most ``batch_size`` ids.
+    Returns the users and the tasks enqueued. Raises ``LookupError`` without
+    a task backend.
+    """
+    if task_queue.backend() is None:
+        raise LookupError('no task backend: set LIVELIKE["TASK_BACKEND"]')
+    queued = tasks = 0
+    for batch in in_pk_batches(needing_profile(users).only("pk"), batch_size):
+        pks = [user.pk for user in batch]
+        if task_queue.enqueue("provision_users", pks):
+            queued, tasks = queued + len(pks), tasks + 1
+    return queued, tasks

@@ -15,6 +15,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, router, transaction
 from django.utils import timezone
 
+from . import task_queue
 from .backoff import retry_delay
 from .client import RemoteProfile, get_client
 from .exceptions import LiveLikeError, LiveLikeRejected, LiveLikeTokenRejected
@@ -101,6 +102,7 @@ def learn_profile_id(row: LiveLikeProfile) -> LiveLikeProfile:
             delay,
         )
         _rows().retry_later(row, now + timedelta(seconds=delay))
+        task_queue.enqueue("learn_profile_id", row.pk, run_after=row.next_attempt_at)
         return row
     fields: dict[str, Any] = {}
     if sends_nickname or not row.nickname:

@@ -40,11 +40,15 @@ DEFAULTS: dict[str, Any] = {
     "ON_USER_DELETE": "delete",
     "GUEST_PROFILES": False,
     "GUEST_THROTTLE_RATE": "1000/minute",
+    "TASK_BACKEND": None,
 }
 
 STORED = "stored"
 CLIENT_GENERATED = "client-generated"
 ACCESS_TOKEN_MODES = (STORED, CLIENT_GENERATED)
+
+#: ``PROVISION_ON_LOGIN``'s third value: the login enqueues the provisioning (``TASK_BACKEND``).
+BACKGROUND = "background"
 
 DELETE = "delete"
 KEEP = "keep"
@@ -91,7 +95,19 @@ class LiveLikeSettings:
 
     @property
     def PROVISION_ON_LOGIN(self) -> bool:
+        """Whether a login provisions the profile (at once, or in the background)."""
         return bool(self._get("PROVISION_ON_LOGIN"))
+
+    @property
+    def PROVISION_IN_BACKGROUND(self) -> bool:
+        """Whether a login enqueues the provisioning (``PROVISION_ON_LOGIN = "background"``)."""
+        return self._get("PROVISION_ON_LOGIN") == BACKGROUND and bool(self.TASK_BACKEND)
+
+    @property
+    def TASK_BACKEND(self) -> str | None:
+        """The alias, in the site's ``TASKS``, of the backend background work goes to; or None."""
+        alias: str | None = self._get("TASK_BACKEND") or None
+        return alias
 
     @property
     def NICKNAME(self) -> str | None:

@@ -15,7 +15,7 @@ import time
 import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -23,6 +23,7 @@ from django.db import connections, router
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from . import task_queue
 from .backoff import retry_delay
 from .client import get_client
 from .concurrency import RunReport
@@ -38,6 +39,8 @@ logger = logging.getLogger(__name__)
 # request waiting. The first failure ends that pass too (LiveLike is down:
 # one TIMEOUT is all a deletion ever waits).
 ERASED_AT_COMMIT = 20
+# Erasures one task of the site's queue works off (TASK_BACKEND).
+ERASED_PER_TASK = 100
 
 
 class Erased(StrEnum):
@@ -137,7 +140,7 @@ def record_noted(origin: Any, using: str) -> None:
 
     after_commit(
         "livelike_profiles.erasure.erase_after_commit",
-        lambda: erase_now(pks, using=using),
+        lambda: erase_later(pks, using=using),
         using=using,
     )
 
@@ -228,7 +231,9 @@ def erase(erasure_pk: Any, *, ignoring_backoff: bool = False, using: str | None 
             logger.exception(
                 "LiveLike erasure raised: user=%s attempt=%s", erasure.user_pk, erasure.attempts
             )
-        rows.failed(erasure.pk, reason, timezone.now() + timedelta(seconds=delay))
+        retry_at = timezone.now() + timedelta(seconds=delay)
+        rows.failed(erasure.pk, reason, retry_at)
+        task_queue.enqueue("erase", [erasure.pk], run_after=retry_at)
         return Erased.FAILED
     rows.done(erasure.pk)
     logger.info(
@@ -253,6 +258,26 @@ def _erase_at_livelike(rows: Any, erasure: LiveLikeErasure) -> Erased:
         rows.store_profile_id(erasure.pk, profile_id)
         erasure.profile_id = profile_id
     return Erased.ERASED if client.delete_profile(profile_id) else Erased.GONE
+
+
+def erase_later(pks: list[Any], using: str | None = None) -> None:
+    """After the deleting commit: enqueue the erasures (``TASK_BACKEND``), or erase a few now.
+
+    On the site's task queue, in batches of ``ERASED_PER_TASK``: nothing is
+    asked of LiveLike in the deleting request. Without one, :func:`erase_now`.
+    One the queue refuses waits in the outbox for ``livelike_sync``.
+    """
+    if task_queue.backend() is None:
+        erase_now(pks, using=using)
+        return
+    for start in range(0, len(pks), ERASED_PER_TASK):
+        task_queue.enqueue("erase", pks[start : start + ERASED_PER_TASK])
+
+
+def waiting(pks: Iterable[Any]) -> list[tuple[Any, datetime]]:
+    """Of these erasures, those whose profile may still be being made, and when it is not."""
+    rows = LiveLikeErasure.objects.filter(pk__in=list(pks), not_before__gt=timezone.now())
+    return [(row.pk, row.not_before) for row in rows.only("not_before") if row.not_before]
 
 
 def erase_now(pks: Iterable[Any], using: str | None = None) -> None:

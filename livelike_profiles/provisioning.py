@@ -20,7 +20,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import router, transaction
 from django.utils import timezone
 
-from . import claim_locks, client_generated, notify, user_state
+from . import claim_locks, client_generated, notify, task_queue, user_state
 from .accounts import is_deactivated
 from .attempt import Attempt
 from .conf import conf
@@ -65,8 +65,13 @@ def ensure_profile(user: AbstractBaseUser) -> LiveLikeProfile:
     return provision(user).row
 
 
-def provision(user: AbstractBaseUser) -> ProvisionResult:
+def provision(user: AbstractBaseUser, *, wait: bool = True) -> ProvisionResult:
     """:func:`ensure_profile`, telling what this call did (the backfill counts it).
+
+    ``wait=False``: return at once where another caller holds a live claim
+    (its outcome is recorded without us), instead of waiting for it up to
+    ``WAIT_SECONDS``: what a login and a task do, which do not need the
+    profile themselves.
 
     In this order:
 
@@ -87,7 +92,7 @@ def provision(user: AbstractBaseUser) -> ProvisionResult:
     row = user_state.cached_profile(user) if user_state.is_known(user) else _read(user)
     if conf.CLIENT_GENERATED:
         return _remembered(user, _make_usable_by_minting(user, row))
-    if row is not None and not _needs_work(row):
+    if row is not None and not needs_work(row):
         return _remembered(user, ProvisionResult(row))
     connection = transaction.get_connection(_db())
     if connection.in_atomic_block:
@@ -95,14 +100,23 @@ def provision(user: AbstractBaseUser) -> ProvisionResult:
         return ProvisionResult(row or _placeholder(user))
     if not connection.get_autocommit():  # no on_commit there: a later call claims
         return ProvisionResult(row or _placeholder(user))
-    return _remembered(user, _claim_or_wait(user, row))
+    return _remembered(user, _claim_or_wait(user, row, wait=wait))
 
 
 def provision_on_login(user: AbstractBaseUser) -> None:
-    """``user_logged_in``: ensure the profile when ``PROVISION_ON_LOGIN``, unless deactivated."""
-    if conf.PROVISION_ON_LOGIN and not is_deactivated(user):
-        with contextlib.suppress(UserGone):  # deleted meanwhile: nothing to provision
-            ensure_profile(user)
+    """``user_logged_in``: provision the profile when ``PROVISION_ON_LOGIN``, unless deactivated.
+
+    Never waits for another request's claim: the login does not need the
+    profile, only its use does (and that waits). With ``"background"`` (and
+    a ``TASK_BACKEND``) the provisioning is enqueued once the login commits.
+    """
+    if not conf.PROVISION_ON_LOGIN or is_deactivated(user):
+        return
+    if conf.PROVISION_IN_BACKGROUND and not conf.CLIENT_GENERATED:
+        task_queue.enqueue_after_commit("provision_user", user.pk, using=_db())
+        return
+    with contextlib.suppress(UserGone):  # deleted meanwhile: nothing to provision
+        provision(user, wait=False)
 
 
 # -- reading and remembering the row ---------------------------------------------------
@@ -134,8 +148,8 @@ def _placeholder(user: AbstractBaseUser) -> LiveLikeProfile:
     return LiveLikeProfile(user_id=user.pk, status=Status.PENDING)
 
 
-def _needs_work(row: LiveLikeProfile) -> bool:
-    """Whether the row needs work: claimable, or pending (a fresh claim is waited for).
+def needs_work(row: LiveLikeProfile) -> bool:
+    """Whether the row needs work now: claimable, or pending (a fresh claim is waited for).
 
     Active rows are done; ``revoked``, and ``conflict`` without a client
     secret to recover it, are an operator's.
@@ -157,14 +171,16 @@ class _NotClaimed:
     lock_free: bool
 
 
-def _claim_or_wait(user: AbstractBaseUser, row: LiveLikeProfile | None) -> ProvisionResult:
+def _claim_or_wait(
+    user: AbstractBaseUser, row: LiveLikeProfile | None, *, wait: bool
+) -> ProvisionResult:
     """Claim the row and make the attempt, or wait for whoever holds the claim.
 
     Each pass: try to claim a claimable row; else settle (return the row) if
     nobody is mid-attempt or the wait is over; else wait for the claim's
-    owner and look again. Bounded by ``WAIT_SECONDS``.
+    owner and look again. Bounded by ``WAIT_SECONDS`` (``wait=False``: never waits).
     """
-    waiting = _Waiting(user)
+    waiting = _Waiting(user, conf.WAIT_SECONDS if wait else 0)
     while True:
         lock_free = True
         if row is None or is_claimable(row, timezone.now()):
@@ -199,9 +215,9 @@ def _try_to_claim(
 class _Waiting:
     """A caller's wait for another's claim: up to ``WAIT_SECONDS``, woken by its lock or polling."""
 
-    def __init__(self, user: AbstractBaseUser) -> None:
+    def __init__(self, user: AbstractBaseUser, seconds: float) -> None:
         self.user = user
-        self.deadline = time.monotonic() + conf.WAIT_SECONDS
+        self.deadline = time.monotonic() + seconds
         self.pause = _POLL_FIRST
 
     def is_over(self) -> bool:

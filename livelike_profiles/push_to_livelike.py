@@ -7,12 +7,16 @@ Never raises into the save or the login (see ``SYNC_NICKNAME`` in the README).
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import router
+from django.utils import timezone
 
+from . import task_queue
+from .backoff import retry_delay
 from .client import get_client
 from .conf import conf
 from .exceptions import LiveLikeError, LiveLikeRejected, UnreadableTokenError
@@ -61,10 +65,12 @@ def retry_at_login(user: AbstractBaseUser) -> None:
         logger.exception("LiveLike nickname push failed at login: user=%s", user.pk)
 
 
-def push_nickname(user: AbstractBaseUser) -> bool:
+def push_nickname(user: AbstractBaseUser, *, attempt: int = 0) -> bool:
     """Push the user's computed nickname to LiveLike if it differs; ``True`` if it was pushed.
 
-    Never raises for LiveLike trouble or an unreadable token.
+    Never raises for LiveLike trouble or an unreadable token. A failed push
+    is tried again at the next login or save, and (with a ``TASK_BACKEND``)
+    by a task after a backoff growing with ``attempt``, the failures so far.
     """
     row = LiveLikeProfile.objects.filter(user_id=user.pk, status=Status.ACTIVE).first()
     wanted = nickname_for(user)
@@ -77,7 +83,7 @@ def push_nickname(user: AbstractBaseUser) -> bool:
         remote = get_client().update_own_profile(row.access_token, nickname=wanted)
     except LiveLikeRejected as error:
         if not error.refuses_value:
-            return _push_failed(user, row, error)
+            return _push_failed(user, row, error, attempt)
         # LiveLike refuses this nickname as such: asking again at every login
         # would only be refused again. The next save of the user tries anew.
         LiveLikeProfile.objects.mark_nickname_refused(row, error.summary())
@@ -90,16 +96,20 @@ def push_nickname(user: AbstractBaseUser) -> bool:
         )
         return False
     except (LiveLikeError, UnreadableTokenError) as error:
-        return _push_failed(user, row, error)
+        return _push_failed(user, row, error, attempt)
     LiveLikeProfile.objects.record_nickname(row, remote.nickname or wanted)
     LiveLikeProfile.objects.clear_nickname_refused(row)
     logger.info("LiveLike nickname pushed: user=%s profile=%s", user.pk, row.profile_id)
     return True
 
 
-def _push_failed(user: AbstractBaseUser, row: LiveLikeProfile, error: Exception) -> bool:
-    """Mark the push due again (next login or save) and say why in the log."""
+def _push_failed(
+    user: AbstractBaseUser, row: LiveLikeProfile, error: Exception, attempt: int
+) -> bool:
+    """Mark the push due again (next login or save, or a task) and say why in the log."""
     LiveLikeProfile.objects.mark_nickname_due(row)
+    retry_at = timezone.now() + timedelta(seconds=retry_delay(attempt + 1, error))
+    task_queue.enqueue("push_nickname", user.pk, attempt + 1, run_after=retry_at)
     logger.warning(
         "LiveLike nickname not pushed, will retry: user=%s profile=%s error=%s",
         user.pk,

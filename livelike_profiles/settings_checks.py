@@ -14,6 +14,7 @@ from typing import Any
 from django.core.checks import CheckMessage, Error, Warning, register
 
 from . import setting_values as values
+from . import task_checks
 from .conf import CLIENT_GENERATED, DEFAULTS, DELETE
 from .tokens import MIN_SECRET_BYTES
 
@@ -47,6 +48,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         values.check_api_url,
         values.check_numbers,
         values.check_booleans,
+        task_checks.check_provision_on_login,
         values.check_nickname,
         values.check_encryption_keys,
         values.check_custom_id_path,
@@ -66,6 +68,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         values.check_client_class,
         values.check_on_user_delete,
         _check_erasure_token,
+        task_checks.check_task_backend,
     ):
         messages.extend(check(raw))
     return messages

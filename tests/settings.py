@@ -1,5 +1,6 @@
 """Settings for the test suite: SQLite by default, the database in DATABASE_URL when set."""
 
+import importlib.util
 import os
 
 import dj_database_url
@@ -76,6 +77,17 @@ else:
             },
         }
     }
+
+# Django's tasks framework (LIVELIKE["TASK_BACKEND"]): its own from Django 6, else the backport.
+_TASKS = "django.tasks" if importlib.util.find_spec("django.tasks") else "django_tasks"
+TASKS = {
+    "default": {"BACKEND": f"{_TASKS}.backends.immediate.ImmediateBackend"},
+    # Keeps what is enqueued, runs nothing: what tests of enqueuing look at.
+    "dummy": {"BACKEND": f"{_TASKS}.backends.dummy.DummyBackend"},
+    # A queue in the database, worked off by db_worker processes (tests/tasks/).
+    "database": {"BACKEND": "django_tasks_db.DatabaseBackend"},
+}
+INSTALLED_APPS += ["django_tasks_db"]
 
 LIVELIKE = {
     "CLIENT_ID": "test-client",

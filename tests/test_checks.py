@@ -227,7 +227,7 @@ BAD_VALUES: dict[str, list] = {
     ],
     "API_TOKEN": [True, 12345, "\ud800", *WRONG_TYPES],
     "TIMEOUT": [0, *DURATIONS_WRONG],
-    "PROVISION_ON_LOGIN": FLAGS_WRONG,
+    "PROVISION_ON_LOGIN": ["yes", None, 1, "foreground", *WRONG_TYPES],
     "NICKNAME": [
         ".x",  # import_string raises ValueError (an empty module name)...
         "..x.y",  # ...or TypeError (a relative import without a package)
@@ -286,6 +286,7 @@ BAD_VALUES: dict[str, list] = {
     ],
     "ON_USER_DELETE": ["erase", "", None, True, ["delete"], *WRONG_TYPES],
     "GUEST_PROFILES": FLAGS_WRONG,
+    "TASK_BACKEND": ["no-such-alias", "", True, 5, *WRONG_TYPES],
     "GUEST_THROTTLE_RATE": ["1000", "1000/fortnight", "0/minute", "", 1000, True, *WRONG_TYPES],
 }
 NO_BAD_VALUE = object()

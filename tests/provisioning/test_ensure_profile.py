@@ -724,7 +724,7 @@ def test_provisioning_deferred_to_the_commit_never_raises_into_it(
     """Even the database failing under the deferred attempt is logged, not raised at commit."""
     from django.db import OperationalError
 
-    def database_gone(user, row):
+    def database_gone(user, row, **options):
         raise OperationalError("the database went away")
 
     monkeypatch.setattr(provisioning, "_claim_or_wait", database_gone)

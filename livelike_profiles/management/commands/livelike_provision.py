@@ -18,6 +18,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from livelike_profiles.backfill import (
     BackfillReport,
     backfill,
+    enqueue_backfill,
     locks_batches,
     needing_profile,
     select_users,
@@ -94,6 +95,12 @@ class Command(BaseCommand):
             batch_help="Users read (and, on PostgreSQL or MariaDB/MySQL, claimed) per batch",
         )
         parser.add_argument(
+            "--enqueue",
+            action="store_true",
+            help='Enqueue the work on LIVELIKE["TASK_BACKEND"] instead, a task per batch of '
+            "--batch-size users, for the site's workers to share; returns at once.",
+        )
+        parser.add_argument(
             "--dry-run",
             action="store_true",
             help="Count the users who would be provisioned; change nothing, call nothing.",
@@ -111,6 +118,9 @@ class Command(BaseCommand):
 
         if options["dry_run"]:
             self._dry_run(users, verbosity)
+            return
+        if options["enqueue"]:
+            self._enqueue(users, batch_size, verbosity)
             return
 
         if verbosity >= 1:
@@ -139,6 +149,14 @@ class Command(BaseCommand):
             raise CommandError(
                 f"{report.failed} user(s) failed; run the command again to retry them."
             )
+
+    def _enqueue(self, users: Any, batch_size: int, verbosity: int) -> None:
+        try:
+            queued, tasks = enqueue_backfill(users, batch_size)
+        except LookupError as error:
+            raise CommandError(f"--enqueue: {error}.") from None
+        if verbosity >= 1:
+            self.stdout.write(table([("users enqueued", queued), ("tasks (batches)", tasks)]))
 
     def _dry_run(self, users: Any, verbosity: int) -> None:
         selected = users.count()
