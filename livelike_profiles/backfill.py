@@ -25,6 +25,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from . import claim_locks, task_queue, user_state
+from .accounts import is_excluded
 from .concurrency import (
     RunReport,
     Throttle,
@@ -59,6 +60,7 @@ class Outcome(StrEnum):
     BUSY = "busy"  # another process is creating it right now
     SCHEDULED = "scheduled"  # called inside a transaction: runs when it commits
     GONE = "gone"  # the user was deleted meanwhile: nothing to provision
+    EXCLUDED = "excluded"  # LIVELIKE["PROVISION_IF"] gives this account no profile
 
 
 @dataclass(frozen=True)
@@ -122,15 +124,23 @@ def retry_now(user_pk: Any) -> int:
 
 
 def provision_user(
-    user: AbstractBaseUser, *, status: str | None = "", throttle: Throttle | None = None
+    user: AbstractBaseUser,
+    *,
+    status: str | None = "",
+    throttle: Throttle | None = None,
+    honour_provision_if: bool = True,
 ) -> UserResult:
     """Provision one user through ``ensure_profile``, retrying a failed row at once.
 
     ``status`` is the row's status if the caller knows it (``None``: no row),
     saving a query; ``""`` (the default) means unknown. A 429 pauses
     ``throttle`` (every thread sharing it) for its ``Retry-After`` and the
-    user is tried again, up to ``RATE_LIMIT_RETRIES`` times.
+    user is tried again, up to ``RATE_LIMIT_RETRIES`` times. A user
+    ``PROVISION_IF`` turns away is skipped, unless an operator named them
+    (``honour_provision_if=False``, the admin's action).
     """
+    if honour_provision_if and is_excluded(user):
+        return UserResult(user.pk, Outcome.EXCLUDED)
     try:
         return _provision_user(user, status, throttle)
     except UserGone:
@@ -216,7 +226,14 @@ class BackfillReport(RunReport[Outcome, UserResult]):
     @property
     def skipped_during_run(self) -> int:
         """Users found done, revoked, busy elsewhere or deleted when their turn came."""
-        skipped = (Outcome.ACTIVE, Outcome.REVOKED, Outcome.BUSY, Outcome.SCHEDULED, Outcome.GONE)
+        skipped = (
+            Outcome.ACTIVE,
+            Outcome.REVOKED,
+            Outcome.BUSY,
+            Outcome.SCHEDULED,
+            Outcome.GONE,
+            Outcome.EXCLUDED,
+        )
         return sum(self.counts[outcome] for outcome in skipped)
 
     @property
@@ -300,7 +317,7 @@ class _PageAnnotations(TypedDict):
 
 def provision_users(users: Iterable[AbstractBaseUser]) -> list[UserResult]:
     """Provision each user in turn (the admin actions); one result per user."""
-    return [provision_user(user) for user in users]
+    return [provision_user(user, honour_provision_if=False) for user in users]
 
 
 # -- helpers ------------------------------------------------------------------------

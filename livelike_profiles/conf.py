@@ -41,6 +41,7 @@ DEFAULTS: dict[str, Any] = {
     "GUEST_PROFILES": False,
     "GUEST_THROTTLE_RATE": "1000/minute",
     "TASK_BACKEND": None,
+    "PROVISION_IF": None,
 }
 
 STORED = "stored"
@@ -102,6 +103,12 @@ class LiveLikeSettings:
     def PROVISION_IN_BACKGROUND(self) -> bool:
         """Whether a login enqueues the provisioning (``PROVISION_ON_LOGIN = "background"``)."""
         return self._get("PROVISION_ON_LOGIN") == BACKGROUND and bool(self.TASK_BACKEND)
+
+    @property
+    def PROVISION_IF(self) -> str | None:
+        """Dotted path of a callable ``user -> bool``: who gets a profile; None: everyone."""
+        path: str | None = self._get("PROVISION_IF") or None
+        return path
 
     @property
     def TASK_BACKEND(self) -> str | None:

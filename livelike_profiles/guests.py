@@ -26,7 +26,7 @@ from django.db import IntegrityError, router
 from django.utils import timezone
 
 from . import notify, user_state
-from .accounts import is_deactivated
+from .accounts import gets_a_profile
 from .backoff import retry_delay
 from .client import get_client
 from .conf import conf
@@ -124,8 +124,8 @@ def adopt_guest_profile(request: Any, user: AbstractBaseUser) -> LiveLikeProfile
     if guest is None:
         return None
     request.session.pop(SESSION_KEY, None)
-    if is_deactivated(user) or (guest["token"] and not is_readable(guest["token"])):
-        # A deactivated account gets no profile; a token no key reads is lost.
+    if not gets_a_profile(user) or (guest["token"] and not is_readable(guest["token"])):
+        # An account that gets no profile adopts none; a token no key reads is lost.
         _abandon(user, guest)
         return None
     rows = _rows()

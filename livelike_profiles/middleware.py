@@ -17,7 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.functional import LazyObject
 
 from . import guests, user_state
-from .accounts import is_deactivated
+from .accounts import agets_a_profile, gets_a_profile
 from .conf import conf
 from .exceptions import UserGone
 from .models import LiveLikeProfile
@@ -50,14 +50,15 @@ def get_livelike_profile(request: Any) -> LiveLikeProfile | None:
     Provisions a user who has none (bounded by ``WAIT_SECONDS``, never raising
     for LiveLike trouble). One query the first time for a user with a profile;
     nothing more afterwards in the same request. ``None``, with no query and
-    nothing provisioned, for a deactivated user (``is_active`` false). For an
+    nothing provisioned, for a deactivated user (``is_active`` false) or one
+    ``PROVISION_IF`` turns away. For an
     anonymous visitor, with ``GUEST_PROFILES``, the session's guest profile if
     it has one (never made here: only the API's ``GET`` makes one), else ``None``.
     """
     user = getattr(request, "user", None)
     if user is not None and not user.is_authenticated and conf.GUEST_PROFILES:
         return guests.guest_profile(request)
-    if user is None or not user.is_authenticated or is_deactivated(user):
+    if user is None or not user.is_authenticated or not gets_a_profile(user):
         return None
     known, profile = _remembered(request, user)
     if not known:
@@ -81,7 +82,7 @@ async def aget_livelike_profile(request: Any) -> LiveLikeProfile | None:
     user = await auser() if auser is not None else getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return await _aguest_of(request, user)
-    if is_deactivated(user):
+    if not await agets_a_profile(user):
         return None
     known, profile = _remembered(request, user)
     if known:

@@ -21,7 +21,7 @@ from django.db import router, transaction
 from django.utils import timezone
 
 from . import claim_locks, client_generated, notify, task_queue, user_state
-from .accounts import is_deactivated
+from .accounts import gets_a_profile
 from .attempt import Attempt
 from .conf import conf
 from .exceptions import UserGone
@@ -104,13 +104,13 @@ def provision(user: AbstractBaseUser, *, wait: bool = True) -> ProvisionResult:
 
 
 def provision_on_login(user: AbstractBaseUser) -> None:
-    """``user_logged_in``: provision the profile when ``PROVISION_ON_LOGIN``, unless deactivated.
+    """``user_logged_in``: provision the profile when ``PROVISION_ON_LOGIN``, if the user gets one.
 
     Never waits for another request's claim: the login does not need the
     profile, only its use does (and that waits). With ``"background"`` (and
     a ``TASK_BACKEND``) the provisioning is enqueued once the login commits.
     """
-    if not conf.PROVISION_ON_LOGIN or is_deactivated(user):
+    if not conf.PROVISION_ON_LOGIN or not gets_a_profile(user):
         return
     if conf.PROVISION_IN_BACKGROUND and not conf.CLIENT_GENERATED:
         task_queue.enqueue_after_commit("provision_user", user.pk, using=_db())

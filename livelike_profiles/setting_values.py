@@ -129,7 +129,18 @@ def check_booleans(raw: dict[str, Any]) -> list[CheckMessage]:
 
 def check_nickname(raw: dict[str, Any]) -> list[CheckMessage]:
     """E004: ``NICKNAME`` is the dotted path of a callable."""
-    path = raw.get("NICKNAME")
+    hint = 'Use the dotted path of a function user -> str | None, e.g. "myapp.nicknames.for_user".'
+    return _callable_path(raw, "NICKNAME", hint, "livelike_profiles.E004")
+
+
+def check_provision_if(raw: dict[str, Any]) -> list[CheckMessage]:
+    """E024: ``PROVISION_IF`` is the dotted path of a callable."""
+    hint = 'Use the dotted path of a function user -> bool, e.g. "myapp.livelike.not_staff".'
+    return _callable_path(raw, "PROVISION_IF", hint, "livelike_profiles.E024")
+
+
+def _callable_path(raw: dict[str, Any], key: str, hint: str, check_id: str) -> list[CheckMessage]:
+    path = raw.get(key)
     if path is None:
         return []
     problem = None
@@ -144,14 +155,7 @@ def check_nickname(raw: dict[str, Any]) -> list[CheckMessage]:
             problem = f"{shown(path)} is not callable"
     if problem is None:
         return []
-    return [
-        Error(
-            f'LIVELIKE["NICKNAME"] {problem}.',
-            hint="Use the dotted path of a function user -> str | None, "
-            'e.g. "myapp.nicknames.for_user".',
-            id="livelike_profiles.E004",
-        )
-    ]
+    return [Error(f'LIVELIKE["{key}"] {problem}.', hint=hint, id=check_id)]
 
 
 def check_encryption_keys(raw: dict[str, Any]) -> list[CheckMessage]:

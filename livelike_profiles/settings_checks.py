@@ -50,6 +50,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         values.check_booleans,
         task_checks.check_provision_on_login,
         values.check_nickname,
+        values.check_provision_if,
         values.check_encryption_keys,
         values.check_custom_id_path,
         values.check_unknown_keys,

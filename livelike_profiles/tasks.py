@@ -19,7 +19,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from . import backfill, client_generated, erasure, provisioning, push_to_livelike, task_queue
-from .accounts import is_deactivated
+from .accounts import gets_a_profile
 from .conf import conf
 from .models import LiveLikeErasure, LiveLikeProfile
 
@@ -44,8 +44,8 @@ def provision_user(user_pk: Any) -> str:
     this task, and a follow-up looks again once the lease is over.
     """
     user = get_user_model()._default_manager.filter(pk=user_pk).first()
-    if user is None or is_deactivated(user):
-        return "gone" if user is None else "deactivated"
+    if user is None or not gets_a_profile(user):
+        return "gone" if user is None else "no profile for this account"
     row = LiveLikeProfile.objects.of_user(user_pk)
     if row is not None and not provisioning.needs_work(row):
         return row.status

@@ -23,7 +23,7 @@ from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
 from . import guests
-from .accounts import is_deactivated
+from .accounts import is_deactivated, is_excluded
 from .api_errors import BadGateway, ProfileNotReady, ServiceUnavailable
 from .client import get_client
 from .client_generated import learn_profile_id
@@ -115,10 +115,19 @@ class IsActiveAccount(BasePermission):
         return not (request.user.is_authenticated and is_deactivated(request.user))
 
 
+class GetsAProfile(BasePermission):
+    """Turns away an account ``PROVISION_IF`` gives no profile (staff, say): a 403 saying so."""
+
+    message = gettext_lazy("This account has no LiveLike profile.")
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return not (request.user.is_authenticated and is_excluded(request.user))
+
+
 class ProfileView(APIView):
     """``GET``: the caller's profile and what the SDK needs. ``PATCH``: change its nickname."""
 
-    permission_classes = [IsSignedInOrGuest, IsActiveAccount]
+    permission_classes = [IsSignedInOrGuest, IsActiveAccount, GetsAProfile]
     # JSON only: the browsable API would render the access token into an HTML page.
     renderer_classes = [JSONRenderer]
     parser_classes = [JSONParser, FormParser, MultiPartParser]

@@ -287,6 +287,14 @@ BAD_VALUES: dict[str, list] = {
     "ON_USER_DELETE": ["erase", "", None, True, ["delete"], *WRONG_TYPES],
     "GUEST_PROFILES": FLAGS_WRONG,
     "TASK_BACKEND": ["no-such-alias", "", True, 5, *WRONG_TYPES],
+    "PROVISION_IF": [
+        ".x",
+        "no.such.module.func",
+        "tests.nicknames.NOT_CALLABLE",
+        "",
+        True,
+        *WRONG_TYPES,
+    ],
     "GUEST_THROTTLE_RATE": ["1000", "1000/fortnight", "0/minute", "", 1000, True, *WRONG_TYPES],
 }
 NO_BAD_VALUE = object()

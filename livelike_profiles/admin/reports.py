@@ -38,6 +38,7 @@ _PROVISION_MESSAGES = {
     Outcome.BUSY: (messages.INFO, _("Being created by another request right now")),
     Outcome.SCHEDULED: (messages.INFO, _("Scheduled for when the current transaction commits")),
     Outcome.GONE: (messages.INFO, _("The user was deleted meanwhile")),
+    Outcome.EXCLUDED: (messages.INFO, _('LIVELIKE["PROVISION_IF"] gives this account none')),
 }
 
 _SYNC_MESSAGES = {
