@@ -134,15 +134,30 @@ def test_nothing_is_minted_for_a_profile_livelike_no_longer_has(livelike_fake, s
     assert get_client().get_own_profile(token_from_the_api(row.user)).id == now.profile_id
 
 
-def test_an_outage_changes_nothing_and_says_so(livelike_fake, secret):
+@pytest.mark.parametrize(
+    "trouble, said",
+    [
+        ("outage", "HTTP 503"),
+        ("html 404", "HTTP 404"),  # a proxy's page, not LiveLike's JSON: it proves nothing
+        ("admin token refused", "HTTP 401"),
+    ],
+)
+def test_livelike_trouble_changes_nothing_and_says_so(
+    livelike_fake, secret, livelike_settings, trouble, said
+):
     row = revoked(livelike_fake)
     before, created = stored(row), livelike_fake.create_count
-    livelike_fake.fail_next_lookups(1, status=503)
+    if trouble == "outage":
+        livelike_fake.fail_next_lookups(1, status=503)
+    elif trouble == "html 404":
+        livelike_fake.fail_next_lookups(1, status=404, body="<html>Not Found</html>")
+    else:
+        livelike_settings(API_TOKEN="not-the-admin-token")
 
     result = repair(row, allow_new_profiles=True)
 
     assert result.outcome == RepairOutcome.ERROR
-    assert "could not be asked" in result.detail and "HTTP 503" in result.detail
+    assert "could not be asked" in result.detail and said in result.detail
     assert stored(row) == before and livelike_fake.create_count == created
 
 
