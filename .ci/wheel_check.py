@@ -6,13 +6,14 @@ Copies the repository's files to a temporary directory and builds there the
 sdist, then the wheel from that sdist (``python -m build``, so a file the
 sdist forgets fails the build); runs ``twine check --strict`` on both; makes
 sure the wheel holds what an installed app needs (every migration,
-``py.typed``, the fake and its ``__main__``); then installs the wheel (its
-dependencies from the package index) into a fresh virtual environment outside
-the repository and, from a directory outside it too, with a minimal site of
-its own, runs ``django-admin check --fail-level WARNING``, ``django-admin
-migrate``, ``python -m livelike_profiles.fake --help``, and one login against
-the fake LiveLike (started from the wheel) that must leave the user with an
-active profile the API hands out. Exits non-zero at the first failure.
+``py.typed``, the fake and its ``__main__``, the admin's templates); then
+installs the wheel (its dependencies from the package index) into a fresh
+virtual environment outside the repository and, from a directory outside it
+too, with a minimal site of its own, runs ``django-admin check --fail-level
+WARNING``, ``django-admin migrate``, ``python -m livelike_profiles.fake
+--help``, and one login against the fake LiveLike (started from the wheel)
+that must leave the user with an active profile the API hands out. Exits
+non-zero at the first failure.
 """
 
 from __future__ import annotations
@@ -93,7 +94,11 @@ print("login: one profile, active, handed out by the API:", row.profile_id)
 """
 
 # What an installed app needs from the wheel beyond its modules' names.
-MUST_HOLD = ("livelike_profiles/py.typed", "livelike_profiles/fake/__main__.py")
+MUST_HOLD = (
+    "livelike_profiles/py.typed",
+    "livelike_profiles/fake/__main__.py",
+    "livelike_profiles/templates/admin/livelike_profiles/livelikeprofile/repair_confirmation.html",
+)
 
 
 def run(*command: str | os.PathLike[str], **kwargs: object) -> None:
@@ -114,7 +119,8 @@ def check_contents(wheel: Path) -> None:
     missing = [name for name in (*migrations, *MUST_HOLD) if name not in names]
     if missing:
         sys.exit(f"the wheel lacks: {', '.join(missing)}")
-    print(f"wheel holds {len(migrations)} migration files, py.typed and the fake", flush=True)
+    held = "py.typed, the fake and the templates"
+    print(f"wheel holds {len(migrations)} migration files, {held}", flush=True)
 
 
 def source_copy(destination: Path) -> Path:

@@ -114,6 +114,58 @@ class UsableRowUpdates(QuerySet["LiveLikeProfile"]):
         """Clear the error the row was read with, unless another was written since."""
         self.filter(pk=row.pk, last_error=row.last_error).update(last_error="")
 
+    # -- an operator's repair (:mod:`.repair`): a working profile again -------------------
+
+    def keep_profile_minting(self, row: LiveLikeProfile, profile_id: str) -> bool:
+        """Make the row ``active`` on ``profile_id``, minting its tokens, unless changed since read.
+
+        The stored token (refused, or unreadable) is dropped: with a client
+        secret a row without one mints its tokens for its custom id. Raises
+        ``IntegrityError`` if another row has ``profile_id``.
+        """
+        fields = {
+            "status": self.model.Status.ACTIVE,
+            "profile_id": profile_id,
+            "access_token": "",
+            "last_error": "",
+            "next_attempt_at": None,
+            "claim": None,
+            "lease_expires_at": None,
+            "updated_at": timezone.now(),
+        }
+        return self._repaired(row, fields)
+
+    def start_over(self, row: LiveLikeProfile, custom_id: str | None, reason: str) -> bool:
+        """Forget the row's profile so that the next provisioning makes a new one (``custom_id``).
+
+        The row becomes ``failed`` and due now, as a row never provisioned;
+        unless it changed since it was read. The old profile stays at LiveLike.
+        """
+        fields = {
+            "status": self.model.Status.FAILED,
+            "profile_id": None,
+            "access_token": "",
+            "custom_id": custom_id,
+            "nickname": "",
+            "nickname_sync_due": False,
+            "attempts": 0,
+            "last_error": self.model.fit("last_error", reason),
+            "next_attempt_at": None,
+            "claim": None,
+            "lease_expires_at": None,
+            "synced_at": None,
+            "updated_at": timezone.now(),
+        }
+        return self._repaired(row, fields)
+
+    def _repaired(self, row: LiveLikeProfile, fields: dict[str, Any]) -> bool:
+        same_row = self._as_read(row).filter(custom_id=row.custom_id)
+        if not same_row.update(**fields):
+            return False
+        for name, value in fields.items():
+            setattr(row, name, value)
+        return True
+
     def replace_ciphertext(self, pk: Any, ciphertext: str) -> bool:
         """Re-encrypt a stored token with the current key, if it is still ``ciphertext``."""
         # Saving a Ciphertext makes the field re-encrypt it with the first key.

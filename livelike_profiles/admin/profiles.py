@@ -1,4 +1,4 @@
-"""The operators' admin of LiveLike profiles: view-only rows, two actions, a masked token.
+"""The operators' admin of LiveLike profiles: view-only rows, three actions, a masked token.
 
 Read-only means refused, not merely hidden: nobody has the change permission on
 a row here, so the change page is Django's view-only page and a POST to it is a
@@ -17,6 +17,7 @@ from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 from django.utils.text import Truncator
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -27,9 +28,10 @@ from ..exceptions import UnreadableTokenError
 from ..models import LiveLikeProfile
 from ..refresh_from_livelike import refresh_profile
 from .actions import parent_actions
+from .repairs import repair_profiles as confirm_and_repair
 from .reports import limited, report_provisioning, report_refresh
 
-# Who may run the actions (provisioning, refreshing): it changes nothing by hand.
+# Who may run the actions (provisioning, refreshing, repairing): it changes nothing by hand.
 CHANGE_PERMISSION = "livelike_profiles.change_livelikeprofile"
 MASK = "••••"
 
@@ -60,7 +62,7 @@ def mask_token(profile: LiveLikeProfile) -> str:
 
 @admin.register(LiveLikeProfile)
 class LiveLikeProfileAdmin(admin.ModelAdmin):
-    """Operators' view of the profiles: read-only rows, and two actions."""
+    """Operators' view of the profiles: read-only rows, and three actions."""
 
     list_display = (
         "user",
@@ -77,7 +79,7 @@ class LiveLikeProfileAdmin(admin.ModelAdmin):
     ordering = ("-pk",)
     # A million rows: no second COUNT(*) over the whole table on each search.
     show_full_result_count = False
-    actions = ("provision_now", "refresh_from_livelike")
+    actions = ("provision_now", "refresh_from_livelike", "repair_profiles")
     fieldsets = (
         (None, {"fields": ("user", "status", "profile_id", "masked_token", "nickname")}),
         (
@@ -191,6 +193,11 @@ class LiveLikeProfileAdmin(admin.ModelAdmin):
         was_active = {row.pk for row in rows if row.status == LiveLikeProfile.Status.ACTIVE}
         results = [refresh_profile(row) for row in rows]
         report_refresh(self, request, rows, results, was_active)
+
+    @admin.action(description=_("Give a working profile again…"), permissions=["operate"])
+    def repair_profiles(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
+        # A confirmation page first (nothing done); only its POST repairs.
+        return confirm_and_repair(self, request, queryset)
 
 
 def user_search_fields(prefix: str = "") -> list[str]:

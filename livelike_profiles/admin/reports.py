@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from ..backfill import Outcome, UserResult
 from ..models import LiveLikeProfile
 from ..refresh_from_livelike import SyncOutcome, SyncResult
+from ..repair import RepairOutcome, RepairResult
 
 # More is a job for manage.py livelike_provision or livelike_sync: an action
 # calls LiveLike from the request.
@@ -29,11 +30,17 @@ _PROVISION_MESSAGES = {
     Outcome.FAILED: (messages.ERROR, _("Failed, will be retried")),
     Outcome.CONFLICT: (
         messages.WARNING,
-        _("In conflict: left for an operator, never solved by creating another profile"),
+        _(
+            "In conflict: never solved by creating another profile here; the action "
+            '"Give a working profile again…" is the operator\'s tool'
+        ),
     ),
     Outcome.REVOKED: (
         messages.WARNING,
-        _("Token revoked: replacing the profile is an explicit operator decision"),
+        _(
+            'Token revoked: the action "Give a working profile again…" keeps the profile '
+            "where it can, and replaces it only if you confirm"
+        ),
     ),
     Outcome.BUSY: (messages.INFO, _("Being created by another request right now")),
     Outcome.SCHEDULED: (messages.INFO, _("Scheduled for when the current transaction commits")),
@@ -53,6 +60,39 @@ _SYNC_MESSAGES = {
     SyncOutcome.ERROR: (messages.ERROR, _("LiveLike failed: left as it is")),
     SyncOutcome.CHANGED: (messages.INFO, _("Changed meanwhile: left as it is")),
     SyncOutcome.SKIPPED: (messages.INFO, _("Not active: nothing to refresh")),
+}
+
+
+_REPAIR_MESSAGES = {
+    RepairOutcome.KEPT: (
+        messages.SUCCESS,
+        _("Working again with the same profile (its tokens are now minted)"),
+    ),
+    RepairOutcome.REPLACED: (
+        messages.SUCCESS,
+        _(
+            "Working again with a new profile (the old one's points, history and nickname stay "
+            "behind)"
+        ),
+    ),
+    RepairOutcome.STARTED_OVER: (
+        messages.WARNING,
+        _("Started over for a new profile; making it failed and is retried later"),
+    ),
+    RepairOutcome.REFUSED: (
+        messages.WARNING,
+        _("Needs a new profile, which was not allowed: left as it is"),
+    ),
+    RepairOutcome.NOTHING: (messages.INFO, _("Nothing to repair")),
+    RepairOutcome.ERROR: (messages.ERROR, _("Not repaired, nothing changed")),
+    RepairOutcome.CHANGED: (messages.INFO, _("Changed meanwhile: left as it is")),
+}
+
+# The history entry of each row a repair changed.
+_REPAIR_HISTORY = {
+    RepairOutcome.KEPT: _("Given a working profile again: the same profile, tokens minted"),
+    RepairOutcome.REPLACED: _("Given a working profile again: a new profile"),
+    RepairOutcome.STARTED_OVER: _("Started over for a new profile"),
 }
 
 
@@ -116,6 +156,19 @@ def report_refresh(
         _log(request, changed, _SYNC_MESSAGES[outcome][1])
 
 
+def report_repair(
+    modeladmin: Any, request: HttpRequest, rows: list[LiveLikeProfile], results: list[RepairResult]
+) -> None:
+    """One message per outcome naming its users; a history entry on each row changed."""
+    by_pk = {row.pk: row for row in rows}
+    for outcome, group in _grouped(results, lambda r: r.outcome).items():
+        level, text = _REPAIR_MESSAGES[outcome]
+        named = _named(text, [by_pk[r.profile_pk].user for r in group], group)
+        modeladmin.message_user(request, named, level)
+    for outcome, message in _REPAIR_HISTORY.items():
+        _log(request, [by_pk[r.profile_pk] for r in results if r.outcome == outcome], message)
+
+
 def _log(request: HttpRequest, rows: Iterable[LiveLikeProfile], message: Any) -> None:
     """Admin history entries for ``rows`` (who did what; never anything secret)."""
     rows = list(rows)
@@ -132,7 +185,9 @@ def _grouped(results: Iterable[Any], key: Callable[[Any], Any]) -> dict[Any, lis
     return grouped
 
 
-def _named(text: Any, users: list[Any], results: list[UserResult | SyncResult]) -> str:
+def _named(
+    text: Any, users: list[Any], results: list[UserResult | SyncResult | RepairResult]
+) -> str:
     """``text``, then the users it applies to (and their error, for failures), capped."""
     parts = []
     for user, result in list(zip(users, results, strict=True))[:MAX_NAMED_PER_MESSAGE]:
