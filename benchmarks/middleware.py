@@ -86,7 +86,7 @@ def measure_queries(fake) -> None:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    from livelike_profiles.client import get_client
+    from livelike_profiles.livelike.client import get_client
     from tests.factories import make_user
 
     fresh = make_user(900)

@@ -66,9 +66,9 @@ def steps_pass(first: int, users: int) -> dict[str, float]:
     """Mean CPU ms of each step of a first ``provision``, each timed alone over ``users`` users."""
     from django.db import router
 
-    from livelike_profiles import claim_locks
-    from livelike_profiles.client import get_client
+    from livelike_profiles.livelike.client import get_client
     from livelike_profiles.models import LiveLikeProfile
+    from livelike_profiles.provisioning import claim_locks
     from tests.factories import make_user
 
     made = [make_user(n) for n in range(first, first + users)]

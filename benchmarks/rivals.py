@@ -74,8 +74,7 @@ def measure(rounds: int, logins: int) -> dict[str, tuple[list[float], list[float
     """Per mode: every login's ms, and each rival's ms beyond its round's owner."""
     from django.db import connection
 
-    from livelike_profiles import claim_locks
-    from livelike_profiles.provisioning import ensure_profile, provision
+    from livelike_profiles.provisioning import claim_locks, ensure_profile, provision
     from tests.factories import make_user
 
     users = [make_user(n) for n in range(len(MODES) * rounds + 1)]

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.conf import settings
 
-from .redaction import Secret
+from .tokens.redaction import Secret
 
 DEFAULTS: dict[str, Any] = {
     "CLIENT_ID": "",

@@ -1,10 +1,10 @@
 """The model field that stores access tokens encrypted and reads them as plain text.
 
-The instance only ever holds the ciphertext (:class:`~livelike_profiles.encryption.Ciphertext`):
+The instance only ever holds the ciphertext (:class:`~.tokens.encryption.Ciphertext`):
 decryption happens on each read, so a pickled instance (a cache entry, a
 session) or a serialized fixture never carries the plain token, and an
 unreadable value fails only the code that reads it. The encryption itself is
-in :mod:`livelike_profiles.encryption`.
+in :mod:`livelike_profiles.tokens.encryption`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 from django.db import models
 from django.db.models.query_utils import DeferredAttribute
 
-from .encryption import (
+from .tokens.encryption import (
     Ciphertext,
     FreshCiphertext,
     decrypt,
@@ -25,7 +25,7 @@ from .encryption import (
     looks_encrypted,
     reencrypt,
 )
-from .redaction import Secret
+from .tokens.redaction import Secret
 
 
 def _as_str(value: Any) -> str:
@@ -58,7 +58,7 @@ class EncryptedTokenDescriptor(DeferredAttribute):
 
     A model may define ``read_access_token(stored)``: given the stored value
     (ciphertext or ``""``), it returns the token to read (decrypted, or one
-    the site mints itself, see :mod:`livelike_profiles.tokens`). Without it,
+    the site mints itself, see :mod:`livelike_profiles.tokens.minting`). Without it,
     the stored value is decrypted.
     """
 

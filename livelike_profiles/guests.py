@@ -25,20 +25,21 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, router
 from django.utils import timezone
 
-from . import notify, user_state
-from .accounts import gets_a_profile
-from .backoff import retry_delay
-from .client import get_client
 from .conf import conf
-from .create_at_livelike import Unrecoverable, obtain
-from .custom_ids import new_guest_custom_id
-from .encryption import Ciphertext, encrypt, is_readable
 from .exceptions import LiveLikeError
+from .livelike.client import get_client
 from .models import LiveLikeProfile
-from .querysets import LiveLikeProfileQuerySet
+from .provisioning import user_state
+from .provisioning.accounts import gets_a_profile
+from .provisioning.backoff import retry_delay
+from .provisioning.create_at_livelike import Unrecoverable, obtain
+from .provisioning.custom_ids import new_guest_custom_id
+from .provisioning.querysets import LiveLikeProfileQuerySet
 from .signals import guest_profile_abandoned, profile_provisioned
-from .tokens import AccessToken
-from .transactions import after_commit, savepoint
+from .support import notify
+from .support.transactions import after_commit, savepoint
+from .tokens.encryption import Ciphertext, encrypt, is_readable
+from .tokens.minting import AccessToken
 
 logger = logging.getLogger(__name__)
 

@@ -16,12 +16,13 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_asy
 from django.http import HttpRequest, HttpResponse
 from django.utils.functional import LazyObject
 
-from . import guests, user_state
-from .accounts import agets_a_profile, gets_a_profile
+from . import guests
 from .conf import conf
 from .exceptions import UserGone
 from .models import LiveLikeProfile
-from .provisioning import ensure_profile
+from .provisioning import user_state
+from .provisioning.accounts import agets_a_profile, gets_a_profile
+from .provisioning.dispatch import ensure_profile
 
 _MEMO = "_livelike_profile_memo"
 

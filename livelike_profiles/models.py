@@ -9,15 +9,15 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import tokens
 from .conf import conf
-from .encryption import decrypt
+from .erasure.outbox import ErasureQuerySet
 from .exceptions import UnreadableTokenError
 from .fields import EncryptedTokenField, ciphertext_as_is, stored_value
-from .outbox import ErasureQuerySet
-from .querysets import LiveLikeProfileQuerySet
-from .redaction import Secret
-from .tokens import AccessToken
+from .provisioning.querysets import LiveLikeProfileQuerySet
+from .tokens import minting as tokens
+from .tokens.encryption import decrypt
+from .tokens.minting import AccessToken
+from .tokens.redaction import Secret
 
 
 class LiveLikeProfile(models.Model):

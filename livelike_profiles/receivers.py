@@ -13,8 +13,11 @@ from django.conf import settings
 from django.contrib.auth.signals import user_logged_in
 from django.db.models.signals import post_delete, post_save, pre_delete
 
-from . import erasure, guests, provisioning, push_to_livelike
+from . import guests
+from .erasure import erasing as erasure
 from .models import LiveLikeProfile
+from .provisioning import dispatch as provisioning
+from .sync import push as push_to_livelike
 
 
 def adopt_guest_at_login(sender: Any, user: Any, request: Any = None, **kwargs: Any) -> None:

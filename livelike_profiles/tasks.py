@@ -1,7 +1,7 @@
 """The app's tasks for Django's tasks framework: what a worker runs (``LIVELIKE["TASK_BACKEND"]``).
 
 A worker finds each task here by its path, and the app enqueues them through
-:mod:`livelike_profiles.task_queue`; this module is imported only then (it
+:mod:`livelike_profiles.support.task_queue`; this module is imported only then (it
 needs the framework). Each task takes ids (JSON), returns quietly when it
 finds nothing to do, and leaves exactly once to the row's claim and the
 erasure outbox's lease: a task delivered twice, run by two workers at once, or
@@ -18,10 +18,15 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from . import backfill, client_generated, erasure, provisioning, push_to_livelike, task_queue
-from .accounts import gets_a_profile
 from .conf import conf
+from .erasure import erasing as erasure
 from .models import LiveLikeErasure, LiveLikeProfile
+from .provisioning import client_generated
+from .provisioning import dispatch as provisioning
+from .provisioning.accounts import gets_a_profile
+from .support import task_queue
+from .sync import backfill
+from .sync import push as push_to_livelike
 
 _framework = task_queue.framework()
 if _framework is None:  # pragma: no cover - TASK_BACKEND's check says so first

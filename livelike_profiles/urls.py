@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import profile_view
+from .api.views import profile_view
 
 app_name = "livelike_profiles"
 

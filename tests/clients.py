@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import requests
 
-from livelike_profiles.client import LiveLikeClient
+from livelike_profiles.livelike.client import LiveLikeClient
 
 
 class ProxiedClient(LiveLikeClient):

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.db import connection
 
-from livelike_profiles import claim_locks
+from livelike_profiles.provisioning import claim_locks
 
 
 def _on_postgres() -> bool:

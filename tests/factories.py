@@ -58,8 +58,8 @@ def claim_held_elsewhere(user, lease_seconds: float = 60):
 
     from django.utils import timezone
 
-    from livelike_profiles.custom_ids import new_custom_id
     from livelike_profiles.models import LiveLikeProfile
+    from livelike_profiles.provisioning.custom_ids import new_custom_id
 
     return LiveLikeProfile.objects.create(
         user_id=user.pk,

@@ -26,10 +26,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from livelike_profiles import admin as livelike_admin
-from livelike_profiles.client import get_client
-from livelike_profiles.custom_ids import new_custom_id
+from livelike_profiles.livelike.client import get_client
 from livelike_profiles.models import LiveLikeProfile
 from livelike_profiles.provisioning import ensure_profile
+from livelike_profiles.provisioning.custom_ids import new_custom_id
 from tests.factories import make_user
 
 Status = LiveLikeProfile.Status

@@ -11,10 +11,10 @@ from cryptography.fernet import Fernet
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
-from livelike_profiles.checks import check_settings, check_stored_tokens
+from livelike_profiles.checks.database import check_settings, check_stored_tokens
+from livelike_profiles.checks.values import MAX_SECONDS
 from livelike_profiles.conf import DEFAULTS
 from livelike_profiles.encryption_keys import derived_key
-from livelike_profiles.setting_values import MAX_SECONDS
 
 GOOD = {"CLIENT_ID": "abc", "API_TOKEN": "admin"}
 
@@ -573,7 +573,7 @@ def check_output() -> str:
 
 @pytest.mark.django_db
 def test_only_the_most_recent_tokens_are_sampled(livelike_settings, monkeypatch):
-    from livelike_profiles import checks
+    from livelike_profiles.checks import database as checks
 
     monkeypatch.setattr(checks, "TOKEN_SAMPLE_SIZE", 2)
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()

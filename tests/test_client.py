@@ -8,7 +8,6 @@ import responses
 from responses import matchers
 
 from livelike_profiles import __version__
-from livelike_profiles.client import MAX_RETRY_AFTER, LiveLikeClient, RemoteProfile, get_client
 from livelike_profiles.exceptions import (
     LiveLikeBadResponse,
     LiveLikeConfigurationError,
@@ -18,6 +17,12 @@ from livelike_profiles.exceptions import (
     LiveLikeRejected,
     LiveLikeTokenRejected,
     LiveLikeUnavailable,
+)
+from livelike_profiles.livelike.client import (
+    MAX_RETRY_AFTER,
+    LiveLikeClient,
+    RemoteProfile,
+    get_client,
 )
 
 BASE = "https://livelike.example/api/v1/"

@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 
 from livelike_profiles.admin import LiveLikeUserAdmin, register_on_default_user_admin
-from livelike_profiles.client import get_client
+from livelike_profiles.livelike.client import get_client
 from livelike_profiles.provisioning import ensure_profile
 from tests.clients import ProxiedClient
 from tests.factories import make_user

@@ -22,11 +22,11 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from livelike_profiles.client import get_client
 from livelike_profiles.exceptions import LiveLikeTokenRejected, UnreadableTokenError
+from livelike_profiles.livelike.client import get_client
 from livelike_profiles.models import LiveLikeProfile
 from livelike_profiles.provisioning import ensure_profile
-from livelike_profiles.tokens import IAT_BACKDATE_SECONDS
+from livelike_profiles.tokens.minting import IAT_BACKDATE_SECONDS
 from tests.factories import first_answer_lost, fresh, log_in, make_user, make_users, row_of
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -14,8 +14,6 @@ from collections.abc import Callable, Iterator
 import pytest
 import requests
 
-from livelike_profiles.bodies import read_body
-from livelike_profiles.client import MAX_ANSWER_BYTES, LiveLikeClient
 from livelike_profiles.exceptions import (
     LiveLikeBadResponse,
     LiveLikeConfigurationError,
@@ -27,6 +25,8 @@ from livelike_profiles.exceptions import (
     LiveLikeUnavailable,
 )
 from livelike_profiles.fake import FakeLiveLike
+from livelike_profiles.livelike.bodies import read_body
+from livelike_profiles.livelike.client import MAX_ANSWER_BYTES, LiveLikeClient
 
 ADMIN = "live-admin-token"
 

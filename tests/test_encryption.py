@@ -15,9 +15,9 @@ from django.core import serializers
 from django.core.management import call_command
 from django.db import connection
 
-from livelike_profiles.encryption import derive_key
 from livelike_profiles.exceptions import UnreadableTokenError
 from livelike_profiles.models import LiveLikeProfile
+from livelike_profiles.tokens.encryption import derive_key
 
 pytestmark = pytest.mark.django_db
 

@@ -22,8 +22,8 @@ from django.db.models.signals import pre_delete
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from livelike_profiles.client import get_client
-from livelike_profiles.erasure import ERASED_AT_COMMIT, Erased, erase_due
+from livelike_profiles.erasure.erasing import ERASED_AT_COMMIT, Erased, erase_due
+from livelike_profiles.livelike.client import get_client
 from livelike_profiles.models import LiveLikeErasure, LiveLikeProfile
 from livelike_profiles.provisioning import ensure_profile
 from tests.factories import claim_held_elsewhere, log_in, make_user, make_users, row_of
@@ -380,7 +380,7 @@ def test_a_deletion_that_failed_half_way_erases_nothing_later(livelike_fake, on_
 
 def test_the_notes_of_a_failed_deletion_go_with_it(livelike_fake, on_user_pre_delete):
     """Nothing piles up in a worker thread: the notes go when the failed deletion's origin does."""
-    from livelike_profiles import erasure
+    from livelike_profiles.erasure import erasing as erasure
 
     (user,) = provisioned(1)
 

@@ -25,12 +25,12 @@ from django.test import Client, RequestFactory
 from django.utils.log import AdminEmailHandler
 from django.views.debug import ExceptionReporter
 
-from livelike_profiles.client import get_client
+from livelike_profiles.api.serializers import ProfileSerializer
 from livelike_profiles.exceptions import LiveLikeError
+from livelike_profiles.livelike.client import get_client
 from livelike_profiles.models import LiveLikeProfile
 from livelike_profiles.provisioning import ensure_profile
-from livelike_profiles.redaction import forgets_frames
-from livelike_profiles.serializers import ProfileSerializer
+from livelike_profiles.tokens.redaction import forgets_frames
 from tests.factories import log_in, make_user
 
 

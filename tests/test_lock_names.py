@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from livelike_profiles.claim_locks import lock_name
+from livelike_profiles.provisioning.claim_locks import lock_name
 
 
 def test_lock_names_fit_mysql_and_belong_to_one_database():

@@ -10,7 +10,7 @@ from django.test import AsyncClient, Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 from rest_framework.authtoken.models import Token
 
-from livelike_profiles.checks import check_middleware
+from livelike_profiles.checks.database import check_middleware
 from livelike_profiles.middleware import (
     LazyLiveLikeProfile,
     LiveLikeProfileMiddleware,

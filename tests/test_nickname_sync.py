@@ -155,7 +155,7 @@ def test_a_push_that_raises_is_logged_never_raised_into_the_save(
     syncing, monkeypatch, caplog, atomic
 ):
     """Django's robust on_commit must be able to log the error (a partial could not be named)."""
-    from livelike_profiles import push_to_livelike
+    from livelike_profiles.sync import push as push_to_livelike
 
     user = make_user()
     ensure_profile(user)

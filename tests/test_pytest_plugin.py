@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from livelike_profiles.client import get_client
+from livelike_profiles.livelike.client import get_client
 from tests import settings as test_settings
 
 pytest_plugins = ["pytester"]

@@ -16,7 +16,7 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from ..erasure import Erased, erase
+from ..erasure.erasing import Erased, erase
 from ..models import LiveLikeErasure
 from .reports import limited
 

@@ -22,11 +22,11 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from ..backfill import provision_users
-from ..encryption import decrypt
 from ..exceptions import UnreadableTokenError
 from ..models import LiveLikeProfile
-from ..refresh_from_livelike import refresh_profile
+from ..sync.backfill import provision_users
+from ..sync.refresh import refresh_profile
+from ..tokens.encryption import decrypt
 from .actions import parent_actions
 from .repairs import repair_profiles as confirm_and_repair
 from .reports import limited, report_provisioning, report_refresh

@@ -4,7 +4,7 @@ Like Django's "Delete selected": the action first answers a page saying, row
 by row, what would be done and what would be lost (it asks LiveLike, and
 writes nothing); only that page's POST (``post=yes``) repairs, and a row needs
 a new profile only where its checkbox allowing new profiles was ticked. See
-:mod:`livelike_profiles.repair`.
+:mod:`livelike_profiles.sync.repair`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
-from ..repair import Action, Plan, plan, repair
+from ..sync.repair import Action, Plan, plan, repair
 from .reports import limited, report_repair
 
 ALLOW_NEW_PROFILES = "allow_new_profiles"

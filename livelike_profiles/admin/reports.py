@@ -14,10 +14,10 @@ from django.http import HttpRequest
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from ..backfill import Outcome, UserResult
 from ..models import LiveLikeProfile
-from ..refresh_from_livelike import SyncOutcome, SyncResult
-from ..repair import RepairOutcome, RepairResult
+from ..sync.backfill import Outcome, UserResult
+from ..sync.refresh import SyncOutcome, SyncResult
+from ..sync.repair import RepairOutcome, RepairResult
 
 # More is a job for manage.py livelike_provision or livelike_sync: an action
 # calls LiveLike from the request.

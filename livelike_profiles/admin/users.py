@@ -19,9 +19,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 
-from ..backfill import provision_users
 from ..conf import conf
 from ..models import LiveLikeProfile
+from ..sync.backfill import provision_users
 from .actions import parent_actions
 from .profiles import CHANGE_PERMISSION, mask_token
 from .reports import limited, report_provisioning

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError, CommandParser
 from django.db import connections, router
 
-from livelike_profiles.client import POOL_SIZE
+from livelike_profiles.livelike.client import POOL_SIZE
 
 
 def add_worker_arguments(parser: CommandParser, *, concurrency_help: str, batch_help: str) -> None:

@@ -11,7 +11,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 
-from livelike_profiles.client import LiveLikeClient
+from livelike_profiles.livelike.client import LiveLikeClient
 from livelike_profiles.provisioning import ensure_profile
 from tests.api.test_profile_api import patch
 from tests.db_locks import someone_waits_for_a_row_lock

@@ -12,11 +12,11 @@ from django.test import RequestFactory
 from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 from django.utils import timezone
 
-from livelike_profiles.client import LiveLikeClient
-from livelike_profiles.encryption import Ciphertext, derive_key
 from livelike_profiles.exceptions import LiveLikeRateLimited
+from livelike_profiles.livelike.client import LiveLikeClient
 from livelike_profiles.middleware import LiveLikeProfileMiddleware
 from livelike_profiles.models import LiveLikeProfile
+from livelike_profiles.tokens.encryption import Ciphertext, derive_key
 from tests.api.test_profile_api import URL, patch
 from tests.factories import row_of
 

@@ -1,6 +1,6 @@
 """PATCH nickname: what displays as itself is accepted, what displays as empty or misleading is not.
 
-The rule (``livelike_profiles.serializers``): NFC first; no control, surrogate,
+The rule (``livelike_profiles.api.serializers``): NFC first; no control, surrogate,
 private-use, unassigned, line/paragraph-separator or format character, except a
 zero-width (non-)joiner between two visible characters and the tags of a
 subdivision flag; no blank-looking "letters" (Hangul fillers, the braille

@@ -17,8 +17,8 @@ from django.contrib.sessions.models import Session
 from django.db import connection
 from django.test import Client, RequestFactory
 
-from livelike_profiles.client import get_client
 from livelike_profiles.guests import SESSION_KEY, adopt_guest_profile
+from livelike_profiles.livelike.client import get_client
 from livelike_profiles.models import LiveLikeErasure, LiveLikeProfile
 from livelike_profiles.provisioning import ensure_profile
 from tests.factories import PASSWORD, log_in, make_user, row_of

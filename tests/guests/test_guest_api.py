@@ -14,8 +14,8 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from livelike_profiles.client import get_client
 from livelike_profiles.guests import SESSION_KEY
+from livelike_profiles.livelike.client import get_client
 from livelike_profiles.models import LiveLikeProfile
 from tests.factories import make_user
 from tests.guests.conftest import URL, guest_get

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from livelike_profiles.credentials import CHECK_CUSTOM_ID
+from livelike_profiles.sync.credentials import CHECK_CUSTOM_ID
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -24,11 +24,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from livelike_profiles import backfill as backfill_module
-from livelike_profiles.backfill import backfill, locks_batches, select_users
 from livelike_profiles.management.output import Progress
 from livelike_profiles.models import LiveLikeProfile
 from livelike_profiles.provisioning import ensure_profile
+from livelike_profiles.sync import backfill as backfill_module
+from livelike_profiles.sync.backfill import backfill, locks_batches, select_users
 from tests.db_locks import lock_holder
 from tests.factories import make_user, make_users
 
@@ -465,7 +465,7 @@ def test_threads_close_their_database_connections(livelike_fake):
 def test_a_database_refusing_the_batch_locks_still_backfills_everyone(
     livelike_fake, livelike_settings, monkeypatch, caplog
 ):
-    from livelike_profiles import claim_locks
+    from livelike_profiles.provisioning import claim_locks
 
     if connection.vendor != "mysql":
         pytest.skip("PostgreSQL always has advisory locks; MariaDB Galera refuses named ones")

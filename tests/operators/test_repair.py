@@ -16,12 +16,12 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
 
-from livelike_profiles.client import get_client
-from livelike_profiles.encryption import Ciphertext
+from livelike_profiles.livelike.client import get_client
 from livelike_profiles.models import LiveLikeProfile
 from livelike_profiles.provisioning import ensure_profile
-from livelike_profiles.refresh_from_livelike import SyncOutcome, refresh_profile
-from livelike_profiles.repair import Action, RepairOutcome, plan, repair
+from livelike_profiles.sync.refresh import SyncOutcome, refresh_profile
+from livelike_profiles.sync.repair import Action, RepairOutcome, plan, repair
+from livelike_profiles.tokens.encryption import Ciphertext
 from tests.factories import first_answer_lost, fresh, make_user, row_of
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -75,7 +75,7 @@ def test_a_revoked_row_keeps_its_profile_minted(admin_client, livelike_fake, sec
     assert now.uses_minted_tokens and now.stored_token == ""
     assert any(m.startswith("Working again with the same profile") for m in shown)
     # Usable through the API, as the same profile at LiveLike; nothing created there.
-    from livelike_profiles.client import get_client
+    from livelike_profiles.livelike.client import get_client
 
     assert get_client().get_own_profile(token_from_the_api(row.user)).id == row.profile_id
     assert livelike_fake.create_count == created

@@ -123,7 +123,7 @@ def test_dry_run_counts_and_changes_nothing(livelike_settings):
 
 
 def test_a_row_rewritten_meanwhile_is_left_to_the_newer_value(livelike_settings):
-    from livelike_profiles import key_rotation
+    from livelike_profiles.tokens import key_rotation
 
     tokens = add_rows(livelike_settings, OLD, 0, 2)
     livelike_settings(ENCRYPTION_KEYS=[NEW, OLD])

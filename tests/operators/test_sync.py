@@ -14,7 +14,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from livelike_profiles.client import get_client
+from livelike_profiles.livelike.client import get_client
 from livelike_profiles.models import LiveLikeProfile
 from livelike_profiles.provisioning import ensure_profile
 from tests.factories import make_user, make_users

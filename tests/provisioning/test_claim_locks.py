@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from livelike_profiles import claim_locks, provisioning
 from livelike_profiles.models import LiveLikeProfile
-from livelike_profiles.provisioning import ensure_profile
+from livelike_profiles.provisioning import claim_locks, ensure_profile
+from livelike_profiles.provisioning import dispatch as provisioning
 from tests.db_locks import claim_lock_held_here, claim_lock_holder, terminate
 from tests.factories import fresh, make_due, make_user, row_of
 

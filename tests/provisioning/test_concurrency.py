@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from livelike_profiles.client import get_client
+from livelike_profiles.livelike.client import get_client
 from livelike_profiles.models import LiveLikeProfile
 from livelike_profiles.provisioning import ensure_profile
 from tests.factories import log_in, make_due, make_user, make_users

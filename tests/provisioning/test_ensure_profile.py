@@ -12,14 +12,14 @@ from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.utils import timezone
 
-from livelike_profiles import custom_ids, provisioning
-from livelike_profiles.backoff import backoff_seconds
-from livelike_profiles.client import get_client
-from livelike_profiles.custom_ids import new_custom_id
+from livelike_profiles.checks.values import MAX_SECONDS
 from livelike_profiles.exceptions import LiveLikeRateLimited, LiveLikeUnavailable
+from livelike_profiles.livelike.client import get_client
 from livelike_profiles.models import LiveLikeProfile
-from livelike_profiles.provisioning import ensure_profile
-from livelike_profiles.setting_values import MAX_SECONDS
+from livelike_profiles.provisioning import custom_ids, ensure_profile
+from livelike_profiles.provisioning import dispatch as provisioning
+from livelike_profiles.provisioning.backoff import backoff_seconds
+from livelike_profiles.provisioning.custom_ids import new_custom_id
 from livelike_profiles.signals import profile_provisioned, provisioning_failed
 from tests.factories import (
     PASSWORD,

@@ -17,10 +17,10 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from livelike_profiles.backoff import backoff_seconds, retry_delay
 from livelike_profiles.exceptions import LiveLikeRateLimited
 from livelike_profiles.models import LiveLikeProfile
 from livelike_profiles.provisioning import ensure_profile
+from livelike_profiles.provisioning.backoff import backoff_seconds, retry_delay
 from livelike_profiles.signals import provisioning_failed
 from tests.factories import fresh, log_in, make_due, make_user, row_of
 
@@ -148,7 +148,7 @@ def test_a_row_that_failed_1025_times_never_breaks_login(livelike_fake):
 
 def test_forced_retries_of_a_row_that_failed_1025_times_are_counted_failures(livelike_fake):
     """The backfill's retry_now skips the backoff: however often, each ends as a failure."""
-    from livelike_profiles.backfill import Outcome, provision_user
+    from livelike_profiles.sync.backfill import Outcome, provision_user
 
     user = make_user()
     many_failures(user)

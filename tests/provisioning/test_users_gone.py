@@ -171,7 +171,7 @@ def test_the_login_receivers_do_nothing(mode, gone_user, livelike_fake):
 
 
 def test_the_backfill_counts_a_user_deleted_meanwhile_as_gone(mode, gone_user, livelike_fake):
-    from livelike_profiles.backfill import Outcome, provision_user
+    from livelike_profiles.sync.backfill import Outcome, provision_user
 
     with statements() as captured:
         assert provision_user(gone_user).outcome == Outcome.GONE

@@ -17,9 +17,10 @@ from django.core.management.base import CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from livelike_profiles import claim_locks, provisioning, task_queue
 from livelike_profiles.models import LiveLikeErasure, LiveLikeProfile
-from livelike_profiles.provisioning import ensure_profile
+from livelike_profiles.provisioning import claim_locks, ensure_profile
+from livelike_profiles.provisioning import dispatch as provisioning
+from livelike_profiles.support import task_queue
 from tests.factories import claim_held_elsewhere, log_in, make_user, make_users, row_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -199,7 +200,7 @@ def test_learning_a_minted_profile_id_is_retried_by_a_task(
     user = make_user()
     row = ensure_profile(user)
     with livelike_settings(API_URL="http://127.0.0.1:9/api/v1/"):  # nothing listens
-        from livelike_profiles.client_generated import learn_profile_id
+        from livelike_profiles.provisioning.client_generated import learn_profile_id
 
         learn_profile_id(row)
     assert enqueued(backend) == [("learn_profile_id", [row.pk], row_of(user).next_attempt_at)]
@@ -212,7 +213,7 @@ def test_learning_a_minted_profile_id_is_retried_by_a_task(
 def test_a_failed_nickname_push_is_retried_by_a_task_backing_off(
     queue, livelike_fake, livelike_settings
 ):
-    from livelike_profiles.push_to_livelike import push_nickname
+    from livelike_profiles.sync.push import push_nickname
 
     livelike_settings(NICKNAME="tests.nicknames.from_username", SYNC_NICKNAME=True)
     user = make_user(4)

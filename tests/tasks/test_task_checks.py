@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.checks import run_checks
 
-from livelike_profiles import task_queue
+from livelike_profiles.support import task_queue
 
 GOOD = {"CLIENT_ID": "test-client", "API_TOKEN": "t"}
 

@@ -1,6 +1,6 @@
 """``manage.py livelike_check_credentials``: whether LiveLike accepts the site's credentials.
 
-A thin wrapper over :mod:`livelike_profiles.credentials`.
+A thin wrapper over :mod:`livelike_profiles.sync.credentials`.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from livelike_profiles.credentials import check_credentials
+from livelike_profiles.sync.credentials import check_credentials
 
 _SAID = {True: "ok", False: "FAILED", None: "not tried"}
 

@@ -1,6 +1,6 @@
 """``manage.py livelike_provision``: backfill LiveLike profiles for existing users.
 
-A thin wrapper over :mod:`livelike_profiles.backfill`; see the README for the
+A thin wrapper over :mod:`livelike_profiles.sync.backfill`; see the README for the
 options, and that module for how several copies split the work.
 """
 
@@ -15,7 +15,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from livelike_profiles.backfill import (
+from livelike_profiles.sync.backfill import (
     BackfillReport,
     backfill,
     enqueue_backfill,

@@ -1,6 +1,6 @@
 """``manage.py livelike_rotate_keys``: re-encrypt every stored token with the current key.
 
-A thin wrapper over :mod:`livelike_profiles.key_rotation`.
+A thin wrapper over :mod:`livelike_profiles.tokens.key_rotation`.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from livelike_profiles.key_rotation import RotationReport, UnreadableTokens, rotate
+from livelike_profiles.tokens.key_rotation import RotationReport, UnreadableTokens, rotate
 
 from ..output import Progress, table
 

@@ -1,9 +1,9 @@
 """``manage.py livelike_sync``: erase deleted users' profiles, then refresh the others.
 
-A thin wrapper over :mod:`livelike_profiles.erasure` and
-:mod:`livelike_profiles.refresh_from_livelike`. It never creates or replaces a
+A thin wrapper over :mod:`livelike_profiles.erasure.erasing` and
+:mod:`livelike_profiles.sync.refresh`. It never creates or replaces a
 profile: a revoked token is marked and reported, for an operator. That
-operator's tool is ``--repair`` (:mod:`livelike_profiles.repair`, run instead
+operator's tool is ``--repair`` (:mod:`livelike_profiles.sync.repair`, run instead
 of the sync): the same profile where a minted token can be checked to act as
 it, a new one only with ``--allow-new-profiles``.
 """
@@ -17,11 +17,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from livelike_profiles.conf import MAX_SECONDS
-from livelike_profiles.erasure import Erased, ErasureReport, erase_due
+from livelike_profiles.erasure.erasing import Erased, ErasureReport, erase_due
 from livelike_profiles.models import LiveLikeProfile
-from livelike_profiles.refresh_from_livelike import SyncOutcome, SyncReport, sync_profiles, syncable
-from livelike_profiles.repair import RepairOutcome, RepairReport, RepairResult, repair_rows
-from livelike_profiles.repair import repairable as repairable_rows
+from livelike_profiles.sync.refresh import SyncOutcome, SyncReport, sync_profiles, syncable
+from livelike_profiles.sync.repair import RepairOutcome, RepairReport, RepairResult, repair_rows
+from livelike_profiles.sync.repair import repairable as repairable_rows
 
 from ..arguments import add_users_argument, add_worker_arguments, users_option, worker_options
 from ..output import progress_reporter, table

@@ -1,0 +1,1 @@
+"""The DRF API: the caller's own profile (views, serializers, parsers, errors, schema)."""

@@ -1,0 +1,1 @@
+"""Talking to LiveLike: the HTTP client, reading its answers and their bodies."""

@@ -1,0 +1,1 @@
+"""Small pieces the others share: after the commit, savepoints, signals sent, the task queue."""

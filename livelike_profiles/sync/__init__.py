@@ -1,0 +1,1 @@
+"""LiveLike and the database kept in step, in bulk: backfill, refresh, nickname pushes, repairs."""
