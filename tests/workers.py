@@ -8,12 +8,15 @@
 ``python -m tests.workers ensure PK``
     calls ensure_profile once for that user and prints the row's status.
 ``python -m tests.workers manage COMMAND [ARGS...]``
-    runs a management command (e.g. ``livelike_provision``), exiting as
-    ``manage.py`` would: status 1 and the message on stderr for a CommandError.
+    runs a management command (e.g. ``livelike_provision``, or django-tasks-db's
+    ``db_worker``), exiting as ``manage.py`` would: status 1 and the message on
+    stderr for a CommandError.
 
 The parent passes the test database's name and the ``LIVELIKE`` setting in
 the environment (``WORKER_DB_NAME``, ``WORKER_LIVELIKE``), since pytest-django
 created the test database under a name the settings module does not know.
+``WORKER_LOG`` (a level, e.g. ``INFO``) sends log records to stderr, which the
+test settings otherwise drop.
 """
 
 from __future__ import annotations
@@ -32,6 +35,14 @@ def _setup() -> None:
     settings.DATABASES["default"]["NAME"] = os.environ["WORKER_DB_NAME"]
     settings.DATABASES["default"]["ATOMIC_REQUESTS"] = os.environ.get("WORKER_ATOMIC") == "1"
     settings.LIVELIKE = json.loads(os.environ["WORKER_LIVELIKE"])
+    if os.environ.get("WORKER_LOG"):
+        settings.LOGGING = {
+            "version": 1,
+            "disable_existing_loggers": False,
+            "formatters": {"timed": {"format": "%(asctime)s %(name)s %(levelname)s %(message)s"}},
+            "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "timed"}},
+            "root": {"handlers": ["stderr"], "level": os.environ["WORKER_LOG"]},
+        }
     import django
     from django.test.utils import setup_test_environment
 
