@@ -24,6 +24,7 @@ from .models import LiveLikeErasure, LiveLikeProfile
 from .provisioning import client_generated
 from .provisioning import dispatch as provisioning
 from .provisioning.accounts import gets_a_profile
+from .provisioning.querysets import has_live_claim
 from .support import task_queue
 from .sync import backfill
 from .sync import push as push_to_livelike
@@ -60,10 +61,24 @@ def provision_user(user_pk: Any) -> str:
 
 @_task
 def provision_users(user_pks: list[Any]) -> dict[str, int]:
-    """Provision a batch of users (``livelike_provision --enqueue``): how many ended how."""
+    """Provision a batch of users (``livelike_provision --enqueue``): how many ended how.
+
+    Only those still needing a profile. While one of them has a live claim
+    (this batch at work in another worker, slow but alive; or a login), it
+    only looks again once the lease is over; otherwise it enqueues that look
+    first, in case this worker dies mid-batch: so the rest of a killed
+    worker's batch is taken over, and a live one is never done twice.
+    """
+    users = get_user_model()._default_manager.filter(pk__in=user_pks)
+    todo = backfill.needing_profile(users).order_by("pk")
+    if not todo.exists():
+        return {}
+    task_queue.enqueue("provision_users", user_pks, run_after=_after_the_lease())
+    now = timezone.now()
+    if any(has_live_claim(row, now) for row in LiveLikeProfile.objects.filter(user__in=users)):
+        return {"busy elsewhere": 1}
     counts: dict[str, int] = {}
-    users = get_user_model()._default_manager.filter(pk__in=user_pks).order_by("pk")
-    for user in users.iterator():
+    for user in todo.iterator():
         outcome = backfill.provision_user(user).outcome
         counts[outcome] = counts.get(outcome, 0) + 1
     return counts

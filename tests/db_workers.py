@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from django.db import connection
 from django.utils import timezone
 
-from livelike_profiles import task_queue
+from livelike_profiles.support import task_queue
 
 ROOT = Path(__file__).resolve().parents[1]
 BACKEND = "database"  # the TASKS alias of django_tasks_db's backend in tests/settings.py

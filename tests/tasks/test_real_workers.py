@@ -10,6 +10,7 @@ in the database or at the fake, with a deadline.
 
 from __future__ import annotations
 
+import io
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -18,14 +19,16 @@ from typing import Any
 import pytest
 import requests
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.db import connection, transaction
 from django_tasks_db.models import get_date_max
 
-from livelike_profiles import claim_locks, provisioning, task_queue
 from livelike_profiles.client import get_client
 from livelike_profiles.fake import FakeLiveLike
 from livelike_profiles.models import LiveLikeErasure, LiveLikeProfile
-from livelike_profiles.provisioning import ensure_profile
+from livelike_profiles.provisioning import claim_locks, ensure_profile
+from livelike_profiles.provisioning import dispatch as provisioning
+from livelike_profiles.support import task_queue
 from tests.db_workers import Workers, task_results
 from tests.factories import claim_held_elsewhere, log_in, make_user, make_users, row_of
 
@@ -47,6 +50,7 @@ WORKER_SETTINGS = {
 }
 WORKERS = 2
 
+PROVISION_USERS = "livelike_profiles.tasks.provision_users"
 PROVISION_USER = "livelike_profiles.tasks.provision_user"
 ERASE = "livelike_profiles.tasks.erase"
 UNDEFERRED = get_date_max()  # the queue's run_after of a task to run at once
@@ -258,6 +262,23 @@ def test_a_worker_killed_mid_create_is_taken_over_by_the_other(workers, fake):
     assert task_results().get(pk=task.pk).status == "RUNNING"  # as the killed worker left it
     others = task_results().filter(task_path=PROVISION_USER).exclude(pk=task.pk)
     assert others.exists() and all(killed not in row.worker_ids for row in others)
+
+
+def test_a_backfill_batch_of_a_killed_worker_is_taken_over(workers, fake):
+    users = [make_user(n) for n in range(5)]
+    fake.lose_next_create_answers(1, delay=60)  # the batch's first create: answer held
+    out = io.StringIO()
+    call_command("livelike_provision", "--enqueue", "--batch-size", "5", stdout=out)
+    assert fake.wait_for_held(1, timeout=30), "no worker reached LiveLike"
+    (task,) = [row for row in workers.running_tasks() if row.task_path == PROVISION_USERS]
+    workers.kill(task.worker_ids[-1])
+    fake.release_held()
+    # The batch's follow-up, enqueued for the lease's end, finishes the other four and
+    # finds the first one's profile by its custom id.
+    active = LiveLikeProfile.objects.filter(user__in=users, status=Status.ACTIVE)
+    workers.wait_for(lambda: active.count() == len(users), "the batch, by the other worker")
+    workers.settle()
+    assert_one_profile_each(fake, users)
 
 
 # -- a login never waits for a rival's claim -------------------------------------------------
