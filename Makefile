@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 DEMO_PORT ?= 8000
 FAKE_PORT ?= 8765
 
-.PHONY: demo test test-database lint typecheck complexity check clean sdk matrix wheel-check
+.PHONY: demo test test-database lint typecheck complexity check docs clean sdk matrix wheel-check
 
 $(VENV)/.installed: requirements.txt tests/requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed (set PYTHON=...)") if sys.version_info < (3, 11) else None'
@@ -102,11 +102,16 @@ complexity: $(VENV)/.installed
 	@over=$$($(PY) -m radon cc --min C --show-complexity --exclude "$(COMPLEXITY_EXCLUDE)" livelike_profiles); \
 	if [ -n "$$over" ]; then echo "Functions over complexity 10 (radon cc):"; echo "$$over"; exit 1; fi
 
+## make docs: the documentation site (docs/, Sphinx) built into docs/_build/html; any warning (a
+## broken link or anchor, a page in no table of contents) fails it.
+docs: $(VENV)/.installed
+	$(PY) -m sphinx -W --keep-going -n -q -b html docs docs/_build/html
+
 ## make check: what CI runs besides the tests.
 check: lint typecheck complexity
 	$(PY) manage.py check --fail-level WARNING
 	$(PY) manage.py makemigrations --check --dry-run
 
 clean:
-	rm -rf $(VENV) .nox demo.sqlite3 tests/*.sqlite3 .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) .nox demo.sqlite3 tests/*.sqlite3 .pytest_cache .ruff_cache .mypy_cache docs/_build
 	rm -rf $(NPM_DIR)/node_modules $(dir $(SDK_BUNDLE)) test-artifacts
