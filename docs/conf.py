@@ -12,7 +12,7 @@ import livelike_profiles  # noqa: E402  (after the path: the package of this che
 
 project = "django-livelike-profiles"
 author = "django-livelike-profiles contributors"
-copyright = "the django-livelike-profiles contributors"  # noqa: A001  (Sphinx's name)
+copyright = "the django-livelike-profiles contributors"
 release = livelike_profiles.__version__
 
 extensions = ["myst_parser"]
