@@ -26,6 +26,8 @@ import json
 import os
 import sys
 import threading
+from collections.abc import Callable
+from typing import Any
 
 
 def _setup() -> None:
@@ -53,7 +55,6 @@ def _setup() -> None:
 def login(user_pks: list[str], times: int, threads: int) -> None:
     """Log every user in ``times`` times, spread over ``threads`` threads started together."""
     from django.contrib.auth import get_user_model
-    from django.db import connection
 
     from tests.factories import log_in
 
@@ -61,49 +62,45 @@ def login(user_pks: list[str], times: int, threads: int) -> None:
     assert len(users) == len(user_pks)
     # Interleave users so that each user's logins really run side by side.
     tasks = [user for _ in range(times) for user in users]
-    start = threading.Barrier(threads)
-    errors: list[BaseException] = []
-
-    def run(share: list) -> None:
-        try:
-            start.wait()
-            for user in share:
-                log_in(user)
-        except BaseException as error:  # reported by the parent
-            errors.append(error)
-        finally:
-            connection.close()
-
-    workers = [threading.Thread(target=run, args=(tasks[i::threads],)) for i in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    if errors:
-        raise errors[0]
+    _in_threads(tasks, threads, log_in)
 
 
 def login_in_sessions(pairs: list[str], threads: int) -> None:
     """Log each ``USER_PK:SESSION_KEY`` pair's user in within that session, ``threads`` at once."""
     from django.conf import settings
     from django.contrib.auth import get_user_model
-    from django.db import connection
     from django.test import Client
 
     from tests.factories import log_in
 
     users = get_user_model()._default_manager
     tasks = [(users.get(pk=pk), key) for pk, _, key in (pair.partition(":") for pair in pairs)]
+
+    def in_its_session(task: tuple) -> None:
+        user, key = task
+        client = Client()
+        client.cookies[settings.SESSION_COOKIE_NAME] = key
+        log_in(user, client)
+
+    _in_threads(tasks, threads, in_its_session)
+
+
+def _in_threads(tasks: list, threads: int, do: Callable[[Any], object]) -> None:
+    """``do`` each task, the tasks dealt out to ``threads`` threads started together.
+
+    Each thread closes its own database connection at its end; the first error
+    of any thread is raised here once all have finished.
+    """
+    from django.db import connection
+
     start = threading.Barrier(threads)
     errors: list[BaseException] = []
 
     def run(share: list) -> None:
         try:
             start.wait()
-            for user, key in share:
-                client = Client()
-                client.cookies[settings.SESSION_COOKIE_NAME] = key
-                log_in(user, client)
+            for task in share:
+                do(task)
         except BaseException as error:  # reported by the parent
             errors.append(error)
         finally:
