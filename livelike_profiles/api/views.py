@@ -19,6 +19,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
@@ -82,14 +83,26 @@ class GuestCreationThrottle(AnonRateThrottle):
 
     Each one is a LiveLike profile (in ``"stored"`` mode, a create call at
     once): this bounds what a script discarding its cookies can cost. The
-    address is DRF's (``REMOTE_ADDR``, or ``X-Forwarded-For`` behind
-    ``NUM_PROXIES`` proxies).
+    address is ``REMOTE_ADDR``, or DRF's reading of ``X-Forwarded-For`` when
+    DRF's ``NUM_PROXIES`` says how many proxies stand in front.
     """
 
     scope = "livelike_profiles_guests"
 
     def get_rate(self) -> str | None:
         return conf.GUEST_THROTTLE_RATE
+
+    def get_ident(self, request: Request) -> str:
+        """The client's address, never one the client wrote itself.
+
+        With ``NUM_PROXIES`` unset DRF counts the whole ``X-Forwarded-For``
+        header, which a script rewrites on every request to make as many
+        guests as it likes: without a proxy count, only the socket's address
+        is trusted.
+        """
+        if api_settings.NUM_PROXIES is None:
+            return request.META.get("REMOTE_ADDR") or ""
+        return super().get_ident(request)
 
 
 class IsSignedInOrGuest(BasePermission):

@@ -226,6 +226,28 @@ def test_the_throttle_follows_the_address_drf_sees(mode, livelike_fake, livelike
     guest_get(Client(REMOTE_ADDR="10.0.0.2"))
 
 
+def test_a_forwarded_for_header_the_client_wrote_does_not_escape_the_throttle(
+    mode, livelike_fake, livelike_settings
+):
+    # DRF's NUM_PROXIES unset (its default): DRF would count each new header as a new client.
+    livelike_settings(GUEST_THROTTLE_RATE="1/minute")
+    guest_get(Client(REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="198.51.100.1"))
+    spoofed = Client(REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="198.51.100.2")
+    assert spoofed.get(URL).status_code == 429
+
+
+def test_behind_num_proxies_the_throttle_counts_the_forwarded_address(
+    mode, livelike_fake, livelike_settings, settings
+):
+    settings.REST_FRAMEWORK = {**getattr(settings, "REST_FRAMEWORK", {}), "NUM_PROXIES": 1}
+    livelike_settings(GUEST_THROTTLE_RATE="1/minute")
+    proxy = "10.0.0.1"
+    guest_get(Client(REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR="198.51.100.1"))
+    guest_get(Client(REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR="198.51.100.2"))
+    again = Client(REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR="198.51.100.1")
+    assert again.get(URL).status_code == 429
+
+
 # -- the session store never holds a token in plain text -----------------------------------
 
 
