@@ -1,4 +1,4 @@
-"""The reference (docs/reference/) is complete by construction: what it must list comes from the code.
+"""The reference (docs/reference/) is complete by construction: its lists come from the code.
 
 Every ``LIVELIKE`` key (``conf.DEFAULTS``) has its heading in settings.md; every
 check id the checks can emit has its heading in checks.md; every option of every
