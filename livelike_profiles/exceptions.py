@@ -158,8 +158,9 @@ def describe_error(error: BaseException, *, in_report: bool = False) -> str:
     """``error`` as operators read it: its class, then what went wrong; never a token or a URL.
 
     By default, for what is stored and shown later (a row's ``last_error``):
-    a LiveLike error's :meth:`~LiveLikeError.summary`, and for any other error
-    only that it happened (:data:`UNEXPECTED`). With ``in_report``, for the
+    a LiveLike error's :meth:`~LiveLikeError.summary`, a configuration
+    error's message (the setting it lacks), and for any other error only that
+    it happened (:data:`UNEXPECTED`). With ``in_report``, for the
     report of a run, read at once by whoever started it (a command's output,
     an admin message): any other error's own message, and a LiveLike status
     never left bare (its description stands in when LiveLike said nothing).
@@ -169,6 +170,8 @@ def describe_error(error: BaseException, *, in_report: bool = False) -> str:
         if in_report:
             status = f"HTTP {error.status_code}" if error.status_code is not None else ""
             said = ": ".join(part for part in (status, error.detail or error.description) if part)
+    elif isinstance(error, LiveLikeConfigurationError):
+        said = str(error)  # ours, naming the missing setting: never its value
     else:
         said = str(error) if in_report else UNEXPECTED
     return f"{type(error).__name__}: {said}" if said else type(error).__name__

@@ -226,6 +226,23 @@ def test_a_profile_already_gone_at_livelike_is_not_an_error(livelike_fake):
     assert livelike_fake.count_calls("DELETE") == 1
 
 
+def test_an_erasure_without_an_admin_token_says_which_setting_it_lacks(
+    livelike_fake, livelike_settings, caplog
+):
+    (user,) = provisioned(1)
+    livelike_settings(API_TOKEN=None)
+    caplog.set_level(logging.WARNING, logger="livelike_profiles.erasure")
+    user.delete()
+    erasure = LiveLikeErasure.objects.get()
+    assert erasure.last_error == (
+        'LiveLikeConfigurationError: LIVELIKE["API_TOKEN"] (an admin token) is needed to '
+        "delete profiles."
+    )
+    (record,) = [r for r in caplog.records if r.name == "livelike_profiles.erasure"]
+    assert record.levelno == logging.WARNING and record.exc_info is None
+    assert livelike_fake.count_calls("DELETE") == 0
+
+
 def test_a_rate_limited_erasure_waits_for_retry_after(livelike_fake):
     (user,) = provisioned(1)
     livelike_fake.rate_limit_next(1, retry_after=120)

@@ -24,7 +24,12 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from ..conf import conf
-from ..exceptions import LiveLikeError, LiveLikeRejected, describe_error
+from ..exceptions import (
+    LiveLikeConfigurationError,
+    LiveLikeError,
+    LiveLikeRejected,
+    describe_error,
+)
 from ..livelike.client import get_client
 from ..models import LiveLikeErasure, LiveLikeProfile
 from ..provisioning.backoff import retry_delay
@@ -217,7 +222,7 @@ def erase(erasure_pk: Any, *, ignoring_backoff: bool = False, using: str | None 
     except Exception as error:
         delay = retry_delay(erasure.attempts, error)
         reason = describe_error(error)
-        if isinstance(error, LiveLikeError):
+        if isinstance(error, LiveLikeError | LiveLikeConfigurationError):  # no traceback needed
             logger.warning(
                 "LiveLike profile not erased, will retry: user=%s profile=%s attempt=%s "
                 "error=%s retry_in_s=%.0f",
