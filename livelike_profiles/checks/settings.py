@@ -87,7 +87,9 @@ def _check_admin_token(raw: dict[str, Any]) -> list[CheckMessage]:
                 "whose creation answer was lost cannot be recovered and is left in the "
                 '"conflict" state for an operator.',
                 hint="Set CLIENT_SECRET to the application's client secret (it recovers such "
-                "profiles by minting a token for them), or API_TOKEN to its admin token.",
+                "profiles by minting a token for them). API_TOKEN, the admin token, recovers "
+                "them only where LiveLike's lookup answer carries the token, which its "
+                "documentation does not promise.",
                 id="livelike_profiles.W002",
             )
         ]
