@@ -1,25 +1,42 @@
 """The README's code, run as the README shows it.
 
-The installation snippets (installed apps, middleware, URLs, ``LIVELIKE``) are
-pasted into a new site's settings, which must pass ``manage.py check`` and
-migrate; the README's testing example then runs, unchanged, as that site's
-test suite. Every other Python block must at least compile. Each runs in a
-subprocess, in a directory of its own: nothing of this repository's test
-settings is borrowed.
+The quickstart's snippets (installed apps, middleware, URLs, ``LIVELIKE``) are pasted into
+a new site's settings, which must pass ``manage.py check`` and migrate. The quickstart then
+runs against a real fake LiveLike over real sockets: the README's command starts one, and
+the credentials the snippet names must work against it; in the site, a superuser logs in at
+the admin and asks the profile URL, which must answer what the README shows, with the one
+profile the fake then holds. The README's testing example runs, unchanged, as that site's
+test suite. Every other Python block must at least compile, and every relative link must
+lead to a file of this repository. Each site runs in a subprocess, in a directory of its
+own: nothing of this repository's test settings is borrowed.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import selectors
+import shlex
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import jwt
 import pytest
+import requests
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+from livelike_profiles.fake import DEMO_CLIENT_SECRET, FakeLiveLike
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
+QUICKSTART = "Quickstart"
+# Where the quickstart's fake listens; the tests swap in a free port.
+README_FAKE_ADDRESS = "127.0.0.1:8765"
+STARTUP_TIMEOUT = 10.0
 
 # What the README's "..." stands for in a new project made by startproject.
 STARTPROJECT_APPS = [
@@ -52,7 +69,7 @@ USE_TZ = True
 ROOT_URLCONF = "readme_site.urls"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 DATABASES = {{
-    "default": {{"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db.sqlite3"}}
+    "default": {{"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "{database}"}}
 }}
 TEMPLATES = [
     {{
@@ -70,15 +87,8 @@ TEMPLATES = [
 STATIC_URL = "static/"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
-
-def env(name):
-    return os.environ[name]
-
-
 # -- from the README ---------------------------------------------------------------
-{installed_apps}
-{middleware}
-{livelike}
+{readme}
 """
 
 SITE_URLS = """\
@@ -87,6 +97,37 @@ from django.urls import include, path
 
 # -- from the README ---------------------------------------------------------------
 {urls}
+"""
+
+# The quickstart's steps after runserver, in the README's site: log in at the admin as the
+# superuser createsuperuser made, open the profile URL, ask again, and from another browser.
+QUICKSTART_STEPS = """\
+import json
+import os
+
+import django
+
+django.setup()
+
+from django.core.management import call_command
+from django.test import Client
+from django.test.utils import setup_test_environment
+
+setup_test_environment()  # the test Client's host, "testserver", is allowed
+call_command("migrate", interactive=False, verbosity=0)
+call_command(
+    "createsuperuser", interactive=False, username="admin", email="a@example.com", verbosity=0
+)
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+answers = []
+for browser in (Client(), Client()):
+    credentials = {"username": "admin", "password": os.environ["DJANGO_SUPERUSER_PASSWORD"]}
+    login = browser.post("/admin/login/?next=/admin/", credentials)
+    assert login.status_code == 302, login.status_code
+    for _ in range(2):
+        answer = browser.get("/livelike/profile/", HTTP_ACCEPT=BROWSER_ACCEPT)
+        answers.append({"status": answer.status_code, "body": answer.json()})
+print(json.dumps(answers))
 """
 
 
@@ -104,10 +145,10 @@ def readme_blocks(language: str, section: str = "") -> list[str]:
     return [code for lang, code in FENCE.findall(text) if lang == language]
 
 
-def the_block(needle: str, section: str = "Installation") -> str:
-    """The one Python block of the README's ``section`` containing ``needle``."""
-    found = [code for code in readme_blocks("python", section) if needle in code]
-    assert len(found) == 1, f"{len(found)} Python blocks of {section!r} contain {needle!r}"
+def the_block(needle: str, section: str = QUICKSTART, language: str = "python") -> str:
+    """The one ``language`` block of the README's ``section`` containing ``needle``."""
+    found = [code for code in readme_blocks(language, section) if needle in code]
+    assert len(found) == 1, f"{len(found)} {language} blocks of {section!r} contain {needle!r}"
     return found[0]
 
 
@@ -125,53 +166,78 @@ def _fill(block: str, *parts: list[str]) -> str:
     return block
 
 
+def readme_livelike() -> dict[str, object]:
+    """The quickstart's ``LIVELIKE`` dict, as Python reads it."""
+    namespace: dict[str, object] = {}
+    exec(the_block("LIVELIKE = {"), namespace)  # noqa: S102 - the README's own code
+    livelike = namespace["LIVELIKE"]
+    assert isinstance(livelike, dict)
+    return livelike
+
+
+def site_settings(database: str, fake_url: str | None = None) -> str:
+    """The README site's settings; with ``fake_url``, that in the quickstart's ``API_URL``."""
+    # One block: INSTALLED_APPS, MIDDLEWARE (a "..." before and after), LIVELIKE.
+    readme = _fill(the_block("LIVELIKE = {"), STARTPROJECT_APPS, BEFORE_AUTH, AFTER_PROFILE)
+    assert "INSTALLED_APPS = [" in readme and "MIDDLEWARE = [" in readme, readme
+    if fake_url is not None:
+        readme_url = f"http://{README_FAKE_ADDRESS}/api/v1/"
+        assert readme.count(readme_url) == 1, readme
+        readme = readme.replace(readme_url, fake_url)
+    return SITE_SETTINGS.format(database=database, readme=readme)
+
+
 @pytest.fixture(scope="module")
 def readme_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A new project whose settings and URLs are the README's installation snippets."""
+    """A new project whose settings and URLs are the README's quickstart snippets."""
     root = tmp_path_factory.mktemp("readme_project")
     site = root / "readme_site"
     site.mkdir()
     (site / "__init__.py").write_text("")
+    (site / "settings.py").write_text(site_settings("db.sqlite3"))
     urls = the_block('include("livelike_profiles.urls")')
-    (site / "settings.py").write_text(
-        SITE_SETTINGS.format(
-            installed_apps=_fill(the_block("INSTALLED_APPS"), STARTPROJECT_APPS),
-            middleware=_fill(the_block("MIDDLEWARE ="), BEFORE_AUTH, AFTER_PROFILE),
-            livelike=the_block("LIVELIKE = {"),
-        )
-    )
     (site / "urls.py").write_text(
         SITE_URLS.format(urls=urls.replace("...,", 'path("admin/", admin.site.urls),'))
     )
     return root
 
 
-def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+def run(
+    args: list[str], cwd: Path, settings: str = "readme_site.settings", **env: str
+) -> subprocess.CompletedProcess[str]:
     """A Python subprocess in the README's project: its settings, no test settings of ours."""
     environment = {
         key: value
         for key, value in os.environ.items()
         if key not in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "PYTHONPATH")
     }
-    environment.update(
-        DJANGO_SETTINGS_MODULE="readme_site.settings",
-        PYTHONPATH=str(cwd),
-        LIVELIKE_CLIENT_SECRET="readme-client-secret-at-least-32-bytes-long",
-        LIVELIKE_API_TOKEN="readme-admin-token",
-    )
+    environment.update(DJANGO_SETTINGS_MODULE=settings, PYTHONPATH=str(cwd), **env)
     return subprocess.run(
-        [sys.executable, *args], cwd=cwd, env=environment, capture_output=True, text=True
+        [sys.executable, *args],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
 def test_every_python_block_of_the_readme_compiles():
     blocks = readme_blocks("python")
-    assert len(blocks) >= 6
+    assert len(blocks) >= 3
     for number, code in enumerate(blocks):
         compile(code, f"README.md python block {number}", "exec")
 
 
-def test_the_installation_snippets_make_a_site_that_passes_its_checks(readme_site):
+def test_every_relative_link_of_the_readme_leads_to_a_file():
+    links = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", README.read_text())
+    relative = [link for link in links if not re.match(r"[a-z]+:", link)]
+    assert len(relative) >= 20, relative
+    missing = [link for link in relative if not (ROOT / link).exists()]
+    assert not missing, missing
+
+
+def test_the_quickstart_snippets_make_a_site_that_passes_its_checks(readme_site):
     checked = run(["-m", "django", "check", "--fail-level", "WARNING"], readme_site)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     migrated = run(["-m", "django", "migrate", "--noinput"], readme_site)
@@ -179,8 +245,106 @@ def test_the_installation_snippets_make_a_site_that_passes_its_checks(readme_sit
     assert "livelike_profiles" in migrated.stdout
 
 
+def _startup_line(process: subprocess.Popen[str]) -> str:
+    """The fake's first line on stdout, printed once it listens (or "" if it exits first)."""
+    assert process.stdout is not None
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        assert selector.select(STARTUP_TIMEOUT), "the fake printed nothing"
+    return process.stdout.readline()
+
+
+def _get(url: str, token: str) -> tuple[int, dict[str, object]]:
+    answer = requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=5)
+    return answer.status_code, answer.json()
+
+
+def test_the_quickstarts_fake_accepts_the_credentials_its_settings_name():
+    """The README's command starts a fake that takes the snippet's client id and secrets."""
+    command = the_block("python -m livelike_profiles.fake", language="sh").strip()
+    args = shlex.split(command)
+    assert args[:3] == ["python", "-m", "livelike_profiles.fake"], command
+    port = args.index("--port") + 1
+    assert f"127.0.0.1:{args[port]}" == README_FAKE_ADDRESS, command
+    args[port] = "0"  # a free port: the start-up line names it
+    livelike = readme_livelike()
+    process = subprocess.Popen(
+        [sys.executable, *args[1:]], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        line = _startup_line(process)
+        found = re.search(r"serving (http://\S+/api/v1/) for client id '([^']+)'", line)
+        assert found, line + (process.stderr.read() if process.poll() is not None else "")
+        url, client_id = found.groups()
+        assert client_id == livelike["CLIENT_ID"]
+        # A token the site would sign with the snippet's CLIENT_SECRET: the fake takes it, and
+        # creates the profile it names...
+        minted = jwt.encode(
+            {"iss": client_id, "iat": int(time.time()) - 30, "custom_profile_id": "quickstart"},
+            str(livelike["CLIENT_SECRET"]),
+            algorithm="HS256",
+        )
+        status, profile = _get(f"{url}applications/{client_id}/profile/", minted)
+        assert status == 200, profile
+        # ...which the snippet's API_TOKEN (the admin token) finds by its custom id.
+        status, found_again = _get(
+            f"{url}profile-by-custom-id/{client_id}/quickstart/", str(livelike["API_TOKEN"])
+        )
+        assert (status, found_again["id"]) == (200, profile["id"])
+    finally:
+        process.send_signal(signal.SIGTERM)  # the fake stops cleanly on SIGTERM
+        process.communicate(timeout=STARTUP_TIMEOUT)
+    assert process.returncode == 0
+
+
+def test_the_quickstart_gives_the_logged_in_user_one_profile_at_the_fake(readme_site):
+    """The quickstart end to end, against a fake LiveLike on a free port, over real sockets."""
+    shown = json.loads(the_block('"profile_id"', language="json"))
+    livelike = readme_livelike()
+    # The fake as the quickstart's command starts it (its defaults), on a free port.
+    with FakeLiveLike() as fake:
+        assert {key: livelike[key] for key in ("CLIENT_ID", "CLIENT_SECRET", "API_TOKEN")} == {
+            "CLIENT_ID": fake.client_id,
+            "CLIENT_SECRET": fake.client_secret,
+            "API_TOKEN": fake.admin_token,
+        }
+        (readme_site / "readme_site" / "settings_quickstart.py").write_text(
+            site_settings("quickstart.sqlite3", fake_url=fake.url)
+        )
+        (readme_site / "quickstart_steps.py").write_text(QUICKSTART_STEPS)
+        steps = run(
+            ["quickstart_steps.py"],
+            readme_site,
+            settings="readme_site.settings_quickstart",
+            DJANGO_SUPERUSER_PASSWORD="quickstart-password",
+        )
+        assert steps.returncode == 0, steps.stdout + steps.stderr
+        answers = json.loads(steps.stdout)
+        profiles, create_count = fake.profiles, fake.create_count
+
+    assert [answer["status"] for answer in answers] == [200] * 4, answers
+    first = answers[0]["body"]
+    # What the README shows, with the values it shows where it shows one.
+    assert first.keys() == shown.keys()
+    for key, value in shown.items():
+        if value != "…":
+            expected = fake.url if key == "api_url" else value
+            assert first[key] == expected, (key, first[key])
+    # One profile at the fake, whatever the asks and browsers: the one every answer names.
+    assert len(profiles) == 1 and create_count == 1
+    assert {answer["body"]["profile_id"] for answer in answers} == {profiles[0].id}
+    # Its token, signed with the client secret (client-generated), names that profile.
+    assert livelike["ACCESS_TOKENS"] == "client-generated"
+    for answer in answers:
+        claims = jwt.decode(
+            answer["body"]["access_token"], DEMO_CLIENT_SECRET, algorithms=["HS256"], issuer="demo"
+        )
+        assert claims["custom_profile_id"] == profiles[0].custom_id
+        assert answer["body"]["expires_at"]
+
+
 def test_the_readme_testing_example_passes_in_that_site(readme_site):
-    example = the_block("def test_", section="The fake LiveLike service")
+    example = the_block("def test_", section="Testing your site")
     (readme_site / "test_readme_example.py").write_text(example)
     tests = run(
         ["-m", "pytest", "-q", "-p", "no:cacheprovider", "test_readme_example.py"], readme_site
