@@ -354,3 +354,16 @@ def test_the_readme_testing_example_passes_in_that_site(readme_site):
     shown = len(re.findall(r"^def test_", example, re.MULTILINE))
     assert re.search(rf"\b{shown} passed\b", tests.stdout), tests.stdout
     assert "skipped" not in tests.stdout
+
+
+def test_every_docs_page_the_package_points_to_exists():
+    """Comments and docstrings say where their subject is documented: that page must exist."""
+    pointers = {
+        (path.relative_to(ROOT), page)
+        for folder in ("livelike_profiles", "tests")
+        for path in (ROOT / folder).rglob("*.py")
+        for page in re.findall(r"\bdocs/[\w/.-]+\.md\b", path.read_text())
+    }
+    assert len(pointers) >= 20, pointers
+    missing = sorted((str(path), page) for path, page in pointers if not (ROOT / page).exists())
+    assert not missing, missing
