@@ -7,7 +7,8 @@ the credentials the snippet names must work against it; in the site, a superuser
 the admin and asks the profile URL, which must answer what the README shows, with the one
 profile the fake then holds. The README's testing example runs, unchanged, as that site's
 test suite. Every other Python block must at least compile, and every relative link must
-lead to a file of this repository. Each site runs in a subprocess, in a directory of its
+lead to a file of this repository. The tutorial (docs/tutorial.md) is followed too, in a
+project made by ``startproject``. Each site runs in a subprocess, in a directory of its
 own: nothing of this repository's test settings is borrowed.
 """
 
@@ -32,7 +33,7 @@ from livelike_profiles.fake import DEMO_CLIENT_SECRET, FakeLiveLike
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
-FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
+FENCE = re.compile(r"^```([\w+]*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 QUICKSTART = "Quickstart"
 # Where the quickstart's fake listens; the tests swap in a free port.
 README_FAKE_ADDRESS = "127.0.0.1:8765"
@@ -367,3 +368,101 @@ def test_every_docs_page_the_package_points_to_exists():
     assert len(pointers) >= 20, pointers
     missing = sorted((str(path), page) for path, page in pointers if not (ROOT / page).exists())
     assert not missing, missing
+
+
+# -- The tutorial ------------------------------------------------------------------------
+
+TUTORIAL = ROOT / "docs" / "tutorial.md"
+
+# The tutorial's steps 5 and 6 in its project: migrate, check, its user, its login, the API
+# and the fan zone page.
+TUTORIAL_STEPS = """\
+import json
+
+import django
+
+django.setup()
+
+from django.core.management import call_command
+from django.test import Client
+from django.test.utils import setup_test_environment
+
+setup_test_environment()
+call_command("migrate", interactive=False, verbosity=0)
+call_command("check", fail_level="WARNING")
+exec({create_user!r})
+browser = Client()
+login_page = {login_url!r}
+assert browser.get(login_page).status_code == 200
+credentials = {{"username": {username!r}, "password": {password!r}}}
+answer = browser.post(login_page, credentials, follow=True)
+fan_zone = browser.get("/")
+print(json.dumps({{"status": answer.status_code, "body": answer.json(), "page": fan_zone.text}}))
+"""
+
+
+def tutorial_blocks(language: str) -> list[str]:
+    return [code for lang, code in FENCE.findall(TUTORIAL.read_text()) if lang == language]
+
+
+def test_the_tutorial_makes_a_site_whose_page_and_api_show_one_profile(tmp_path):
+    """The tutorial, step by step, in a real startproject against a fake on a free port."""
+    text = TUTORIAL.read_text()
+    python, pages = tutorial_blocks("python"), tutorial_blocks("html+django")
+    commands = [
+        line.removeprefix("$ ")
+        for block in tutorial_blocks("console")
+        for line in block.splitlines()
+        if line.startswith("$ ")
+    ]
+    assert "django-admin startproject mysite" in commands
+    made = run(["-m", "django", "startproject", "mysite"], tmp_path)
+    assert made.returncode == 0, made.stderr
+    project = tmp_path / "mysite"
+    settings_file = project / "mysite" / "settings.py"
+    settings = settings_file.read_text()
+    for name in ("INSTALLED_APPS", "MIDDLEWARE", "TEMPLATES"):
+        (block,) = [code for code in python if code.startswith(f"{name} = [")]
+        settings, replaced = re.subn(rf"^{name} = \[.*?^\]\n", block, settings, flags=re.M | re.S)
+        assert replaced == 1, name
+    (urls,) = [code for code in python if "urlpatterns" in code]
+    (project / "mysite" / "urls.py").write_text(urls)
+    login_template, fan_zone = pages
+    (project / "templates" / "registration").mkdir(parents=True)
+    (project / "templates" / "registration" / "login.html").write_text(login_template)
+    (project / "templates" / "fan_zone.html").write_text(fan_zone)
+    (create_user,) = [c for c in commands if c.startswith("python manage.py shell -c ")]
+    login_url = re.search(r"<http://127\.0\.0\.1:8000(/accounts/login/\S*)>", text)
+    username, password = re.search(r"as\s+`(\w+)`\s+with the password\s+`([^`]+)`", text).groups()
+    shown = json.loads(re.sub(r'"[^"]*…"', '"…"', tutorial_blocks("json")[0]))
+    (project / "tutorial_steps.py").write_text(
+        TUTORIAL_STEPS.format(
+            create_user=shlex.split(create_user)[-1],
+            login_url=login_url.group(1),
+            username=username,
+            password=password,
+        )
+    )
+    with FakeLiveLike() as fake:
+        (livelike,) = [code for code in python if "LIVELIKE = {" in code]
+        readme_url = f"http://{README_FAKE_ADDRESS}/api/v1/"
+        assert livelike.count(readme_url) == 1, livelike
+        settings_file.write_text(settings + "\n" + livelike.replace(readme_url, fake.url))
+        steps = run(["tutorial_steps.py"], project, settings="mysite.settings")
+        assert steps.returncode == 0, steps.stdout + steps.stderr
+        result = json.loads(steps.stdout.splitlines()[-1])
+        profiles = fake.profiles
+
+    assert result["status"] == 200, result
+    answer = result["body"]
+    assert answer.keys() == shown.keys()
+    assert (answer["client_id"], answer["api_url"], answer["status"]) == (
+        "demo",
+        fake.url,
+        "active",
+    )
+    assert [profile.id for profile in profiles] == [answer["profile_id"]]
+    # The fan zone shows the site's record of that profile, and never the token.
+    assert f"<code>{answer['profile_id']}</code>" in result["page"]
+    assert answer["access_token"] not in result["page"]
+    assert "LiveLikeJs.init(" in result["page"]
