@@ -1,4 +1,4 @@
-"""Template context for initialising the LiveLike SDK (optional; see the README).
+"""Template context for initialising the LiveLike SDK (optional; see docs/tutorial.md).
 
 ``LIVELIKE_CLIENT_ID``, ``LIVELIKE_API_URL`` and the lazy ``livelike_profile``.
 """

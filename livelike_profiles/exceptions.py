@@ -1,7 +1,7 @@
 """The exceptions this app raises: :class:`LiveLikeError` and its family, and the token ones.
 
 No message, ``str`` or ``repr`` of them ever holds an access token. Which
-answer raises which is tabled in the README ("The client").
+answer raises which is tabled in docs/reference/exceptions.md.
 """
 
 from __future__ import annotations

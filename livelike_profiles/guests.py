@@ -213,7 +213,7 @@ def _create_at_livelike(request: Any, guest: dict[str, Any] | None) -> LiveLikeP
     # answer is lost, the next GET asks again with it, and finds the profile (a
     # 409, then the lookup) instead of making a second one. Saved now, as the
     # middleware saves no session with a 5xx answer. (A session new with this
-    # request gets its cookie with that answer only: see the README's limits.)
+    # request gets its cookie with that answer only: see docs/how-to/guests.md.)
     guest = guest or _new_guest(new_guest_custom_id(), created=False)
     _store(request, guest)
     request.session.save()

@@ -2,8 +2,7 @@
 
 A request that never touches it costs nothing. ``get_livelike_profile`` and
 ``aget_livelike_profile`` give the plain answer (the active profile or
-``None``; always ``None`` for a deactivated user). See the README's "The
-profile on every request".
+``None``; always ``None`` for a deactivated user). See docs/reference/python-api.md.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Installing the app registers this plugin (the ``pytest11`` entry point). pytest loads it in
 every run, so it imports neither Django nor the fake until a test asks for the fixture, which
-then needs pytest-django. See the README's section on the fake for an example.
+then needs pytest-django. See docs/how-to/testing-your-site.md for examples.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The signals this app sends: a profile provisioned, provisioning failed, a guest abandoned.
 
-Declarations only; their arguments are in the README ("Signals"). Receivers
+Declarations only; their arguments are in docs/reference/signals.md. Receivers
 of Django's own signals are in :mod:`livelike_profiles.receivers`.
 """
 

@@ -223,7 +223,7 @@ def test_the_derived_key_carried_over_to_encryption_keys_reads_old_tokens(
     from livelike_profiles.encryption_keys import derived_key
 
     new_key = Fernet.generate_key().decode()
-    # The switch as the README shows it: the new key first, the derived one after it.
+    # The switch as docs/how-to/rotate-keys.md shows it: the new key first, the derived one after.
     livelike_settings(ENCRYPTION_KEYS=[new_key, derived_key(settings.SECRET_KEY)])
     assert LiveLikeProfile.objects.get(pk=profile.pk).access_token == TOKEN
 

@@ -4,7 +4,7 @@ Read-only means refused, not merely hidden: nobody has the change permission on
 a row here, so the change page is Django's view-only page and a POST to it is a
 403 before anything is written (a save of the row as read would undo a
 provisioning finishing meanwhile). The model's "change" permission is what lets
-an operator run the actions. See the README's "The admin".
+an operator run the actions. See docs/reference/admin.md.
 """
 
 from __future__ import annotations

@@ -299,7 +299,7 @@ def _one_change_at_a_time(profile: LiveLikeProfile) -> Iterator[LiveLikeProfile 
     second change waits at most one LiveLike call (``TIMEOUT``). SQLite has no
     row lock, only the whole database's, which would hold every other write
     (logins included) behind a LiveLike call: there the changes are not
-    serialized (see the README).
+    serialized (see docs/explanation/databases.md).
 
     A :class:`ProfileNotReady` raised in the block leaves it as an answer does:
     what the block wrote (the row marked with why it has no token) is committed.

@@ -4,7 +4,7 @@ Deleting a user deletes their row; in that same transaction the profile to
 erase is written to the outbox (``LiveLikeErasure``), so a rolled-back
 deletion erases nothing and a committed one is never forgotten. After the
 commit a few are erased at once; ``livelike_sync`` works off the rest. See
-the README's "Deleting a user".
+docs/how-to/deleting-users.md.
 """
 
 from __future__ import annotations

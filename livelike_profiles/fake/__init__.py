@@ -3,7 +3,7 @@
 It answers the endpoints this app and the official JavaScript SDK use as LiveLike does on the
 wire, CORS included, with faults on demand. Standard library and PyJWT only: no Django
 needed. ``FakeLiveLike`` in a test, the ``livelike_fake`` pytest fixture, or
-``python -m livelike_profiles.fake --port 8765`` from a shell: see the README.
+``python -m livelike_profiles.fake --port 8765`` from a shell: see docs/reference/fake.md.
 """
 
 from .cli import main

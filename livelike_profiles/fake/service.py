@@ -1,7 +1,7 @@
 """``FakeLiveLike``: the fake LiveLike service as tests and demos drive it.
 
 Start and stop it, point Django's ``LIVELIKE`` setting at it, queue faults, inspect what it
-was asked. The README's section on the fake lists every helper.
+was asked. docs/reference/fake.md lists every helper.
 """
 
 from __future__ import annotations

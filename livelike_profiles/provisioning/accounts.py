@@ -4,8 +4,8 @@ Deactivated accounts (``is_active=False``) get none; ``PROVISION_IF`` (a
 callable ``user -> bool``, say one excluding staff) may turn more away. The
 login receiver, ``request.livelike_profile``, the API, the guests' adoption
 and the backfill ask; :func:`~livelike_profiles.provisioning.dispatch.ensure_profile`,
-called explicitly (by site code, the admin's action), does not. See the
-README's "Deactivated accounts" and "Choosing who gets a profile".
+called explicitly (by site code, the admin's action), does not. See
+docs/how-to/choosing-who-gets-a-profile.md.
 """
 
 from __future__ import annotations

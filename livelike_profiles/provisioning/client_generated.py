@@ -24,7 +24,8 @@ from .backoff import retry_delay
 from .nicknames import nickname_for
 from .querysets import LiveLikeProfileQuerySet
 
-# Part of provisioning: its log lines go where the README says provisioning's do.
+# Part of provisioning: its log lines go where docs/how-to/production-checklist.md says
+# provisioning's do.
 logger = logging.getLogger("livelike_profiles.provisioning")
 
 

@@ -19,7 +19,8 @@ from ..livelike.client import RemoteProfile, get_client
 from ..tokens import minting as tokens
 from .nicknames import nickname_for
 
-# Part of provisioning: its log lines go where the README says provisioning's do.
+# Part of provisioning: its log lines go where docs/how-to/production-checklist.md says
+# provisioning's do.
 logger = logging.getLogger("livelike_profiles.provisioning")
 
 

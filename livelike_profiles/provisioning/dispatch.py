@@ -4,9 +4,8 @@ The row is claimed (a committed ``INSERT`` or conditional ``UPDATE``) before
 LiveLike is called, so the database decides who creates each profile; the
 attempt (:mod:`.attempt`) records its outcome only while the claim holds.
 A caller that finds a rival's claim in flight waits for it, woken by the
-rival's claim lock (:mod:`.claim_locks`) where the database has one. See the
-README's "How provisioning works" for the states, the custom ids and
-transactions.
+rival's claim lock (:mod:`.claim_locks`) where the database has one. See
+docs/explanation/provisioning.md for the states, the custom ids and transactions.
 """
 
 from __future__ import annotations

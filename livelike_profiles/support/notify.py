@@ -7,7 +7,7 @@ from typing import Any
 
 from django.dispatch import Signal
 
-# Where the README says provisioning logs, which sends most of them.
+# The logger docs/how-to/production-checklist.md says provisioning logs on; it sends most.
 logger = logging.getLogger("livelike_profiles.provisioning")
 
 

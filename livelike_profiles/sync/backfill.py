@@ -3,8 +3,8 @@
 Chooses the users, feeds them to threads and counts the outcomes; every
 profile is still made by :func:`~livelike_profiles.provisioning.dispatch.ensure_profile`.
 On PostgreSQL and MariaDB/MySQL each batch is held with locks (advisory, or
-named), so several runners take disjoint work (see the README's
-``livelike_provision`` section).
+named), so several runners take disjoint work (see docs/how-to/backfill.md and
+docs/explanation/databases.md).
 """
 
 from __future__ import annotations

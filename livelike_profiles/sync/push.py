@@ -1,7 +1,7 @@
 """Database -> LiveLike: push the site's nickname for a user (``SYNC_NICKNAME``, off by default).
 
 After the commit that saved a user, or at login when an earlier push failed.
-Never raises into the save or the login (see ``SYNC_NICKNAME`` in the README).
+Never raises into the save or the login (see ``SYNC_NICKNAME`` in docs/reference/settings.md).
 """
 
 from __future__ import annotations

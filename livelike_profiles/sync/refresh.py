@@ -2,7 +2,7 @@
 
 Each profile is read with its own token; the answer refreshes the nickname
 and ``synced_at``, and a 401/403 marks the row ``revoked``. Nothing here
-creates or replaces a profile (see the README's ``livelike_sync`` section).
+creates or replaces a profile (see docs/reference/commands.md and docs/how-to/runbooks.md).
 """
 
 from __future__ import annotations

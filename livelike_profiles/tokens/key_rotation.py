@@ -2,7 +2,7 @@
 
 Checks first that every token is readable (otherwise changes nothing), then
 re-encrypts, batch by batch, those not yet under the first key; no token is
-decrypted into a variable (see the README's ``livelike_rotate_keys`` section).
+decrypted into a variable (see docs/how-to/rotate-keys.md).
 """
 
 from __future__ import annotations

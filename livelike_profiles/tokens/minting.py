@@ -2,7 +2,7 @@
 
 Nothing minted is stored, logged or cached: a token is made for one answer and
 returned as a :class:`~livelike_profiles.tokens.redaction.Secret`. The claims and the
-HS256 assumption are in the README ("Access tokens: stored or client-generated").
+HS256 assumption are in docs/how-to/token-modes.md and docs/explanation/livelike-api.md.
 """
 
 from __future__ import annotations

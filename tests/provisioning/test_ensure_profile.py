@@ -414,7 +414,7 @@ def test_lookup_outage_is_retried_not_a_conflict(livelike_fake, livelike_setting
 
 
 def test_without_custom_ids_a_lost_answer_costs_a_second_profile(livelike_fake, livelike_settings):
-    """The window the README admits to: with CUSTOM_IDS off a lost answer cannot be recovered."""
+    """The window the guarantees admit to: with CUSTOM_IDS off a lost answer is not recovered."""
     user = first_answer_lost(livelike_fake, livelike_settings, CUSTOM_IDS=False)
     assert ensure_profile(fresh(user)).is_active
     assert livelike_fake.create_count == 2

@@ -1,7 +1,7 @@
 """``manage.py livelike_provision``: backfill LiveLike profiles for existing users.
 
-A thin wrapper over :mod:`livelike_profiles.sync.backfill`; see the README for the
-options, and that module for how several copies split the work.
+A thin wrapper over :mod:`livelike_profiles.sync.backfill`; see docs/reference/commands.md
+for the options, and that module for how several copies split the work.
 """
 
 from __future__ import annotations
