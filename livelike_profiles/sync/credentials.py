@@ -76,7 +76,7 @@ def _client_secret(minted: bool) -> Finding:
         return Finding(
             what,
             None,
-            "not tried: a minted token's first use makes its profile (--minted tries it, "
+            "a minted token's first use makes its profile (--minted tries it, "
             f"with the custom id {CHECK_CUSTOM_ID!r}, one profile for every run)",
         )
     try:

@@ -37,7 +37,9 @@ def test_good_credentials_pass_and_create_no_profile(livelike_fake, settings):
     out = check()
     assert said(out, "application (CLIENT_ID, API_URL)").startswith("ok")
     assert said(out, "admin token (API_TOKEN)").startswith("ok: accepted")
-    assert said(out, "client secret (CLIENT_SECRET)").startswith("not tried")
+    assert said(out, "client secret (CLIENT_SECRET)").startswith(
+        "not tried: a minted token's first use"
+    )
     assert livelike_fake.profiles == [] and livelike_fake.create_count == 0
 
 
