@@ -28,7 +28,7 @@ from ..support.transactions import after_commit
 from . import claim_locks, client_generated, user_state
 from .accounts import gets_a_profile
 from .attempt import Attempt
-from .querysets import LiveLikeProfileQuerySet, has_live_claim, is_claimable
+from .querysets import LiveLikeProfileQuerySet, has_live_claim, is_claimable, is_queued
 from .results import ProvisionResult
 
 logger = logging.getLogger("livelike_profiles.provisioning")
@@ -113,10 +113,34 @@ def provision_on_login(user: AbstractBaseUser) -> None:
     if not conf.PROVISION_ON_LOGIN or not gets_a_profile(user):
         return
     if conf.PROVISION_IN_BACKGROUND and not conf.CLIENT_GENERATED:
-        task_queue.enqueue_after_commit("provision_user", user.pk, using=_db())
+        after_commit(
+            "livelike_profiles.provisioning.dispatch.queue_provisioning",
+            lambda: _queue_provisioning(user),
+            using=_db(),
+        )
         return
     with contextlib.suppress(UserGone):  # deleted meanwhile: nothing to provision
         provision(user, wait=False)
+
+
+def _queue_provisioning(user: AbstractBaseUser) -> None:
+    """Enqueue the user's provisioning for a worker, unless it is done, in flight or queued.
+
+    The row decides, so that rival logins enqueue one task between them: the
+    login whose ``INSERT`` of the queued row wins enqueues; one whose
+    ``INSERT`` is refused, or that finds the row active, claimed, queued or
+    not due, enqueues nothing. A row whose claim ran out, a failed row due,
+    or one queued over a lease ago (its task may be lost) is enqueued again.
+    """
+    row = _read(user)
+    if row is None:
+        if not _rows().queue(user):
+            return
+    else:
+        now = timezone.now()
+        if not is_claimable(row, now) or is_queued(row, now):
+            return
+    task_queue.enqueue("provision_user", user.pk)
 
 
 # -- reading and remembering the row ---------------------------------------------------

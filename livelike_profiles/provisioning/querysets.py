@@ -49,6 +49,21 @@ class LiveLikeProfileQuerySet(UsableRowUpdates):
 
     # -- reading ----------------------------------------------------------------------
 
+    def queue(self, user: Any) -> bool:
+        """INSERT the user's row as queued for a worker; ``False`` if the user already has one.
+
+        ``pending`` with no claim and no attempt (:func:`is_queued`): never
+        sent to LiveLike, claimable at once by whoever comes first (the task,
+        or the profile's first use). Run in autocommit, like :meth:`claim`:
+        a rival login's refused ``INSERT`` tells it the work is queued.
+        """
+        custom_id = {"custom_id": new_custom_id(user)} if conf.CUSTOM_IDS else {}
+        try:
+            self.create(user_id=user.pk, status=self.model.Status.PENDING, **custom_id)
+        except IntegrityError:
+            return False  # a rival inserted it first (or the user is gone): nothing to add
+        return True
+
     def of_user(self, user_pk: Any) -> LiveLikeProfile | None:
         """The user's row, or ``None``: one ``SELECT`` by the unique ``user_id``.
 
@@ -313,6 +328,20 @@ def is_claimable(row: LiveLikeProfile, now: datetime) -> bool:
     if row.status == status.CONFLICT:
         return due and bool(row.custom_id) and tokens.can_mint()
     return False
+
+
+def is_queued(row: LiveLikeProfile, now: datetime) -> bool:
+    """Whether ``row`` waits for its first attempt, queued (:meth:`~.queue`) less than a lease ago.
+
+    Older than that, its task may have been lost: a login enqueues another
+    (the claim lets only one of them create the profile).
+    """
+    return (
+        row.status == row.Status.PENDING
+        and row.lease_expires_at is None
+        and row.attempts == 0
+        and row.updated_at > now - timedelta(seconds=conf.LEASE_SECONDS)
+    )
 
 
 def has_live_claim(row: LiveLikeProfile | None, now: datetime) -> bool:

@@ -88,16 +88,87 @@ def test_a_use_of_the_profile_still_waits_for_a_rivals_claim(livelike_fake, live
 # -- provisioning in the background --------------------------------------------------------
 
 
-def test_a_background_login_enqueues_the_provisioning_after_its_commit(queue, livelike_settings):
+def test_a_background_login_enqueues_the_provisioning_after_its_commit(
+    queue, livelike_settings, livelike_fake
+):
     livelike_settings(PROVISION_ON_LOGIN="background")
     user = make_user()
     with transaction.atomic():
         log_in(user)
         assert enqueued(queue) == []  # not before the login commits
     assert enqueued(queue) == [("provision_user", [user.pk], None)]
-    assert not LiveLikeProfile.objects.exists() and queue_is_json(queue)
+    queued = row_of(user)  # queued for a worker: no claim, no attempt, nothing asked
+    assert (queued.status, queued.claim, queued.attempts) == (Status.PENDING, None, 0)
+    assert livelike_fake.calls == [] and queue_is_json(queue)
     run(queue)
     assert row_of(user).is_active
+
+
+def test_background_logins_of_one_user_enqueue_one_task_until_it_runs(
+    queue, livelike_settings, livelike_fake
+):
+    livelike_settings(PROVISION_ON_LOGIN="background")
+    user = make_user()
+    for _ in range(3):
+        log_in(user)
+    assert enqueued(queue) == [("provision_user", [user.pk], None)]
+    run(queue)
+    assert row_of(user).is_active and livelike_fake.create_count == 1
+    queue.clear()
+    log_in(user)  # the profile is there: nothing to enqueue
+    assert enqueued(queue) == []
+
+
+def test_a_background_login_enqueues_again_what_a_lost_task_left_queued(
+    queue, livelike_settings, livelike_fake
+):
+    livelike_settings(PROVISION_ON_LOGIN="background", LEASE_SECONDS=30)
+    user = make_user()
+    log_in(user)
+    queue.clear()  # the backend lost the task
+    log_in(user)
+    assert enqueued(queue) == []  # queued less than a lease ago: its task may still come
+    LiveLikeProfile.objects.filter(user_id=user.pk).update(
+        updated_at=timezone.now() - timedelta(seconds=31)
+    )
+    log_in(user)
+    assert enqueued(queue) == [("provision_user", [user.pk], None)]
+    run(queue)
+    assert row_of(user).is_active and livelike_fake.create_count == 1
+
+
+def test_a_background_login_enqueues_a_failed_row_once_due(queue, livelike_settings, livelike_fake):
+    livelike_settings(PROVISION_ON_LOGIN="background")
+    livelike_fake.fail_next_creates(1)
+    user = make_user()
+    ensure_profile(user)
+    queue.clear()
+    log_in(user)
+    assert enqueued(queue) == []  # its retry is already on the queue, for when it is due
+    LiveLikeProfile.objects.filter(user_id=user.pk).update(next_attempt_at=timezone.now())
+    log_in(user)
+    assert enqueued(queue) == [("provision_user", [user.pk], None)]
+
+
+def test_a_queued_profile_is_made_by_its_first_use_if_that_comes_first(
+    queue, livelike_settings, livelike_fake
+):
+    livelike_settings(PROVISION_ON_LOGIN="background")
+    user = make_user()
+    log_in(user)
+    assert ensure_profile(get_user_model()._default_manager.get(pk=user.pk)).is_active
+    run(queue)  # the task finds it done
+    assert livelike_fake.create_count == 1
+
+
+def test_deleting_a_user_whose_profile_is_only_queued_owes_no_erasure(
+    queue, livelike_settings, livelike_fake
+):
+    livelike_settings(PROVISION_ON_LOGIN="background")
+    user = make_user()
+    log_in(user)
+    user.delete()
+    assert not LiveLikeErasure.objects.exists() and livelike_fake.calls == []
 
 
 def test_a_background_login_on_an_immediate_backend_provisions_after_the_commit(
@@ -260,5 +331,6 @@ def queue_is_json(backend) -> bool:
     """Every argument enqueued is JSON (ids), and none is a token."""
     for result in backend.results:
         text = json.dumps([list(result.args), result.kwargs])
-        assert all(row.access_token not in text for row in LiveLikeProfile.objects.all())
+        tokens = [row.access_token for row in LiveLikeProfile.objects.all()]
+        assert all(token not in text for token in tokens if token)  # none yet: nothing to leak
     return True
