@@ -130,17 +130,21 @@ def adopt_guest_profile(request: Any, user: AbstractBaseUser) -> LiveLikeProfile
         _abandon(user, guest)
         return None
     rows = _rows()
+    profile = {
+        "custom_id": guest["custom_id"],
+        "profile_id": guest["profile_id"],
+        "access_token": guest["token"],
+        "nickname": guest["nickname"],
+        "created": guest["created"],
+    }
+    row: LiveLikeProfile | None
     try:
         with savepoint(rows.db):
-            row = rows.adopt(
-                user,
-                custom_id=guest["custom_id"],
-                profile_id=guest["profile_id"],
-                access_token=guest["token"],
-                nickname=guest["nickname"],
-                created=guest["created"],
-            )
+            row = rows.adopt(user, **profile)
     except IntegrityError:
+        # Only queued for a worker (a "background" login), never sent to LiveLike: replaced.
+        row = rows.adopt_in_place_of_queued(user, **profile)
+    if row is None:
         mine = rows.of_user(user.pk)
         if mine is None or mine.custom_id != guest["custom_id"]:
             _abandon(user, guest)  # the user has a profile of their own

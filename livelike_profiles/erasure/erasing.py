@@ -101,12 +101,12 @@ def _erasure_entry(row: LiveLikeProfile) -> dict[str, Any] | None:
     """What the outbox needs to erase ``row``'s profile; ``None`` if LiveLike has none to find."""
     if row.profile_id is None and not row.custom_id:
         return None
-    if row.status == row.Status.PENDING and row.lease_expires_at is None and row.attempts == 0:
-        return None  # queued for a worker, never sent to LiveLike
     not_before = None
-    if row.status == LiveLikeProfile.Status.PENDING and row.lease_expires_at is not None:
-        # A create in flight: its profile is found by custom id once it is over.
-        not_before = row.lease_expires_at
+    if row.status == LiveLikeProfile.Status.PENDING:
+        # A create in flight: its profile is found by custom id once it is over. A row
+        # queued for a worker (no lease) may be claimed between this copy's reading and
+        # the DELETE: a lease from now covers a create started meanwhile.
+        not_before = row.lease_expires_at or timezone.now() + timedelta(seconds=conf.LEASE_SECONDS)
     return {
         "user_pk": str(row.user_id),
         "profile_id": row.profile_id or "",

@@ -132,7 +132,7 @@ def _queue_provisioning(user: AbstractBaseUser) -> None:
     not due, enqueues nothing. A row whose claim ran out, a failed row due,
     or one queued over a lease ago (its task may be lost) is enqueued again.
     """
-    row = _read(user)
+    row = _rows().of_user(user.pk)  # the primary's: a replica's "no row" must not stop a retry
     if row is None:
         if not _rows().queue(user):
             return

@@ -240,16 +240,51 @@ class LiveLikeProfileQuerySet(UsableRowUpdates):
         custom id, as it would a user's. ``access_token`` is a ciphertext
         (``""``: none stored, the row mints its tokens).
         """
+        fields = self._adopted(custom_id, profile_id, access_token, nickname, created)
+        return self.create(user_id=user.pk, **fields)
+
+    def adopt_in_place_of_queued(
+        self,
+        user: Any,
+        *,
+        custom_id: str,
+        profile_id: str | None,
+        access_token: str,
+        nickname: str,
+        created: bool,
+    ) -> LiveLikeProfile | None:
+        """:meth:`adopt` over the user's row if it is only queued (:meth:`queue`); else ``None``.
+
+        A queued row was never sent to LiveLike: the guest's profile, with its
+        points, takes its place (one conditional ``UPDATE``; the claim decides
+        against a worker taking the row at the same moment).
+        """
+        fields = self._adopted(custom_id, profile_id, access_token, nickname, created)
+        queued = Q(status=self.model.Status.PENDING, attempts=0, claim__isnull=True)
+        if not self.filter(queued, user_id=user.pk, lease_expires_at__isnull=True).update(
+            updated_at=timezone.now(), **fields
+        ):
+            return None
+        return self.of_user(user.pk)
+
+    def _adopted(
+        self,
+        custom_id: str,
+        profile_id: str | None,
+        access_token: str,
+        nickname: str,
+        created: bool,
+    ) -> dict[str, Any]:
+        """The row's fields for a guest's profile (see :meth:`adopt`)."""
         status = self.model.Status
-        return self.create(
-            user_id=user.pk,
-            custom_id=custom_id,
-            profile_id=profile_id or None,
-            access_token=Ciphertext(access_token) if access_token else "",
-            nickname=self.model.fit("nickname", nickname),
-            status=status.ACTIVE if created else status.FAILED,
-            attempts=0 if created else 1,
-        )
+        return {
+            "custom_id": custom_id,
+            "profile_id": profile_id or None,
+            "access_token": Ciphertext(access_token) if access_token else "",
+            "nickname": self.model.fit("nickname", nickname),
+            "status": status.ACTIVE if created else status.FAILED,
+            "attempts": 0 if created else 1,
+        }
 
     # -- client-generated tokens: usable at once, profile id learned later ----------
 

@@ -21,6 +21,7 @@ from livelike_profiles.guests import SESSION_KEY, adopt_guest_profile
 from livelike_profiles.livelike.client import get_client
 from livelike_profiles.models import LiveLikeErasure, LiveLikeProfile
 from livelike_profiles.provisioning import ensure_profile
+from livelike_profiles.support import task_queue
 from tests.factories import PASSWORD, log_in, make_user, row_of
 from tests.guests.conftest import URL, guest_get
 
@@ -128,6 +129,31 @@ def test_a_pending_guest_is_recovered_by_the_users_first_provisioning(livelike_f
 
 
 # -- a user with a profile keeps it -----------------------------------------------------
+
+
+def test_a_guest_is_adopted_over_a_row_only_queued_by_a_background_login(
+    livelike_fake, settings, abandoned
+):
+    settings.LIVELIKE = livelike_fake.settings(
+        GUEST_PROFILES=True, TIMEOUT=2.0, TASK_BACKEND="dummy", PROVISION_ON_LOGIN="background"
+    )
+    queue = task_queue.backend()
+    queue.clear()
+    user = make_user()
+    log_in(user)  # on another device: the row is queued, its task not run yet
+    assert row_of(user).status == Status.PENDING and livelike_fake.create_count == 0
+    client = Client()
+    guest_get(client)
+    guest = guest_in(client)
+    log_in(user, client)
+    row = row_of(user)
+    assert row.is_active and abandoned == []  # the guest's points are the user's
+    assert (row.custom_id, row.profile_id) == (guest["custom_id"], guest["profile_id"])
+    assert row.access_token == livelike_fake.profile(row.profile_id).access_token
+    for result in list(queue.results):  # the queued task, as a worker would run it
+        result.task.call(*result.args)
+    assert row_of(user).profile_id == guest["profile_id"] and livelike_fake.create_count == 1
+    queue.clear()
 
 
 def test_a_user_with_a_profile_keeps_it_and_the_guest_is_abandoned(mode, livelike_fake, abandoned):

@@ -17,6 +17,7 @@ from django.core.management.base import CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from livelike_profiles.livelike.client import get_client
 from livelike_profiles.models import LiveLikeErasure, LiveLikeProfile
 from livelike_profiles.provisioning import claim_locks, ensure_profile
 from livelike_profiles.provisioning import dispatch as provisioning
@@ -161,15 +162,24 @@ def test_a_queued_profile_is_made_by_its_first_use_if_that_comes_first(
     assert livelike_fake.create_count == 1
 
 
-def test_deleting_a_user_whose_profile_is_only_queued_owes_no_erasure(
+def test_a_user_deleted_while_only_queued_is_looked_up_once_a_lease_is_over(
     queue, livelike_settings, livelike_fake
 ):
-    livelike_settings(PROVISION_ON_LOGIN="background")
+    livelike_settings(PROVISION_ON_LOGIN="background", LEASE_SECONDS=30)
     user = make_user()
     log_in(user)
+    row = row_of(user)
+    # A worker may claim the row between the deletion's reading of it and its DELETE:
+    # its create reaches LiveLike, the row is gone. The erasure must still find it.
+    get_client().create_profile_by_custom_id(row.custom_id)
+    before = timezone.now()
     user.delete()
-    assert not LiveLikeErasure.objects.exists() and livelike_fake.calls == []
-
+    erasure = LiveLikeErasure.objects.get()
+    assert erasure.custom_id == row.custom_id and erasure.profile_id == ""
+    assert erasure.not_before >= before + timedelta(seconds=30)
+    LiveLikeErasure.objects.update(not_before=timezone.now() - timedelta(seconds=1))
+    call_command("livelike_sync", stdout=io.StringIO())  # or its task, when due
+    assert livelike_fake.profiles == [] and not LiveLikeErasure.objects.exists()
 
 def test_a_background_login_on_an_immediate_backend_provisions_after_the_commit(
     livelike_fake, livelike_settings
