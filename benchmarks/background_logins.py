@@ -16,20 +16,17 @@ modes that enqueue nothing, so that every mode runs on the same machine.
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
-import math
 import os
 import statistics
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks import task_workers as queue
-from benchmarks.first_login import Gunicorn, add_users, free_port, log_in, percentile, surge
+from benchmarks.first_login import Gunicorn, add_users, free_port, percentile, surge
 
 OFF = "off"
 # Section (a): the modes, each a LIVELIKE of its own (over the stored-mode defaults).
@@ -85,7 +82,7 @@ def run_phase(
         load = os.getloadavg()[0]
         started = time.perf_counter()
         measured = [f"{prefix}{name}" for name in logins]
-        latencies = bursts(port, measured, rate, clients, args.burst)
+        latencies = surge(port, measured, rate, clients, burst=args.burst)
         wall = time.perf_counter() - started
         ticks_surge = queue.cpu_ticks()
         cpu_after = float(server.ask("cpu").split()[0])
@@ -122,40 +119,6 @@ def run_phase(
         file=sys.stderr,
     )
     return result
-
-
-def bursts(port: int, usernames: list[str], rate: float, clients: int, burst: int) -> list[float]:
-    """Log every user in: ``burst`` logins due at once, ``rate`` logins/s (0: back to back).
-
-    ``benchmarks/first_login.py``'s ``surge``, with arrivals in bursts (a
-    user's concurrent logins, due at the same moment); latencies in seconds,
-    from each login's due time.
-    """
-    latencies: list[float] = [math.nan] * len(usernames)
-    errors: list[BaseException] = []
-    counter = itertools.count()  # next() on it is atomic under the GIL
-    start = time.perf_counter() + 0.05
-
-    def client() -> None:
-        while (i := next(counter)) < len(usernames) and not errors:
-            due = start + (i // burst) * burst / rate if rate else time.perf_counter()
-            if (delay := due - time.perf_counter()) > 0:
-                time.sleep(delay)  # pacing the arrivals, not synchronisation
-            try:
-                log_in(port, usernames[i])
-            except Exception as err:
-                errors.append(err)
-                return
-            latencies[i] = time.perf_counter() - due
-
-    threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise SystemExit(f"a login failed: {errors[0]}")
-    return latencies
 
 
 def run_section(

@@ -418,8 +418,14 @@ def log_in(port: int, username: str) -> None:
         conn.close()
 
 
-def surge(port: int, usernames: list[str], rate: float, clients: int) -> list[float]:
-    """Log every user in, arrivals every 1/rate s (0: back to back); latencies in seconds."""
+def surge(
+    port: int, usernames: list[str], rate: float, clients: int, burst: int = 1
+) -> list[float]:
+    """Log every user in, arrivals every 1/rate s (0: back to back); latencies in seconds.
+
+    ``burst`` logins are due at the same moment (a user's concurrent logins),
+    ``rate`` logins a second on average; latency runs from each one's due time.
+    """
     latencies: list[float] = [math.nan] * len(usernames)
     errors: list[BaseException] = []
     counter = itertools.count()  # next() on it is atomic under the GIL
@@ -427,7 +433,7 @@ def surge(port: int, usernames: list[str], rate: float, clients: int) -> list[fl
 
     def client() -> None:
         while (i := next(counter)) < len(usernames) and not errors:
-            due = start + i / rate if rate else time.perf_counter()
+            due = start + (i // burst) * burst / rate if rate else time.perf_counter()
             if (delay := due - time.perf_counter()) > 0:
                 time.sleep(delay)  # pacing the arrivals, not synchronisation
             try:
