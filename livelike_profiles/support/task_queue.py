@@ -18,7 +18,6 @@ from types import ModuleType
 from typing import Any
 
 from ..conf import conf
-from .transactions import after_commit
 
 logger = logging.getLogger("livelike_profiles.task_queue")
 
@@ -77,11 +76,3 @@ def _as_json(value: Any) -> Any:
         return value
     return str(value)
 
-
-def enqueue_after_commit(name: str, *args: Any, using: str) -> None:
-    """:func:`enqueue` once ``using``'s transaction commits (never, if it rolls back)."""
-    after_commit(
-        f"livelike_profiles.support.task_queue.enqueue.{name}",
-        lambda: enqueue(name, *args),
-        using=using,
-    )
